@@ -1,0 +1,114 @@
+//! Event categories and the interest masks built from them.
+
+use std::fmt;
+
+/// The category an event belongs to; each has an `ignore_*` flag, except [`Category::Text`],
+/// which reaches every handler, as in LangChain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// LLM start, new token, end and error (and the LLM-start fallback of a chat start).
+    Llm,
+    /// Chat model start only.
+    ChatModel,
+    /// Chain start, end and error.
+    Chain,
+    /// Agent action and finish, and tool start, end and error.
+    Agent,
+    /// Retriever start, end and error.
+    Retriever,
+    /// Retry.
+    Retry,
+    /// Custom events.
+    CustomEvent,
+    /// Text: no flag gates it.
+    Text,
+}
+
+impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 8] = [
+        Category::Llm,
+        Category::ChatModel,
+        Category::Chain,
+        Category::Agent,
+        Category::Retriever,
+        Category::Retry,
+        Category::CustomEvent,
+        Category::Text,
+    ];
+
+    /// The category's position in [`Category::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Category::Llm => "llm",
+            Category::ChatModel => "chat_model",
+            Category::Chain => "chain",
+            Category::Agent => "agent",
+            Category::Retriever => "retriever",
+            Category::Retry => "retry",
+            Category::CustomEvent => "custom_event",
+            Category::Text => "text",
+        })
+    }
+}
+
+/// A set of categories: which events a handler (or a whole manager) wants. Computed once, when a
+/// handler is added, from its [`HandlerOptions`](crate::HandlerOptions).
+///
+/// ```
+/// use handler_core::{Category, Interest};
+///
+/// let interest = Interest::NONE.with(Category::Llm);
+/// assert!(interest.contains(Category::Llm));
+/// assert!(!interest.contains(Category::Chain));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Interest(u8);
+
+impl Interest {
+    /// No category.
+    pub const NONE: Interest = Interest(0);
+    /// Every category.
+    pub const ALL: Interest = Interest(u8::MAX);
+
+    /// This set plus `category`.
+    #[must_use]
+    pub const fn with(self, category: Category) -> Self {
+        Interest(self.0 | category.bit())
+    }
+
+    /// This set without `category`.
+    #[must_use]
+    pub const fn without(self, category: Category) -> Self {
+        Interest(self.0 & !category.bit())
+    }
+
+    /// True when the set holds `category`.
+    pub const fn contains(self, category: Category) -> bool {
+        self.0 & category.bit() != 0
+    }
+
+    /// The union of two sets.
+    #[must_use]
+    pub const fn union(self, other: Interest) -> Self {
+        Interest(self.0 | other.0)
+    }
+}
+
+impl fmt::Debug for Interest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(Category::ALL.iter().filter(|c| self.contains(**c)))
+            .finish()
+    }
+}

@@ -1,0 +1,44 @@
+//! Managers and run managers: how events get from the application to the handlers.
+//!
+//! A [`Manager`] holds handlers, tags and metadata, each either inheritable (it flows to child
+//! runs) or local. Starting a run (`on_chain_start`, `on_llm_start`, ...) dispatches the start
+//! event and returns a [`RunManager`] that emits the run's later events and makes child managers
+//! for nested runs. [`CallbackManager`] dispatches synchronously to [`CallbackHandler`]s;
+//! [`AsyncCallbackManager`] also runs [`AsyncCallbackHandler`]s.
+//!
+//! [`CallbackHandler`]: crate::CallbackHandler
+//! [`AsyncCallbackHandler`]: crate::AsyncCallbackHandler
+
+mod asynchronous;
+mod dispatch;
+mod run;
+mod scope;
+mod set;
+mod synchronous;
+
+pub use asynchronous::{AsyncMode, ErasedAsyncHandler, SharedHandler};
+pub use run::{ChainRun, LlmRun, Nestable, RetrieverRun, RunKind, RunManager, ToolRun};
+pub use scope::{DispatchMode, Manager};
+pub use synchronous::SyncMode;
+
+/// A manager that dispatches synchronously to [`CallbackHandler`](crate::CallbackHandler)s.
+pub type CallbackManager = Manager<SyncMode>;
+/// A manager that dispatches to sync and async handlers, on tokio or any executor.
+pub type AsyncCallbackManager = Manager<AsyncMode>;
+
+/// The run manager of an LLM or chat model run.
+pub type LlmRunManager = RunManager<SyncMode, LlmRun>;
+/// The run manager of a chain run.
+pub type ChainRunManager = RunManager<SyncMode, ChainRun>;
+/// The run manager of a tool run.
+pub type ToolRunManager = RunManager<SyncMode, ToolRun>;
+/// The run manager of a retriever run.
+pub type RetrieverRunManager = RunManager<SyncMode, RetrieverRun>;
+/// The async run manager of an LLM or chat model run.
+pub type AsyncLlmRunManager = RunManager<AsyncMode, LlmRun>;
+/// The async run manager of a chain run.
+pub type AsyncChainRunManager = RunManager<AsyncMode, ChainRun>;
+/// The async run manager of a tool run.
+pub type AsyncToolRunManager = RunManager<AsyncMode, ToolRun>;
+/// The async run manager of a retriever run.
+pub type AsyncRetrieverRunManager = RunManager<AsyncMode, RetrieverRun>;

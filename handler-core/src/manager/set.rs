@@ -1,0 +1,111 @@
+//! The handlers of a manager, sorted by category once, when a handler is added.
+
+use std::sync::Arc;
+
+use crate::category::{Category, Interest};
+use crate::handler::HandlerOptions;
+
+/// A handler slot: the stored form of a handler in one kind of manager.
+pub(crate) trait Slot: Clone + Send + Sync + 'static {
+    /// True when the async manager runs this handler in its concurrent group.
+    fn is_concurrent(&self, options: &HandlerOptions) -> bool;
+}
+
+/// One registered handler: the handler, its flags read once, its name for logs, and its
+/// identity (the address of its allocation) for removal.
+#[derive(Clone)]
+pub(crate) struct Entry<S> {
+    pub(crate) handler: S,
+    pub(crate) options: HandlerOptions,
+    pub(crate) name: Arc<str>,
+    pub(crate) id: usize,
+}
+
+/// The handlers that want one category, split as the async manager runs them.
+pub(crate) struct Lists<S> {
+    /// Run one after another, in registration order.
+    pub(crate) ordered: Box<[Entry<S>]>,
+    /// Run together, after the ordered ones (async handlers without `run_inline`).
+    pub(crate) concurrent: Box<[Entry<S>]>,
+}
+
+/// A manager's handlers, in registration order, with a precomputed list per category.
+pub(crate) struct HandlerSet<S> {
+    entries: Vec<Entry<S>>,
+    by_category: [Lists<S>; Category::ALL.len()],
+    interest: Interest,
+}
+
+impl<S: Slot> HandlerSet<S> {
+    pub(crate) fn new(entries: Vec<Entry<S>>) -> Self {
+        let interest = entries
+            .iter()
+            .fold(Interest::NONE, |acc, e| acc.union(e.options.interest()));
+        let by_category = Category::ALL.map(|category| {
+            let wanted = || {
+                entries
+                    .iter()
+                    .filter(move |e| e.options.interest().contains(category))
+            };
+            Lists {
+                ordered: wanted()
+                    .filter(|e| !e.handler.is_concurrent(&e.options))
+                    .cloned()
+                    .collect(),
+                concurrent: wanted()
+                    .filter(|e| e.handler.is_concurrent(&e.options))
+                    .cloned()
+                    .collect(),
+            }
+        });
+        Self {
+            entries,
+            by_category,
+            interest,
+        }
+    }
+
+    /// The handlers that want `category`.
+    #[inline]
+    pub(crate) fn lists(&self, category: Category) -> &Lists<S> {
+        &self.by_category[category.index()]
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry<S>] {
+        &self.entries
+    }
+
+    pub(crate) fn interest(&self) -> Interest {
+        self.interest
+    }
+
+    pub(crate) fn contains(&self, id: usize) -> bool {
+        self.entries.iter().any(|e| e.id == id)
+    }
+
+    /// This set plus `entry`, unless it is already in.
+    pub(crate) fn with(&self, entry: Entry<S>) -> Self {
+        let mut entries = self.entries.clone();
+        if !self.contains(entry.id) {
+            entries.push(entry);
+        }
+        Self::new(entries)
+    }
+
+    /// This set without the handler `id`.
+    pub(crate) fn without(&self, id: usize) -> Self {
+        Self::new(
+            self.entries
+                .iter()
+                .filter(|e| e.id != id)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+impl<S: Slot> Default for HandlerSet<S> {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}

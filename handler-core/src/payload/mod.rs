@@ -1,0 +1,22 @@
+//! The data that events carry: messages, generations, documents, agent steps, retries, errors.
+//!
+//! Every type here is owned, `serde`-serializable and round-trips through JSON, so a recorder can
+//! write a run to a file and a replay can dispatch it again. Events borrow these types, so
+//! dispatching an event never copies its payload.
+
+mod document;
+mod error;
+mod message;
+mod output;
+mod retry;
+mod serialized;
+
+pub use document::Document;
+pub use error::ErrorInfo;
+pub use message::{ChatMessage, Role, ToolCall};
+pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};
+pub use retry::{RetryOutcome, RetryState};
+pub use serialized::Serialized;
+
+/// Free-form key/value metadata, as JSON.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;

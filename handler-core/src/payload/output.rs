@@ -1,0 +1,136 @@
+//! What models produce: generations, streamed chunks, results and token usage.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ChatMessage, Metadata};
+
+/// One candidate output of a model for one prompt.
+///
+/// A text model fills `text`; a chat model also fills `message` (and `text` holds the message's
+/// content).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// The generated text.
+    pub text: String,
+    /// The chat message, for chat models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<ChatMessage>,
+    /// Provider details: finish reason, log probabilities, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_info: Option<Metadata>,
+}
+
+/// A piece of a streamed generation, sent with `on_llm_new_token`. Chunks concatenate with
+/// [`Generation::append`].
+pub type GenerationChunk = Generation;
+
+impl Generation {
+    /// A text generation.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A chat generation: its text is the message's content.
+    pub fn from_message(message: ChatMessage) -> Self {
+        Self {
+            text: message.content.clone(),
+            message: Some(message),
+            generation_info: None,
+        }
+    }
+
+    /// Appends a streamed chunk: texts concatenate, info maps merge (the chunk's keys win,
+    /// strings concatenate).
+    ///
+    /// ```
+    /// use handler_core::payload::Generation;
+    ///
+    /// let mut g = Generation::new("Hel");
+    /// g.append(&Generation::new("lo"));
+    /// assert_eq!(g.text, "Hello");
+    /// ```
+    pub fn append(&mut self, chunk: &GenerationChunk) {
+        self.text.push_str(&chunk.text);
+        match (&mut self.message, &chunk.message) {
+            (Some(mine), Some(theirs)) => {
+                mine.content.push_str(&theirs.content);
+                mine.tool_calls.extend(theirs.tool_calls.iter().cloned());
+            }
+            (None, Some(theirs)) => self.message = Some(theirs.clone()),
+            _ => {}
+        }
+        if let Some(info) = &chunk.generation_info {
+            let mine = self.generation_info.get_or_insert_with(Metadata::new);
+            for (key, value) in info {
+                match (mine.get_mut(key), value) {
+                    (Some(serde_json::Value::String(a)), serde_json::Value::String(b)) => {
+                        a.push_str(b)
+                    }
+                    _ => {
+                        mine.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tokens a model call consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// Both together.
+    pub total_tokens: u64,
+}
+
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, other: Self) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
+/// The result of a model run (`on_llm_end`).
+///
+/// ```
+/// use handler_core::payload::{Generation, LlmResult};
+///
+/// let result = LlmResult::from_text("Paris.");
+/// assert_eq!(result.first_text(), Some("Paris."));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmResult {
+    /// Candidates per prompt: the outer index is the prompt, the inner the candidate.
+    pub generations: Vec<Vec<Generation>>,
+    /// Tokens consumed, when the provider reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage: Option<TokenUsage>,
+    /// The model that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    /// Anything else the provider returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_output: Option<Metadata>,
+}
+
+impl LlmResult {
+    /// A result with one prompt and one text candidate.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        Self {
+            generations: vec![vec![Generation::new(text)]],
+            ..Self::default()
+        }
+    }
+
+    /// The text of the first candidate of the first prompt, if any.
+    pub fn first_text(&self) -> Option<&str> {
+        self.generations.first()?.first().map(|g| g.text.as_str())
+    }
+}
