@@ -37,6 +37,8 @@
 #![deny(missing_docs)]
 
 mod category;
+#[doc(hidden)]
+pub mod derive_support;
 mod error;
 pub mod event;
 mod handler;
@@ -65,6 +67,7 @@ pub use run::{RunContext, RunOptions};
 /// Re-exports used by generated code and plugins.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::derive_support::*;
     pub use inventory;
     pub use serde_json;
     pub use uuid;
