@@ -1,0 +1,233 @@
+//! Errors: [`CheckError`] for one check of one row (kept in the result, never dropped),
+//! [`EvaluationError`] for a whole call that cannot start, and [`ConfigError`] for an evaluator
+//! that cannot be built.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Why one check failed for one row. The row stays in the result, with a null score and this
+/// reason.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckError {
+    /// The server answered with an error status. `body` is the server's `detail` (or error
+    /// message) when it sent one, else an excerpt of the body.
+    #[error("HTTP {status}: {body}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's reason, or an excerpt of the body.
+        body: String,
+    },
+    /// The server answered with an HTML page where JSON was expected (often a wrong base URL
+    /// or a proxy's error page).
+    #[error("HTTP {status}: got an HTML page, not JSON (is the server URL right?): {excerpt}")]
+    Html {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the page, tags and all.
+        excerpt: String,
+    },
+    /// The request took longer than the configured timeout.
+    #[error("timed out: {message}")]
+    Timeout {
+        /// What timed out.
+        message: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot connect: {message}")]
+    Connect {
+        /// The transport's reason.
+        message: String,
+    },
+    /// The response body broke off or could not be read.
+    #[error("response body could not be read (truncated?): {message}")]
+    Body {
+        /// The transport's reason.
+        message: String,
+    },
+    /// The response body was larger than the configured cap.
+    #[error("response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// Any other transport failure.
+    #[error("request failed: {message}")]
+    Transport {
+        /// The transport's reason.
+        message: String,
+    },
+    /// The reply could not be understood (malformed JSON, missing field, out-of-range choice).
+    #[error("unparseable reply ({reason}): {reply}")]
+    Parse {
+        /// What was wrong.
+        reason: String,
+        /// An excerpt of the reply.
+        reply: String,
+    },
+    /// The judge found no facts in the response, so factual accuracy has nothing to average.
+    #[error("no facts could be extracted from the response")]
+    NoFacts,
+    /// The UpTrain server returned no score for this check and row.
+    #[error("the server returned no score: {reason}")]
+    MissingScore {
+        /// What the server sent instead.
+        reason: String,
+    },
+}
+
+impl CheckError {
+    /// Whether a later attempt may succeed after a back-off (transient transport failures).
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CheckError::Timeout { .. } | CheckError::Connect { .. } | CheckError::Body { .. }
+        )
+    }
+}
+
+/// A row that cannot be evaluated, found before any request was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowIssue {
+    /// Index of the row in the input.
+    pub row: usize,
+    /// Needed keys that are absent or null.
+    pub missing: Vec<String>,
+    /// Keys whose value has the wrong type (`question` and `response` must be strings; the
+    /// others a string or a list of strings).
+    pub wrong_type: Vec<String>,
+}
+
+impl fmt::Display for RowIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}:", self.row)?;
+        if !self.missing.is_empty() {
+            write!(f, " missing keys {}", self.missing.join(", "))?;
+        }
+        if !self.wrong_type.is_empty() {
+            if !self.missing.is_empty() {
+                f.write_str(";")?;
+            }
+            write!(f, " wrong type for {}", self.wrong_type.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A whole evaluation that could not run. Per-row failures are never reported here: they are
+/// [`CheckError`]s in the result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvaluationError {
+    /// Some rows lack keys their checks need, or hold values of the wrong type.
+    #[error("invalid rows: {}", format_issues(issues))]
+    InvalidRows {
+        /// One entry per bad row.
+        issues: Vec<RowIssue>,
+    },
+    /// No check was asked for.
+    #[error("no checks to run")]
+    NoChecks,
+    /// The evaluator was misconfigured.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+fn format_issues(issues: &[RowIssue]) -> String {
+    const SHOWN: usize = 10;
+    let mut parts: Vec<String> = issues.iter().take(SHOWN).map(ToString::to_string).collect();
+    if issues.len() > SHOWN {
+        parts.push(format!("and {} more rows", issues.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
+/// An evaluator that cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No API key was given and the environment variable is unset.
+    #[error("no API key: set {env} or pass a key")]
+    MissingKey {
+        /// The environment variable that was consulted.
+        env: &'static str,
+    },
+    /// The API key is empty or only whitespace.
+    #[error("the API key is empty: a remote evaluator needs a non-empty key")]
+    EmptyKey,
+    /// The server URL is missing.
+    #[error("no server URL: {hint}")]
+    MissingUrl {
+        /// How to provide one.
+        hint: &'static str,
+    },
+    /// The server URL is not an http(s) URL.
+    #[error("invalid server URL `{url}`: expected http:// or https://")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The setting's name.
+        name: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The HTTP client could not be created.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_cuts_on_char_boundaries() {
+        assert_eq!(excerpt("héllo", 2), "hé…");
+        assert_eq!(excerpt("hi", 5), "hi");
+    }
+
+    #[test]
+    fn long_issue_lists_are_summarised() {
+        let issues: Vec<RowIssue> = (0..12)
+            .map(|row| RowIssue {
+                row,
+                missing: vec!["context".into()],
+                wrong_type: vec![],
+            })
+            .collect();
+        let msg = EvaluationError::InvalidRows { issues }.to_string();
+        assert!(msg.contains("row 9: missing keys context"));
+        assert!(!msg.contains("row 10:"));
+        assert!(msg.contains("and 2 more rows"));
+    }
+
+    #[test]
+    fn transient_errors_are_the_transport_ones() {
+        assert!(
+            CheckError::Timeout {
+                message: "x".into()
+            }
+            .is_transient()
+        );
+        assert!(!CheckError::NoFacts.is_transient());
+        assert!(
+            !CheckError::Http {
+                status: 400,
+                body: String::new()
+            }
+            .is_transient()
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! The LLM judge: UpTrain's checks graded by any OpenAI-compatible chat-completions server
+//! (OpenAI, vLLM, llama.cpp, Ollama, LiteLLM), with our own prompts, lenient parsing and
+//! UpTrain's grade-to-score mapping. Every judge call of an evaluation runs concurrently under
+//! the evaluator's one limiter.
+
+mod parse;
+mod prompt;
+mod run;
+mod wire;
+
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+
+use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
+use crate::error::{ConfigError, EvaluationError};
+use crate::evaluation::Evaluation;
+use crate::evaluator::{EvaluationRequest, Evaluator};
+use crate::http::Transport;
+use crate::row;
+
+/// Environment variable holding the API key.
+pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
+/// Environment variable holding the base URL.
+pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
+/// Base URL used when neither the builder nor the environment names one.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// Judge model used unless another is set.
+pub const DEFAULT_MODEL: &str = "gpt-3.5-turbo";
+/// Sampling temperature used unless another is set.
+pub const DEFAULT_TEMPERATURE: f64 = 0.1;
+
+/// Grades rows with an LLM judge.
+///
+/// ```no_run
+/// use uptrain_plugin::{Check, EvaluationRequest, Evaluator, JudgeEvaluator, Limits};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let judge = JudgeEvaluator::builder()
+///     .base_url("http://127.0.0.1:8080/v1")
+///     .api_key("sk-local")
+///     .model("gpt-4o-mini")
+///     .json_mode(true)
+///     .limits(Limits::unlimited(32))
+///     .build()?;
+/// let rows = vec![uptrain_plugin::row([
+///     ("question", "Who wrote Hamlet?"),
+///     ("context", "Hamlet is a tragedy by William Shakespeare."),
+///     ("response", "Shakespeare wrote Hamlet."),
+/// ])];
+/// let evaluation = judge.evaluate(&EvaluationRequest::new(rows, Check::RAG)).await?;
+/// println!("{:?} tokens", evaluation.usage.total_tokens);
+/// # Ok(())
+/// # }
+/// ```
+pub struct JudgeEvaluator {
+    settings: JudgeSettings,
+    transport: Transport,
+}
+
+/// What each judge request carries.
+struct JudgeSettings {
+    url: String,
+    api_key: String,
+    model: String,
+    temperature: f64,
+    seed: Option<u64>,
+    json_mode: bool,
+    max_facts: usize,
+    progress: ProgressMode,
+}
+
+impl fmt::Debug for JudgeEvaluator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JudgeEvaluator")
+            .field("url", &self.settings.url)
+            .field("api_key", &"<redacted>")
+            .field("model", &self.settings.model)
+            .field("temperature", &self.settings.temperature)
+            .field("seed", &self.settings.seed)
+            .field("json_mode", &self.settings.json_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JudgeEvaluator {
+    /// A builder with the defaults: base URL from `OPENAI_BASE_URL` (else
+    /// `https://api.openai.com/v1`), key from `OPENAI_API_KEY`, model `gpt-3.5-turbo`,
+    /// temperature 0.1, no seed, JSON mode off, [`Limits::default`], [`RetryPolicy::default`],
+    /// [`Timeouts::default`].
+    pub fn builder() -> JudgeBuilder {
+        JudgeBuilder::default()
+    }
+
+    /// The chat-completions URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.settings.url
+    }
+
+    /// The judge model.
+    pub fn model(&self) -> &str {
+        &self.settings.model
+    }
+}
+
+impl Evaluator for JudgeEvaluator {
+    fn name(&self) -> &'static str {
+        "judge"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a EvaluationRequest,
+    ) -> BoxFuture<'a, Result<Evaluation, EvaluationError>> {
+        Box::pin(async move {
+            row::validate(&request.rows, &request.checks)?;
+            let checks = row::dedup_checks(&request.checks);
+            Ok(run::evaluate(self, &request.rows, &checks).await)
+        })
+    }
+}
+
+/// Builds a [`JudgeEvaluator`]; see [`JudgeEvaluator::builder`] for the defaults.
+#[derive(Clone)]
+pub struct JudgeBuilder {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    model: String,
+    temperature: f64,
+    seed: Option<u64>,
+    json_mode: bool,
+    limits: Limits,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
+    max_body_bytes: usize,
+    max_facts: usize,
+    progress: ProgressMode,
+}
+
+impl fmt::Debug for JudgeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JudgeBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("limits", &self.limits)
+            .field("retry", &self.retry)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for JudgeBuilder {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            api_key: None,
+            model: DEFAULT_MODEL.to_owned(),
+            temperature: DEFAULT_TEMPERATURE,
+            seed: None,
+            json_mode: false,
+            limits: Limits::default(),
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_facts: 5,
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+impl JudgeBuilder {
+    /// Base URL of the OpenAI-compatible API, usually ending in `/v1`; requests go to
+    /// `{base_url}/chat/completions`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The bearer key. An empty key is a construction error.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The judge model.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
+    }
+
+    /// Sampling temperature (0 to 2).
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    /// A sampling seed, sent as `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sends `response_format: {"type": "json_object"}` when on (recommended where the server
+    /// supports it).
+    pub fn json_mode(mut self, on: bool) -> Self {
+        self.json_mode = on;
+        self
+    }
+
+    /// Concurrency and rate limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Connect and total timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Largest response body read, in bytes (default 4 MiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Most facts judged per response for factual accuracy (default 5, at least 1).
+    pub fn max_facts(mut self, facts: usize) -> Self {
+        self.max_facts = facts;
+        self
+    }
+
+    /// When to show a progress line on stderr.
+    pub fn progress(mut self, mode: ProgressMode) -> Self {
+        self.progress = mode;
+        self
+    }
+
+    /// Builds the evaluator, reading `OPENAI_BASE_URL` and `OPENAI_API_KEY` for whatever was
+    /// not set.
+    ///
+    /// ```
+    /// use uptrain_plugin::{ConfigError, JudgeEvaluator};
+    ///
+    /// let err = JudgeEvaluator::builder().base_url("http://127.0.0.1:1/v1").api_key("").build();
+    /// assert_eq!(err.unwrap_err(), ConfigError::EmptyKey);
+    /// ```
+    pub fn build(self) -> Result<JudgeEvaluator, ConfigError> {
+        let base = self
+            .base_url
+            .or_else(|| {
+                std::env::var(BASE_URL_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let base = config::normalize_url(&base)?;
+        let api_key = config::check_key(
+            self.api_key.or_else(|| std::env::var(API_KEY_ENV).ok()),
+            API_KEY_ENV,
+        )?;
+        if self.model.trim().is_empty() {
+            return Err(invalid("model", "must not be empty"));
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return Err(invalid("temperature", "must be between 0 and 2"));
+        }
+        if self.max_facts == 0 {
+            return Err(invalid("max_facts", "must be at least 1"));
+        }
+        let transport = Transport::new(
+            &self.limits,
+            self.retry,
+            &self.timeouts,
+            self.max_body_bytes,
+        )?;
+        Ok(JudgeEvaluator {
+            settings: JudgeSettings {
+                url: format!("{base}/chat/completions"),
+                api_key,
+                model: self.model,
+                temperature: self.temperature,
+                seed: self.seed,
+                json_mode: self.json_mode,
+                max_facts: self.max_facts,
+                progress: self.progress,
+            },
+            transport,
+        })
+    }
+}
+
+fn invalid(name: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_checks_its_settings() {
+        let base = || {
+            JudgeEvaluator::builder()
+                .base_url("http://127.0.0.1:9/v1/")
+                .api_key("k")
+        };
+        let judge = base().build().unwrap();
+        assert_eq!(judge.url(), "http://127.0.0.1:9/v1/chat/completions");
+        assert_eq!(judge.model(), "gpt-3.5-turbo");
+        assert!(!format!("{judge:?}").contains("\"k\""));
+        assert!(matches!(
+            base().temperature(3.0).build(),
+            Err(ConfigError::Invalid {
+                name: "temperature",
+                ..
+            })
+        ));
+        assert!(matches!(
+            base().model(" ").build(),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            base().base_url("localhost:8080").build(),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            base().limits(Limits::unlimited(0)).build(),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+}

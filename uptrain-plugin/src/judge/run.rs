@@ -1,0 +1,265 @@
+//! One judge evaluation: every check of every row starts at once and waits only on the shared
+//! limiter; factual accuracy's second phase starts as soon as that row's facts are in, and
+//! response relevance's two calls run side by side. Each check ends as a [`CheckResult`]:
+//! failures are recorded, never dropped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::future::{join, join_all};
+use reqwest::header::CONTENT_TYPE;
+
+use super::JudgeEvaluator;
+use super::parse;
+use super::prompt::{self, GradedSpec};
+use super::wire::{ChatRequest, ChatResponse, Message, ResponseFormat, Usage};
+use crate::check::Check;
+use crate::error::{CheckError, excerpt};
+use crate::evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
+use crate::http::{Reply, Verdict};
+use crate::limiter::estimate_tokens;
+use crate::progress::Progress;
+use crate::row::Row;
+
+/// Characters of an unparseable reply kept in the error.
+const REPLY_EXCERPT: usize = 300;
+
+/// Token usage summed across concurrent calls.
+#[derive(Debug, Default)]
+struct UsageCounter {
+    prompt: AtomicU64,
+    completion: AtomicU64,
+    total: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl UsageCounter {
+    fn add(&self, usage: Usage) {
+        self.prompt
+            .fetch_add(usage.prompt_tokens, Ordering::Relaxed);
+        self.completion
+            .fetch_add(usage.completion_tokens, Ordering::Relaxed);
+        self.total.fetch_add(usage.total_tokens, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> TokenUsage {
+        TokenUsage {
+            prompt_tokens: self.prompt.load(Ordering::Relaxed),
+            completion_tokens: self.completion.load(Ordering::Relaxed),
+            total_tokens: self.total.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// State shared by the calls of one evaluation.
+struct Run<'a> {
+    judge: &'a JudgeEvaluator,
+    usage: UsageCounter,
+    progress: Progress,
+}
+
+/// Evaluates validated rows with deduplicated checks.
+pub(super) async fn evaluate(judge: &JudgeEvaluator, rows: &[Row], checks: &[Check]) -> Evaluation {
+    let calls_per_row: usize = checks.iter().map(|c| c.judge_calls()).sum();
+    let run = Run {
+        judge,
+        usage: UsageCounter::default(),
+        progress: Progress::new(
+            judge.settings.progress,
+            "judge calls",
+            rows.len() * calls_per_row,
+        ),
+    };
+    let run = &run;
+    let results = join_all(rows.iter().enumerate().map(|(index, row)| async move {
+        let checks = join_all(checks.iter().map(|check| async move {
+            let result = run.check(row, *check).await;
+            run.progress.advance(check.judge_calls());
+            result
+        }))
+        .await;
+        RowResult {
+            index,
+            input: row.clone(),
+            checks,
+        }
+    }))
+    .await;
+    Evaluation {
+        rows: results,
+        usage: run.usage.snapshot(),
+    }
+}
+
+impl Run<'_> {
+    async fn check(&self, row: &Row, check: Check) -> CheckResult {
+        if let Some(spec) = prompt::graded_spec(check) {
+            return match self.graded(spec, row).await {
+                Ok((score, reasoning)) => CheckResult::scored(check, score, reasoning),
+                Err(e) => CheckResult::failed(check, e),
+            };
+        }
+        match check {
+            Check::FactualAccuracy => self.factual_accuracy(row).await,
+            Check::ResponseRelevance => self.response_relevance(row).await,
+            _ => match self.ask(prompt::consistency(row), parse::score).await {
+                Ok((score, explanation)) => CheckResult::scored(check, score, explanation),
+                Err(e) => CheckResult::failed(check, e),
+            },
+        }
+    }
+
+    async fn graded(
+        &self,
+        spec: &'static GradedSpec,
+        row: &Row,
+    ) -> Result<(f64, String), CheckError> {
+        self.ask(prompt::graded(spec, row), |text| {
+            parse::graded(text, spec.options)
+        })
+        .await
+    }
+
+    /// Phase 1 extracts the facts, phase 2 judges them; the score is the mean judgement.
+    async fn factual_accuracy(&self, row: &Row) -> CheckResult {
+        let check = Check::FactualAccuracy;
+        let max = self.judge.settings.max_facts;
+        let facts = match self
+            .ask(prompt::extract_facts(row), |t| parse::facts(t, max))
+            .await
+        {
+            Ok(facts) if facts.is_empty() => {
+                return CheckResult::failed(check, CheckError::NoFacts);
+            }
+            Ok(facts) => facts,
+            Err(e) => return CheckResult::failed(check, e),
+        };
+        let verdicts = match self
+            .ask(prompt::judge_facts(row, &facts), parse::verdicts)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return CheckResult::failed(check, e),
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let score = verdicts.iter().map(|v| v.score).sum::<f64>() / verdicts.len() as f64;
+        let explanation = verdicts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let fact = if v.fact.is_empty() {
+                    facts.get(i).map_or("", String::as_str)
+                } else {
+                    &v.fact
+                };
+                format!("{}. {} — {}: {}", i + 1, fact, v.judgement, v.reasoning)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        CheckResult::scored(check, score, explanation)
+    }
+
+    /// The harmonic mean of completeness and conciseness (0 when either is 0).
+    async fn response_relevance(&self, row: &Row) -> CheckResult {
+        let check = Check::ResponseRelevance;
+        let (Some(complete), Some(concise)) = (
+            prompt::graded_spec(Check::ResponseCompleteness),
+            prompt::graded_spec(Check::ResponseConciseness),
+        ) else {
+            return CheckResult::failed(
+                check,
+                CheckError::Parse {
+                    reason: "internal: missing prompt".into(),
+                    reply: String::new(),
+                },
+            );
+        };
+        match join(self.graded(complete, row), self.graded(concise, row)).await {
+            (Ok((c, why_c)), Ok((s, why_s))) => {
+                let f1 = if c <= 0.0 || s <= 0.0 {
+                    0.0
+                } else {
+                    2.0 * c * s / (c + s)
+                };
+                CheckResult::scored(
+                    check,
+                    f1,
+                    format!("Completeness {c}: {why_c}\nConciseness {s}: {why_s}"),
+                )
+            }
+            (Err(e), _) | (_, Err(e)) => CheckResult::failed(check, e),
+        }
+    }
+
+    /// One judge call: send the prompt, read the first choice, parse it with `parse`.
+    /// Unparseable replies are retried at once (by the transport), up to the attempt limit.
+    async fn ask<T>(
+        &self,
+        prompt: String,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, CheckError> {
+        let settings = &self.judge.settings;
+        let request = ChatRequest {
+            model: &settings.model,
+            messages: [Message {
+                role: "user",
+                content: &prompt,
+            }],
+            temperature: settings.temperature,
+            seed: settings.seed,
+            response_format: settings.json_mode.then_some(ResponseFormat {
+                kind: "json_object",
+            }),
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| CheckError::Transport {
+            message: format!("cannot encode the request: {e}"),
+        })?;
+        let tokens = estimate_tokens(&prompt);
+        self.judge
+            .transport
+            .call(
+                |client| {
+                    self.usage.requests.fetch_add(1, Ordering::Relaxed);
+                    client
+                        .post(&settings.url)
+                        .bearer_auth(&settings.api_key)
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                },
+                tokens,
+                |reply| self.interpret(&reply, &parse),
+            )
+            .await
+    }
+
+    fn interpret<T>(&self, reply: &Reply, parse: impl Fn(&str) -> Result<T, String>) -> Verdict<T> {
+        if reply.is_html() {
+            return Verdict::Fail(reply.to_error());
+        }
+        let response: ChatResponse = match serde_json::from_slice(&reply.body) {
+            Ok(r) => r,
+            Err(e) => {
+                return Verdict::RetryNow(CheckError::Parse {
+                    reason: format!("not a chat completion: {e}"),
+                    reply: reply.text_excerpt(),
+                });
+            }
+        };
+        if let Some(usage) = response.usage {
+            self.usage.add(usage);
+        }
+        let Some(content) = response.content() else {
+            return Verdict::RetryNow(CheckError::Parse {
+                reason: "the reply has no message content".into(),
+                reply: reply.text_excerpt(),
+            });
+        };
+        match parse(&content) {
+            Ok(value) => Verdict::Accept(value),
+            Err(reason) => Verdict::RetryNow(CheckError::Parse {
+                reason,
+                reply: excerpt(content.trim(), REPLY_EXCERPT),
+            }),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! UpTrain evaluations for llm-callbacks: UpTrain's checks, and three evaluators behind one
+//! trait.
+//!
+//! - [`JudgeEvaluator`]: an LLM judge on any OpenAI-compatible chat-completions server, with
+//!   our own prompts and UpTrain's grade-to-score mapping (`key_type = "openai"`).
+//! - [`UptrainApiEvaluator`]: the managed UpTrain API, so results show on its dashboard
+//!   (`key_type = "uptrain"`).
+//! - [`OfflineEvaluator`]: deterministic lexical heuristics; no network, no key.
+//!
+//! Every evaluator validates all rows before sending anything, returns every row in input
+//! order with one [`CheckResult`] per check, and records a failed check as a typed
+//! [`CheckError`] on its row instead of dropping it. The remote evaluators run all their
+//! requests concurrently under one limiter (in-flight count, requests and tokens per minute),
+//! retry transient failures with back-off and `Retry-After`, and reuse one HTTP client.
+//!
+//! ```
+//! use uptrain_plugin::{Check, EvaluationRequest, Evaluator, OfflineEvaluator};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let rows = vec![uptrain_plugin::row([
+//!     ("question", "What is the boiling point of water at sea level?"),
+//!     ("context", "At sea level, water boils at 100 degrees Celsius."),
+//!     ("response", "Water boils at 100 degrees Celsius at sea level."),
+//! ])];
+//! let request = EvaluationRequest::new(rows, Check::RAG);
+//! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+//! let evaluation = runtime.block_on(OfflineEvaluator::new().evaluate(&request))?;
+//! let json = evaluation.to_json_rows();
+//! assert_eq!(json[0]["score_factual_accuracy"], 1.0);
+//! assert!(json[0]["explanation_context_relevance"].as_str().unwrap().contains("heuristic"));
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod check;
+mod config;
+mod error;
+mod evaluation;
+mod evaluator;
+mod http;
+mod judge;
+mod limiter;
+mod offline;
+mod progress;
+mod row;
+mod uptrain_api;
+
+pub use check::{Check, Polarity, UnknownCheck};
+pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
+pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
+pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
+pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
+pub use judge::{
+    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,
+    JudgeEvaluator,
+};
+pub use offline::OfflineEvaluator;
+pub use row::{Row, row, validate};
+pub use uptrain_api::{
+    ACCESS_HEADER, LOG_AND_EVALUATE_PATH, MAX_BATCH, UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV,
+    UptrainApiBuilder, UptrainApiEvaluator,
+};
