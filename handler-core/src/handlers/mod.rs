@@ -1,1 +1,7 @@
-//! Built-in handlers.
+//! Built-in handlers: a console printer, and a JSONL recorder with its replay.
+
+mod console;
+mod jsonl;
+
+pub use console::ConsoleHandler;
+pub use jsonl::{JsonlRecorder, ReplayError, replay, replay_async};

@@ -1,0 +1,163 @@
+//! A token event allocates nothing on the heap: in the sync manager, and for sync handlers in
+//! the async manager. Counted with a counting global allocator.
+#![allow(unsafe_code)] // a global allocator is unsafe to implement
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use handler_core::payload::Serialized;
+use handler_core::*;
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread; other threads (the test harness) do not count.
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the slot may be gone while the thread shuts down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|n| n.get())
+}
+
+#[derive(Default)]
+struct Counter(AtomicUsize);
+impl CallbackHandler for Counter {
+    fn on_llm_new_token(&self, e: &LlmNewToken<'_>) -> HandlerResult {
+        self.0.fetch_add(e.token.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+struct IgnoresLlm;
+impl CallbackHandler for IgnoresLlm {
+    fn options(&self) -> HandlerOptions {
+        HandlerOptions::new().ignore(Category::Llm)
+    }
+}
+
+#[derive(Default)]
+struct AsyncCounter(AtomicUsize);
+impl AsyncCallbackHandler for AsyncCounter {
+    async fn on_llm_new_token(&self, _: &LlmNewToken<'_>) -> HandlerResult {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+const BURST: usize = 10_000;
+
+#[test]
+fn sync_manager_token_burst_allocates_nothing() {
+    let counters: Vec<Arc<Counter>> = (0..4).map(|_| Arc::default()).collect();
+    let mut manager = CallbackManager::new();
+    for c in &counters {
+        manager.add_handler(c.clone());
+    }
+    manager.add_handler(Arc::new(IgnoresLlm));
+    let runs = manager
+        .on_llm_start(
+            &Serialized::named("m"),
+            &["p".into()],
+            RunOptions::default(),
+        )
+        .unwrap();
+    let run = &runs[0];
+
+    let before = allocations();
+    for _ in 0..BURST {
+        run.on_llm_new_token("tok", None).unwrap();
+    }
+    let during = allocations() - before;
+
+    assert_eq!(during, 0, "{during} allocations for {BURST} token events");
+    for c in &counters {
+        assert_eq!(
+            c.0.load(Ordering::Relaxed),
+            3 * BURST,
+            "every handler saw every token"
+        );
+    }
+}
+
+#[test]
+fn async_manager_token_burst_allocates_nothing_for_sync_handlers() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let counters: Vec<Arc<Counter>> = (0..4).map(|_| Arc::default()).collect();
+    let mut manager = AsyncCallbackManager::new();
+    for c in &counters {
+        manager.add_handler(c.clone());
+    }
+    runtime.block_on(async {
+        let runs = manager
+            .on_llm_start(
+                &Serialized::named("m"),
+                &["p".into()],
+                RunOptions::default(),
+            )
+            .await
+            .unwrap();
+        let before = allocations();
+        for _ in 0..BURST {
+            runs[0].on_llm_new_token("tok", None).await.unwrap();
+        }
+        let during = allocations() - before;
+        assert_eq!(during, 0, "{during} allocations for {BURST} token events");
+    });
+    assert_eq!(counters[3].0.load(Ordering::Relaxed), 3 * BURST);
+}
+
+#[test]
+fn async_handlers_cost_one_boxed_future_per_handler_per_token() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let one = Arc::new(AsyncCounter::default());
+    let mut manager = AsyncCallbackManager::new();
+    manager.add_async_handler(one.clone());
+    runtime.block_on(async {
+        let runs = manager
+            .on_llm_start(
+                &Serialized::named("m"),
+                &["p".into()],
+                RunOptions::default(),
+            )
+            .await
+            .unwrap();
+        let before = allocations();
+        for _ in 0..BURST {
+            runs[0].on_llm_new_token("tok", None).await.unwrap();
+        }
+        let per_token = (allocations() - before) as f64 / BURST as f64;
+        assert_eq!(per_token, 1.0, "one async handler: the boxed future only");
+    });
+    assert_eq!(one.0.load(Ordering::Relaxed), BURST);
+}

@@ -1,0 +1,190 @@
+//! The error policy: a failing or panicking handler is logged and the others still run; with
+//! `raise_error` the error reaches the caller.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::Probe;
+use handler_core::*;
+use serde_json::json;
+
+struct Failing {
+    options: HandlerOptions,
+    panic: bool,
+    calls: AtomicUsize,
+}
+
+impl Failing {
+    fn new(raise: bool, panic: bool) -> Arc<Self> {
+        Arc::new(Self {
+            options: HandlerOptions::new().raise_error(raise),
+            panic,
+            calls: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl CallbackHandler for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    fn options(&self) -> HandlerOptions {
+        self.options
+    }
+    fn on_chain_start(&self, _: &ChainStart<'_>) -> HandlerResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.panic {
+            panic!("handler bug");
+        }
+        Err(std::io::Error::other("disk full").into())
+    }
+}
+
+impl AsyncCallbackHandler for Failing {
+    fn name(&self) -> &str {
+        "failing-async"
+    }
+    fn options(&self) -> HandlerOptions {
+        self.options
+    }
+    async fn on_chain_start(&self, _: &ChainStart<'_>) -> HandlerResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        if self.panic {
+            panic!("async handler bug");
+        }
+        Err(HandlerError::msg("remote down"))
+    }
+}
+
+#[test]
+fn an_error_is_caught_and_the_other_handlers_still_run() {
+    let before = Arc::new(Probe::new("before"));
+    let after = Arc::new(Probe::new("after"));
+    let failing = Failing::new(false, false);
+    let manager = CallbackManager::new()
+        .with_handler(before.clone())
+        .with_handler(failing.clone())
+        .with_handler(after.clone());
+    let run = manager.on_chain_start(None, &json!({}), RunOptions::default());
+    assert!(run.is_ok());
+    assert_eq!(failing.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(before.kinds(), [EventKind::ChainStart]);
+    assert_eq!(after.kinds(), [EventKind::ChainStart]);
+}
+
+#[test]
+fn a_panic_is_caught_and_the_pipeline_goes_on() {
+    let after = Arc::new(Probe::new("after"));
+    let manager = CallbackManager::new()
+        .with_handler(Failing::new(false, true))
+        .with_handler(after.clone());
+    let run = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    run.on_chain_end(&json!({})).unwrap();
+    assert_eq!(after.kinds(), [EventKind::ChainStart, EventKind::ChainEnd]);
+}
+
+#[test]
+fn raise_error_returns_the_error_and_stops_later_handlers() {
+    let after = Arc::new(Probe::new("after"));
+    let manager = CallbackManager::new()
+        .with_handler(Failing::new(true, false))
+        .with_handler(after.clone());
+    let err = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap_err();
+    match &err {
+        CallbackError::Handler {
+            handler,
+            event,
+            failure: Failure::Error(e),
+            ..
+        } => {
+            assert_eq!(handler, "failing");
+            assert_eq!(*event, EventKind::ChainStart);
+            assert_eq!(e.to_string(), "disk full");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("disk full"));
+    assert!(
+        after.kinds().is_empty(),
+        "as in LangChain's sync dispatch, later handlers are skipped"
+    );
+}
+
+#[test]
+fn raise_error_returns_a_panic_as_an_error() {
+    let manager = CallbackManager::new().with_handler(Failing::new(true, true));
+    let err = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, CallbackError::Handler { failure: Failure::Panic(m), .. } if m == "handler bug"),
+        "{err}"
+    );
+}
+
+#[test]
+fn not_implemented_is_never_an_error_even_with_raise_error() {
+    struct Lazy;
+    impl CallbackHandler for Lazy {
+        fn options(&self) -> HandlerOptions {
+            HandlerOptions::new().raise_error(true)
+        }
+        fn on_text(&self, _: &Text<'_>) -> HandlerResult {
+            Err(HandlerError::not_implemented())
+        }
+    }
+    let manager = CallbackManager::new().with_handler(Arc::new(Lazy));
+    let run = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    assert!(run.on_text("hello").is_ok());
+}
+
+#[tokio::test]
+async fn async_errors_and_panics_are_caught_or_raised() {
+    let after = Arc::new(Probe::new("after"));
+    let mut manager = AsyncCallbackManager::new();
+    manager.add_async_handler(Failing::new(false, false));
+    manager.add_async_handler(Failing::new(false, true));
+    manager.add_handler(after.clone());
+    assert!(
+        manager
+            .on_chain_start(None, &json!({}), RunOptions::default())
+            .await
+            .is_ok()
+    );
+    assert_eq!(after.kinds(), [EventKind::ChainStart]);
+
+    let raising = Failing::new(true, false);
+    let sibling = Failing::new(false, false);
+    let mut manager = AsyncCallbackManager::new();
+    manager
+        .add_async_handler(raising.clone())
+        .add_async_handler(sibling.clone());
+    let err = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("remote down"), "{err}");
+    assert_eq!(
+        sibling.calls.load(Ordering::SeqCst),
+        1,
+        "concurrent siblings still run"
+    );
+}
+
+#[test]
+fn an_async_handler_is_refused_by_the_sync_manager() {
+    let mut manager = CallbackManager::new();
+    let err = manager
+        .add_shared_handler(SharedHandler::from_async(Failing::new(false, false)))
+        .unwrap_err();
+    assert!(err.to_string().contains("AsyncCallbackManager"), "{err}");
+}

@@ -1,0 +1,264 @@
+//! Each `ignore_*` flag gates exactly its events, as in LangChain; text is never gated; chat
+//! starts fall back to LLM starts for handlers that do not handle them.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::Probe;
+use handler_core::payload::{
+    ChatMessage, Document, ErrorInfo, LlmResult, RetryOutcome, RetryState, Serialized,
+};
+use handler_core::*;
+use serde_json::json;
+
+/// Emits one event of every kind through a sync manager holding `probe`.
+fn every_event(probe: Arc<Probe>) {
+    let manager = CallbackManager::new().with_handler(probe);
+    let err = ErrorInfo::new("E", "boom");
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let child = chain.child();
+    let llm = child
+        .on_llm_start(
+            &Serialized::named("m"),
+            &["p".into()],
+            RunOptions::default(),
+        )
+        .unwrap();
+    llm[0].on_llm_new_token("t", None).unwrap();
+    llm[0].on_llm_end(&LlmResult::from_text("x")).unwrap();
+    llm[0].on_llm_error(err.clone(), None).unwrap();
+    let chat = child
+        .on_chat_model_start(
+            &Serialized::named("c"),
+            &[vec![ChatMessage::user("hi")]],
+            RunOptions::default(),
+        )
+        .unwrap();
+    chat[0].on_llm_end(&LlmResult::from_text("y")).unwrap();
+    let tool = child
+        .on_tool_start(None, "in", None, RunOptions::default())
+        .unwrap();
+    tool.on_tool_end(&json!("out")).unwrap();
+    tool.on_tool_error(err.clone()).unwrap();
+    let retriever = child
+        .on_retriever_start(None, "q", RunOptions::default())
+        .unwrap();
+    retriever.on_retriever_end(&[Document::new("d")]).unwrap();
+    retriever.on_retriever_error(err.clone()).unwrap();
+    chain
+        .on_agent_action("search", &json!("q"), "thinking")
+        .unwrap();
+    chain
+        .on_agent_finish(&json!({"output": 1}), "done")
+        .unwrap();
+    chain
+        .on_retry(&RetryState {
+            attempt: 1,
+            idle_for_secs: 0.0,
+            upcoming_sleep_secs: None,
+            outcome: RetryOutcome::Unknown,
+        })
+        .unwrap();
+    chain.on_text("text").unwrap();
+    chain.dispatch_custom_event("mine", &json!(1)).unwrap();
+    chain.on_chain_error(err).unwrap();
+    chain.on_chain_end(&json!({})).unwrap();
+}
+
+use EventKind::*;
+
+const ALL_EMITTED: &[EventKind] = &[
+    ChainStart,
+    LlmStart,
+    LlmNewToken,
+    LlmEnd,
+    LlmError,
+    ChatModelStart,
+    LlmEnd,
+    ToolStart,
+    ToolEnd,
+    ToolError,
+    RetrieverStart,
+    RetrieverEnd,
+    RetrieverError,
+    AgentAction,
+    AgentFinish,
+    Retry,
+    Text,
+    CustomEvent,
+    ChainError,
+    ChainEnd,
+];
+
+fn expected_without(ignored: &[EventKind]) -> Vec<EventKind> {
+    ALL_EMITTED
+        .iter()
+        .copied()
+        .filter(|k| !ignored.contains(k))
+        .collect()
+}
+
+fn seen_with(options: HandlerOptions) -> Vec<EventKind> {
+    let probe = Arc::new(Probe::with("probe", options));
+    every_event(probe.clone());
+    probe.kinds()
+}
+
+#[test]
+fn default_handler_receives_every_event_in_order() {
+    assert_eq!(seen_with(HandlerOptions::new()), ALL_EMITTED);
+}
+
+#[test]
+fn ignore_llm_gates_llm_start_tokens_end_and_error_but_not_chat_start() {
+    let seen = seen_with(HandlerOptions::new().ignore(Category::Llm));
+    assert_eq!(
+        seen,
+        expected_without(&[LlmStart, LlmNewToken, LlmEnd, LlmError])
+    );
+}
+
+#[test]
+fn ignore_chat_model_gates_chat_start_only() {
+    let seen = seen_with(HandlerOptions::new().ignore(Category::ChatModel));
+    assert_eq!(seen, expected_without(&[ChatModelStart]));
+}
+
+#[test]
+fn ignore_chain_gates_chain_events() {
+    let seen = seen_with(HandlerOptions::new().ignore(Category::Chain));
+    assert_eq!(seen, expected_without(&[ChainStart, ChainEnd, ChainError]));
+}
+
+#[test]
+fn ignore_agent_also_gates_tool_events() {
+    let seen = seen_with(HandlerOptions::new().ignore(Category::Agent));
+    assert_eq!(
+        seen,
+        expected_without(&[AgentAction, AgentFinish, ToolStart, ToolEnd, ToolError])
+    );
+}
+
+#[test]
+fn ignore_retriever_retry_and_custom_event_gate_their_events() {
+    let seen = seen_with(HandlerOptions::new().ignore(Category::Retriever));
+    assert_eq!(
+        seen,
+        expected_without(&[RetrieverStart, RetrieverEnd, RetrieverError])
+    );
+    assert_eq!(
+        seen_with(HandlerOptions::new().ignore(Category::Retry)),
+        expected_without(&[Retry])
+    );
+    assert_eq!(
+        seen_with(HandlerOptions::new().ignore(Category::CustomEvent)),
+        expected_without(&[CustomEvent])
+    );
+}
+
+#[test]
+fn text_reaches_a_handler_that_ignores_everything() {
+    let mut options = HandlerOptions::new();
+    for category in Category::ALL {
+        options = options.ignore(category);
+    }
+    assert_eq!(seen_with(options), [Text]);
+}
+
+fn chat_start(probe: Arc<Probe>) {
+    let manager = CallbackManager::new().with_handler(probe);
+    let conversations = [
+        vec![
+            ChatMessage::system("s"),
+            ChatMessage::user("hi"),
+            ChatMessage::assistant("yo"),
+        ],
+        vec![ChatMessage::user("second")],
+    ];
+    manager
+        .on_chat_model_start(
+            &Serialized::named("chat"),
+            &conversations,
+            RunOptions::default(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn chat_start_falls_back_to_llm_start_with_rendered_prompts() {
+    let probe = Arc::new(Probe::new("fallback").without_chat());
+    chat_start(probe.clone());
+    let seen = probe.seen();
+    assert_eq!(probe.kinds(), [LlmStart, LlmStart]);
+    assert_eq!(seen[0].detail, "System: s\nHuman: hi\nAI: yo");
+    assert_eq!(seen[1].detail, "Human: second");
+    assert_ne!(seen[0].run_id, seen[1].run_id);
+}
+
+#[test]
+fn chat_fallback_honours_ignore_llm_and_ignore_chat_model() {
+    let no_llm =
+        Arc::new(Probe::with("no-llm", HandlerOptions::new().ignore(Category::Llm)).without_chat());
+    chat_start(no_llm.clone());
+    assert!(no_llm.kinds().is_empty());
+
+    let no_chat = Arc::new(
+        Probe::with("no-chat", HandlerOptions::new().ignore(Category::ChatModel)).without_chat(),
+    );
+    chat_start(no_chat.clone());
+    assert!(no_chat.kinds().is_empty());
+}
+
+#[test]
+fn a_handler_that_handles_chat_start_gets_no_fallback() {
+    let probe = Arc::new(Probe::new("chat"));
+    chat_start(probe.clone());
+    assert_eq!(probe.kinds(), [ChatModelStart, ChatModelStart]);
+}
+
+#[tokio::test]
+async fn async_manager_gates_like_the_sync_one() {
+    let probe = Arc::new(
+        Probe::with("probe", HandlerOptions::new().ignore(Category::Agent)).without_chat(),
+    );
+    let mut manager = AsyncCallbackManager::new();
+    manager.add_handler(probe.clone());
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .await
+        .unwrap();
+    let child = chain.child();
+    let tool = child
+        .on_tool_start(None, "in", None, RunOptions::default())
+        .await
+        .unwrap();
+    tool.on_tool_end(&json!("out")).await.unwrap();
+    chain.on_agent_action("t", &json!({}), "l").await.unwrap();
+    child
+        .on_chat_model_start(
+            &Serialized::named("c"),
+            &[vec![ChatMessage::user("hi")]],
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    chain.on_text("t").await.unwrap();
+    chain.on_chain_end(&json!({})).await.unwrap();
+    assert_eq!(probe.kinds(), [ChainStart, LlmStart, Text, ChainEnd]);
+    assert_eq!(probe.seen()[1].detail, "Human: hi");
+}
+
+#[test]
+fn manager_interest_is_the_union_of_its_handlers() {
+    let a = Arc::new(Probe::with(
+        "a",
+        HandlerOptions::new().ignore(Category::Llm),
+    ));
+    let manager = CallbackManager::new().with_handler(a);
+    let debug = format!("{manager:?}");
+    assert!(!debug.contains("Llm,"), "{debug}");
+    assert!(debug.contains("Chain"), "{debug}");
+}

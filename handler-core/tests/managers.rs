@@ -1,0 +1,294 @@
+//! Managers and run managers: inheritance, parent ids, per-prompt runs, tags and metadata,
+//! custom events.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::Probe;
+use handler_core::payload::{Metadata, Serialized};
+use handler_core::*;
+use serde_json::json;
+
+fn md(pairs: &[(&str, i64)]) -> Metadata {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect()
+}
+
+#[test]
+fn children_inherit_inheritable_handlers_tags_and_metadata_only() {
+    let inherited = Arc::new(Probe::new("inherited"));
+    let local = Arc::new(Probe::new("local"));
+    let mut manager = CallbackManager::new();
+    manager
+        .add_handler(inherited.clone())
+        .add_local_handler(local.clone())
+        .add_tags(["it"])
+        .add_local_tags(["lt"])
+        .add_metadata(md(&[("im", 1)]))
+        .add_local_metadata(md(&[("lm", 2)]));
+
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    assert_eq!(chain.context().tags.to_vec(), ["it", "lt"]);
+    assert_eq!(*chain.context().metadata, md(&[("im", 1), ("lm", 2)]));
+
+    let child = chain.child();
+    assert_eq!(child.handlers(), ["inherited"]);
+    assert_eq!(child.inheritable_handlers(), ["inherited"]);
+    assert_eq!(child.tags(), ["it"]);
+    assert_eq!(child.inheritable_tags(), ["it"]);
+    assert_eq!(*child.metadata(), md(&[("im", 1)]));
+    assert_eq!(child.parent_run_id(), Some(chain.run_id()));
+
+    let tool = child
+        .on_tool_start(None, "x", None, RunOptions::default())
+        .unwrap();
+    tool.on_tool_end(&json!("y")).unwrap();
+
+    assert_eq!(
+        inherited.kinds(),
+        [
+            EventKind::ChainStart,
+            EventKind::ToolStart,
+            EventKind::ToolEnd
+        ]
+    );
+    assert_eq!(local.kinds(), [EventKind::ChainStart]);
+    let tool_start = &inherited.seen()[1];
+    assert_eq!(tool_start.parent_run_id, Some(chain.run_id()));
+    assert_eq!(tool_start.tags, ["it"]);
+}
+
+#[test]
+fn child_tag_is_local_to_the_child() {
+    let probe = Arc::new(Probe::new("p"));
+    let manager = CallbackManager::new().with_handler(probe.clone());
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let step = chain.child_with_tag("seq:step:1");
+    assert_eq!(step.tags(), ["seq:step:1"]);
+    let inner = step
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    assert_eq!(inner.child().tags(), Vec::<String>::new());
+    assert_eq!(probe.seen()[1].tags, ["seq:step:1"]);
+}
+
+#[test]
+fn parent_ids_chain_through_three_levels() {
+    let probe = Arc::new(Probe::new("p"));
+    let manager = CallbackManager::new().with_handler(probe.clone());
+    let root = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let retriever = root
+        .child()
+        .on_retriever_start(None, "q", RunOptions::default())
+        .unwrap();
+    let llm = retriever
+        .child()
+        .on_llm_start(
+            &Serialized::named("m"),
+            &["p".into()],
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(root.parent_run_id(), None);
+    assert_eq!(retriever.parent_run_id(), Some(root.run_id()));
+    assert_eq!(llm[0].parent_run_id(), Some(retriever.run_id()));
+    let parents: Vec<_> = probe.seen().iter().map(|s| s.parent_run_id).collect();
+    assert_eq!(
+        parents,
+        [None, Some(root.run_id()), Some(retriever.run_id())]
+    );
+}
+
+#[test]
+fn llm_start_with_n_prompts_starts_n_runs_and_uses_the_given_id_for_the_first_only() {
+    let probe = Arc::new(Probe::new("p"));
+    let manager = CallbackManager::new().with_handler(probe.clone());
+    let given = Uuid::now_v7();
+    let prompts: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let runs = manager
+        .on_llm_start(
+            &Serialized::named("m"),
+            &prompts,
+            RunOptions::new().with_run_id(given),
+        )
+        .unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].run_id(), given);
+    assert_ne!(runs[1].run_id(), given);
+    assert_ne!(runs[1].run_id(), runs[2].run_id());
+    let seen = probe.seen();
+    let details: Vec<_> = seen.iter().map(|s| s.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        ["a", "b", "c"],
+        "one start per prompt, with that prompt alone"
+    );
+    let ids: Vec<_> = seen.iter().map(|s| s.run_id).collect();
+    assert_eq!(ids, runs.iter().map(|r| r.run_id()).collect::<Vec<_>>());
+}
+
+#[test]
+fn fresh_run_ids_are_time_ordered_v7() {
+    let manager = CallbackManager::new();
+    let a = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let b = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    assert_eq!(a.run_id().get_version_num(), 7);
+    assert!(a.run_id() < b.run_id());
+}
+
+#[test]
+fn configure_merges_parent_inheritables_with_locals_as_langchain_does() {
+    // LangChain: configure([a], [l], inheritable_tags=["it"], local_tags=["lt"], {"im":1}, {"lm":2})
+    let a = Arc::new(Probe::new("a"));
+    let l = Arc::new(Probe::new("l"));
+    let mut parent = CallbackManager::new();
+    parent
+        .add_handler(a)
+        .add_tags(["it"])
+        .add_metadata(md(&[("im", 1)]));
+    let mut configured = parent.clone();
+    configured
+        .add_local_handler(l)
+        .add_local_tags(["lt"])
+        .add_local_metadata(md(&[("lm", 2)]));
+    assert_eq!(configured.handlers(), ["a", "l"]);
+    assert_eq!(configured.inheritable_handlers(), ["a"]);
+    assert_eq!(configured.tags(), ["it", "lt"]);
+    assert_eq!(configured.inheritable_tags(), ["it"]);
+    assert_eq!(*configured.metadata(), md(&[("im", 1), ("lm", 2)]));
+    assert_eq!(*configured.inheritable_metadata(), md(&[("im", 1)]));
+    assert_eq!(parent.handlers(), ["a"], "the parent is not changed");
+}
+
+#[test]
+fn re_adding_a_tag_moves_it_to_the_end_with_the_new_inheritability() {
+    let mut manager = CallbackManager::new();
+    manager.add_tags(["a", "b"]).add_local_tags(["a"]);
+    assert_eq!(manager.tags(), ["b", "a"]);
+    assert_eq!(manager.inheritable_tags(), ["b"]);
+    manager.remove_tags(["b"]);
+    assert_eq!(manager.tags(), ["a"]);
+    assert!(manager.inheritable_tags().is_empty());
+}
+
+#[test]
+fn metadata_merge_is_last_writer_wins_and_removal_clears_both() {
+    let mut manager = CallbackManager::new();
+    manager
+        .add_metadata(md(&[("k", 1), ("j", 0)]))
+        .add_local_metadata(md(&[("k", 2)]));
+    assert_eq!(manager.metadata()["k"], json!(2));
+    assert_eq!(manager.inheritable_metadata()["k"], json!(1));
+    manager.remove_metadata(["k"]);
+    assert!(!manager.metadata().contains_key("k"));
+    assert!(!manager.inheritable_metadata().contains_key("k"));
+}
+
+#[test]
+fn handlers_are_added_once_and_removed_from_both_lists() {
+    let a = Arc::new(Probe::new("a"));
+    let mut manager = CallbackManager::new();
+    manager
+        .add_handler(a.clone())
+        .add_handler(a.clone())
+        .add_local_handler(a.clone());
+    assert_eq!(manager.handlers(), ["a"]);
+    assert_eq!(
+        manager.inheritable_handlers(),
+        ["a"],
+        "adding as local keeps it inheritable"
+    );
+    assert!(manager.remove_handler(&a));
+    assert!(manager.is_empty());
+    assert!(manager.inheritable_handlers().is_empty());
+    assert!(!manager.remove_handler(&a));
+}
+
+#[test]
+fn a_run_keeps_the_handlers_it_started_with() {
+    let a = Arc::new(Probe::new("a"));
+    let mut manager = CallbackManager::new().with_handler(a.clone());
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    manager.remove_handler(&a);
+    chain.on_chain_end(&json!({})).unwrap();
+    assert_eq!(a.kinds(), [EventKind::ChainStart, EventKind::ChainEnd]);
+}
+
+#[test]
+fn custom_events_use_the_enclosing_run_and_carry_no_parent() {
+    let probe = Arc::new(Probe::new("p"));
+    let mut manager = CallbackManager::new().with_handler(probe.clone());
+    manager.add_tags(["t"]);
+    let err = manager
+        .dispatch_custom_event("progress", &json!(1))
+        .unwrap_err();
+    assert!(matches!(err, CallbackError::NoEnclosingRun { .. }), "{err}");
+
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let child = chain.child();
+    child
+        .dispatch_custom_event("progress", &json!({"pct": 50}))
+        .unwrap();
+    let tool = child
+        .on_tool_start(None, "x", None, RunOptions::default())
+        .unwrap();
+    tool.dispatch_custom_event("inside-tool", &json!(null))
+        .unwrap();
+
+    let customs: Vec<_> = probe
+        .seen()
+        .into_iter()
+        .filter(|s| s.kind == EventKind::CustomEvent)
+        .collect();
+    assert_eq!(customs.len(), 2);
+    assert_eq!(customs[0].run_id, chain.run_id());
+    assert_eq!(customs[0].parent_run_id, None);
+    assert_eq!(customs[0].tags, ["t"]);
+    assert_eq!(customs[1].run_id, tool.run_id());
+    assert_eq!(customs[1].parent_run_id, None);
+}
+
+#[test]
+fn start_methods_mint_ids_even_without_handlers() {
+    let manager = CallbackManager::new();
+    let runs = manager
+        .on_llm_start(
+            &Serialized::named("m"),
+            &["a".into(), "b".into()],
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    runs[0].on_llm_new_token("x", None).unwrap();
+}
+
+#[test]
+fn run_name_and_type_reach_the_context() {
+    let manager = CallbackManager::new();
+    let run = manager
+        .on_chain_start(
+            None,
+            &json!({}),
+            RunOptions::named("rag").with_run_type("chain"),
+        )
+        .unwrap();
+    assert_eq!(run.context().name.as_deref(), Some("rag"));
+    assert_eq!(run.context().run_type.as_deref(), Some("chain"));
+}
