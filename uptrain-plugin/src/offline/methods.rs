@@ -106,7 +106,10 @@ fn relevance(row: &Row) -> Scored {
     };
     Ok((
         f1,
-        format!("Completeness {c:.2}: {why_c}\nConciseness {s:.2}: {why_s}"),
+        format!(
+            "{HEURISTIC}: harmonic mean of completeness {c:.2} and conciseness {s:.2}.\n\
+             {why_c}\n{why_s}"
+        ),
     ))
 }
 

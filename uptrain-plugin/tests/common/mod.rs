@@ -1,0 +1,89 @@
+//! Shared helpers for the integration tests: a judge pointed at a loopback mock server with
+//! tiny retry delays, chat-completion replies, and prompt inspection.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use uptrain_plugin::{JudgeBuilder, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row};
+use wiremock::{MockServer, Request, ResponseTemplate};
+
+/// A judge builder aimed at `server`, with fast retries and no rate limit.
+pub fn judge_builder(server: &MockServer) -> JudgeBuilder {
+    JudgeEvaluator::builder()
+        .base_url(format!("{}/v1", server.uri()))
+        .api_key("test-key")
+        .model("judge-model")
+        .limits(Limits::unlimited(8))
+        .retry(fast_retry(4))
+        .progress(ProgressMode::Never)
+}
+
+/// Retries with millisecond back-off.
+pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_secs(5),
+    }
+}
+
+/// A chat completion whose first choice says `content`, with usage 10 + 5 = 15 tokens.
+pub fn chat(content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+}
+
+/// A graded answer.
+pub fn choice(letter: &str) -> String {
+    json!({"Reasoning": format!("chose {letter}"), "Choice": letter}).to_string()
+}
+
+/// The single user message of a judge request.
+pub fn prompt_of(request: &Request) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A well-behaved judge: graded checks answer `letter`, fact extraction gives two facts,
+/// fact checking says yes then no, consistency scores 0.7.
+pub fn judge_reply(request: &Request, letter: &str) -> ResponseTemplate {
+    let prompt = prompt_of(request);
+    if prompt.contains("\"Judgement\"") {
+        chat(
+            r#"{"Result": [{"Fact": "f1", "Reasoning": "stated", "Judgement": "yes"},
+                            {"Fact": "f2", "Reasoning": "absent", "Judgement": "no"}]}"#,
+        )
+    } else if prompt.contains("\"Facts\"") {
+        chat(r#"{"Facts": ["f1", "f2"]}"#)
+    } else if prompt.contains("\"Score\"") {
+        chat(r#"{"Argument": "a", "Reasoning": "r", "Score": 0.7}"#)
+    } else {
+        chat(&choice(letter))
+    }
+}
+
+/// A row with every key any check needs; `tag` goes into the question so mocks can tell rows
+/// apart.
+pub fn full_row(tag: &str) -> Row {
+    json!({
+        "question": format!("What is the capital of France? ({tag})"),
+        "context": "Paris is the capital and largest city of France.",
+        "response": "The capital of France is Paris.",
+        "variants": ["Which city is France's capital?", "Name the French capital."],
+        "sub_questions": ["What country is meant?", "What is its capital?"],
+        "reranked_context": ["Paris is the capital of France.", "France is in Europe."],
+        "concise_context": "Paris is the capital of France.",
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}

@@ -1,0 +1,395 @@
+//! Lossless under faults: retries with `Retry-After`, bounded attempts that end as a row's
+//! error while other rows are scored, immediate retries of unparseable replies, no retry of
+//! other 4xx, HTML pages, oversized and truncated bodies, timeouts, unreachable servers, empty
+//! fact lists, and validation before any request.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap too
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{chat, choice, fast_retry, judge_builder, judge_reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uptrain_plugin::{
+    Check, CheckError, EvaluationError, EvaluationRequest, Evaluator, RetryPolicy, Timeouts,
+};
+use wiremock::matchers::{body_string_contains, method};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn one_row(check: Check) -> EvaluationRequest {
+    EvaluationRequest::new(vec![common::full_row("a")], [check])
+}
+
+fn error_of(evaluation: &uptrain_plugin::Evaluation, row: usize, check: Check) -> CheckError {
+    let result = evaluation.rows[row].get(check).unwrap();
+    assert_eq!(result.score, None);
+    result.error.clone().unwrap()
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_servers_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(chat(&choice("A")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let started = Instant::now();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(evaluation.rows[0].score(Check::ContextRelevance), Some(1.0));
+    // The back-off base is 1 ms: only Retry-After explains a one-second wait.
+    assert!(elapsed >= Duration::from_millis(990), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert_eq!(evaluation.usage.requests, 2);
+}
+
+#[tokio::test]
+async fn a_row_whose_calls_keep_failing_gets_an_error_and_the_others_are_scored() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("(doomed)"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream exploded"))
+        .expect(4)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(|r: &Request| judge_reply(r, "A"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let rows = vec![
+        common::full_row("ok-1"),
+        common::full_row("doomed"),
+        common::full_row("ok-2"),
+    ];
+    let evaluation = judge
+        .evaluate(&EvaluationRequest::new(rows, [Check::ContextRelevance]))
+        .await
+        .unwrap();
+    assert_eq!(evaluation.rows.len(), 3);
+    assert_eq!(evaluation.rows[0].score(Check::ContextRelevance), Some(1.0));
+    assert_eq!(evaluation.rows[2].score(Check::ContextRelevance), Some(1.0));
+    assert_eq!(
+        error_of(&evaluation, 1, Check::ContextRelevance),
+        CheckError::Http {
+            status: 500,
+            body: "upstream exploded".into()
+        }
+    );
+    let json = evaluation.to_json_rows();
+    assert_eq!(json[1]["score_context_relevance"], serde_json::Value::Null);
+    assert_eq!(
+        json[1]["error_context_relevance"],
+        "HTTP 500: upstream exploded"
+    );
+}
+
+#[tokio::test]
+async fn unparseable_replies_are_retried_at_once_then_reported() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat("I think the answer is probably fine."))
+        .expect(3)
+        .mount(&server)
+        .await;
+    // A long back-off: only an immediate retry finishes quickly.
+    let judge = judge_builder(&server)
+        .retry(RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(10),
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ResponseCompleteness))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let error = error_of(&evaluation, 0, Check::ResponseCompleteness);
+    let CheckError::Parse { reason, reply } = error else {
+        panic!("{error:?}")
+    };
+    assert!(reason.contains("no JSON object"), "{reason}");
+    assert!(reply.contains("probably fine"));
+}
+
+#[tokio::test]
+async fn a_bad_reply_followed_by_a_good_one_scores() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat(r#"{"Reasoning": "x", "Choice": "maybe"}"#))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(chat(&choice("B")))
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextConciseness))
+        .await
+        .unwrap();
+    assert_eq!(
+        evaluation.rows[0].score(Check::ContextConciseness),
+        Some(0.5)
+    );
+    assert_eq!(evaluation.usage.requests, 2);
+}
+
+#[tokio::test]
+async fn other_client_errors_are_not_retried_and_surface_the_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ValidResponse))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(&evaluation, 0, Check::ValidResponse),
+        CheckError::Http {
+            status: 401,
+            body: "Incorrect API key provided".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_html_page_is_named_as_such() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<!DOCTYPE html><html><body>Welcome to nginx!</body></html>",
+            "text/html",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    let error = error_of(&evaluation, 0, Check::ContextRelevance);
+    assert!(
+        matches!(error, CheckError::Html { status: 200, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("HTML page"));
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused() {
+    let server = MockServer::start().await;
+    let huge = format!(
+        "{{\"Choice\": \"A\", \"Reasoning\": \"{}\"}}",
+        "x".repeat(10_000)
+    );
+    Mock::given(method("POST"))
+        .respond_with(chat(&huge))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).max_body_bytes(4096).build().unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(&evaluation, 0, Check::ContextRelevance),
+        CheckError::BodyTooLarge { limit: 4096 }
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_after_bounded_attempts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat(&choice("A")).set_delay(Duration::from_millis(800)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server)
+        .retry(fast_retry(2))
+        .timeouts(Timeouts {
+            connect: Duration::from_secs(1),
+            total: Duration::from_millis(100),
+        })
+        .build()
+        .unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    let error = error_of(&evaluation, 0, Check::ContextRelevance);
+    assert!(matches!(error, CheckError::Timeout { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_connect_error() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let judge = uptrain_plugin::JudgeEvaluator::builder()
+        .base_url(format!("http://127.0.0.1:{port}/v1"))
+        .api_key("k")
+        .retry(fast_retry(2))
+        .progress(uptrain_plugin::ProgressMode::Never)
+        .build()
+        .unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    let error = error_of(&evaluation, 0, Check::ContextRelevance);
+    assert!(matches!(error, CheckError::Connect { .. }), "{error:?}");
+    assert!(error.to_string().contains("cannot connect"));
+    assert_eq!(evaluation.usage.requests, 2);
+}
+
+/// A raw loopback server that promises 1000 bytes and sends 20, then hangs up; returns how
+/// many connections it served.
+async fn truncating_server() -> (String, tokio::task::JoinHandle<usize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = tokio::spawn(async move {
+        let mut served = 0;
+        while let Ok(Ok((mut socket, _))) =
+            tokio::time::timeout(Duration::from_millis(1500), listener.accept()).await
+        {
+            served += 1;
+            let mut buf = vec![0u8; 65536];
+            let _ = socket.read(&mut buf).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(br#"{"choices": [{"mess"#).await;
+            let _ = socket.shutdown().await;
+        }
+        served
+    });
+    (format!("http://{addr}/v1"), handle)
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_retried_then_reported() {
+    let (url, server) = truncating_server().await;
+    let judge = uptrain_plugin::JudgeEvaluator::builder()
+        .base_url(url)
+        .api_key("k")
+        .retry(fast_retry(3))
+        .progress(uptrain_plugin::ProgressMode::Never)
+        .build()
+        .unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::ContextRelevance))
+        .await
+        .unwrap();
+    let error = error_of(&evaluation, 0, Check::ContextRelevance);
+    assert!(matches!(error, CheckError::Body { .. }), "{error:?}");
+    drop(judge);
+    assert_eq!(server.await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn an_empty_fact_list_is_an_error_not_nan() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat(r#"{"Facts": []}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let evaluation = judge
+        .evaluate(&one_row(Check::FactualAccuracy))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(&evaluation, 0, Check::FactualAccuracy),
+        CheckError::NoFacts
+    );
+}
+
+#[tokio::test]
+async fn invalid_rows_are_rejected_before_any_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat(&choice("A")))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let judge = judge_builder(&server).build().unwrap();
+    let mut incomplete = common::full_row("b");
+    incomplete.remove("context");
+    incomplete.remove("response");
+    let rows = vec![common::full_row("a"), incomplete];
+    let err = judge
+        .evaluate(&EvaluationRequest::new(rows, Check::RAG))
+        .await
+        .unwrap_err();
+    let EvaluationError::InvalidRows { issues } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].row, 1);
+    assert_eq!(issues[0].missing, vec!["context", "response"]);
+    assert_eq!(
+        err.to_string(),
+        "invalid rows: row 1: missing keys context, response"
+    );
+}
+
+#[tokio::test]
+async fn calls_run_concurrently_up_to_the_in_flight_bound() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(chat(&choice("A")).set_delay(Duration::from_millis(150)))
+        .mount(&server)
+        .await;
+    let rows: Vec<_> = (0..8).map(|i| common::full_row(&i.to_string())).collect();
+    let request = EvaluationRequest::new(rows, [Check::ContextRelevance]);
+
+    let wide = judge_builder(&server)
+        .limits(uptrain_plugin::Limits::unlimited(8))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    wide.evaluate(&request).await.unwrap();
+    let concurrent = started.elapsed();
+
+    let narrow = judge_builder(&server)
+        .limits(uptrain_plugin::Limits::unlimited(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    narrow.evaluate(&request).await.unwrap();
+    let bounded = started.elapsed();
+
+    assert!(concurrent < Duration::from_millis(500), "{concurrent:?}");
+    assert!(
+        bounded >= Duration::from_millis(600),
+        "4 waves of 150 ms: {bounded:?}"
+    );
+}

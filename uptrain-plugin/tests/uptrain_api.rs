@@ -1,0 +1,218 @@
+//! The managed UpTrain API: body and header shape, batches of 50 in input order, the server's
+//! `detail` in errors, retries of 5xx, and nothing but the access key leaving the process.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap too
+
+mod common;
+
+use common::fast_retry;
+use serde_json::{Value, json};
+use uptrain_plugin::{
+    Check, CheckError, EvaluationRequest, Evaluator, ProgressMode, UptrainApiEvaluator,
+};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn evaluator(server: &MockServer) -> UptrainApiEvaluator {
+    UptrainApiEvaluator::builder()
+        .server_url(server.uri())
+        .api_key("up-secret")
+        .retry(fast_retry(3))
+        .progress(ProgressMode::Never)
+        .build()
+        .unwrap()
+}
+
+/// Echoes each row with a score that encodes its position in the batch.
+fn echo_scores(request: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    let checks: Vec<String> = body["checks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<Value> = body["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut row| {
+            for check in &checks {
+                row[format!("score_{check}")] = json!(0.75);
+                row[format!("explanation_{check}")] = json!(format!("server says {check}"));
+            }
+            row
+        })
+        .collect();
+    ResponseTemplate::new(200).set_body_json(rows)
+}
+
+fn rows(n: usize) -> Vec<uptrain_plugin::Row> {
+    (0..n)
+        .map(|i| {
+            uptrain_plugin::row([
+                ("question", format!("q{i}").as_str()),
+                ("context", "c"),
+                ("response", "r"),
+            ])
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batches_of_fifty_with_the_access_header_and_metadata() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/public/log_and_evaluate"))
+        .and(header("uptrain-access-token", "up-secret"))
+        .respond_with(echo_scores)
+        .expect(3)
+        .mount(&server)
+        .await;
+    let request =
+        EvaluationRequest::new(rows(120), [Check::ContextRelevance, Check::FactualAccuracy])
+            .project("langchain_rag")
+            .evaluation("nightly");
+    let evaluation = evaluator(&server).evaluate(&request).await.unwrap();
+
+    assert_eq!(evaluation.rows.len(), 120);
+    for (i, row) in evaluation.rows.iter().enumerate() {
+        assert_eq!(row.index, i);
+        assert_eq!(row.input["question"], format!("q{i}"));
+        assert_eq!(row.score(Check::FactualAccuracy), Some(0.75));
+        assert_eq!(
+            row.get(Check::ContextRelevance)
+                .unwrap()
+                .explanation
+                .as_deref(),
+            Some("server says context_relevance")
+        );
+    }
+    assert_eq!(evaluation.usage.requests, 3);
+
+    let received = server.received_requests().await.unwrap();
+    let mut sizes: Vec<usize> = Vec::new();
+    for request in &received {
+        assert!(request.headers.get("authorization").is_none());
+        let text = String::from_utf8_lossy(&request.body);
+        assert!(
+            !text.contains("up-secret"),
+            "the key travels only in the header"
+        );
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, vec!["checks", "data", "metadata"]);
+        assert_eq!(
+            body["checks"],
+            json!(["context_relevance", "factual_accuracy"])
+        );
+        assert_eq!(body["metadata"]["project"], "langchain_rag");
+        assert_eq!(body["metadata"]["evaluation"], "nightly");
+        assert_eq!(body["metadata"]["schema"]["id_"], "id");
+        assert_eq!(body["metadata"]["schema"]["question"], "question");
+        assert_eq!(
+            body["metadata"]["schema"]["concise_context"],
+            "concise_context"
+        );
+        sizes.push(body["data"].as_array().unwrap().len());
+    }
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![20, 50, 50]);
+}
+
+#[tokio::test]
+async fn the_servers_detail_is_surfaced_on_every_row_without_retrying_a_4xx() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(json!({"detail": "Invalid access token"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = EvaluationRequest::new(rows(3), [Check::ContextRelevance]);
+    let evaluation = evaluator(&server).evaluate(&request).await.unwrap();
+    assert_eq!(evaluation.rows.len(), 3);
+    for row in &evaluation.rows {
+        let result = row.get(Check::ContextRelevance).unwrap();
+        assert_eq!(result.score, None);
+        assert_eq!(
+            result.error,
+            Some(CheckError::Http {
+                status: 403,
+                body: "Invalid access token".into()
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_and_null_scores_are_reported() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"detail": "busy"})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"question": "q0", "score_context_relevance": 1.0, "explanation_context_relevance": "ok"},
+            {"question": "q1", "score_context_relevance": null, "explanation_context_relevance": "judge failed"}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = EvaluationRequest::new(rows(2), [Check::ContextRelevance]);
+    let evaluation = evaluator(&server).evaluate(&request).await.unwrap();
+    assert_eq!(evaluation.rows[0].score(Check::ContextRelevance), Some(1.0));
+    let failed = evaluation.rows[1].get(Check::ContextRelevance).unwrap();
+    assert_eq!(
+        failed.error,
+        Some(CheckError::MissingScore {
+            reason: "judge failed".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn validation_happens_before_any_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(echo_scores)
+        .expect(0)
+        .mount(&server)
+        .await;
+    let request = EvaluationRequest::new(rows(2), [Check::MultiQueryAccuracy]);
+    let err = evaluator(&server).evaluate(&request).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("row 0: missing keys variants"), "{msg}");
+    assert!(msg.contains("row 1: missing keys variants"), "{msg}");
+}
+
+#[test]
+fn construction_errors_are_clear() {
+    let empty = UptrainApiEvaluator::builder()
+        .server_url("http://127.0.0.1:9")
+        .api_key("")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "the API key is empty: a remote evaluator needs a non-empty key"
+    );
+    let bad_url = UptrainApiEvaluator::builder()
+        .server_url("uptrain.example")
+        .api_key("k")
+        .build()
+        .unwrap_err();
+    assert!(bad_url.to_string().contains("expected http:// or https://"));
+}
