@@ -136,7 +136,7 @@ fn async_manager_token_burst_allocates_nothing_for_sync_handlers() {
 }
 
 #[test]
-fn async_handlers_cost_one_boxed_future_per_handler_per_token() {
+fn async_handlers_cost_two_boxed_futures_per_token() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -157,7 +157,9 @@ fn async_handlers_cost_one_boxed_future_per_handler_per_token() {
             runs[0].on_llm_new_token("tok", None).await.unwrap();
         }
         let per_token = (allocations() - before) as f64 / BURST as f64;
-        assert_eq!(per_token, 1.0, "one async handler: the boxed future only");
+        // One box for the dispatch (kept off the sync-only fast path) and one for the
+        // handler's future.
+        assert_eq!(per_token, 2.0, "one async handler: two boxed futures");
     });
     assert_eq!(one.0.load(Ordering::Relaxed), BURST);
 }

@@ -9,10 +9,12 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use serde_json::Value;
 
-use super::dispatch::{Next, call_sync, fallback_event, panic_message, report, triage};
+use super::dispatch::{
+    Next, call_sync, dispatch_sync, fallback_event, panic_message, report, triage,
+};
 use super::run::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::scope::{DispatchMode, Manager, Sealed, identity};
-use super::set::{Entry, HandlerSet, Slot};
+use super::set::{Entry, HandlerSet, Lists, Slot};
 use crate::error::{CallbackError, Failure, HandlerResult};
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
@@ -138,6 +140,13 @@ impl Slot for SharedHandler {
     fn is_concurrent(&self, options: &HandlerOptions) -> bool {
         matches!(self, SharedHandler::Async(_)) && !options.run_inline
     }
+
+    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
+        match self {
+            SharedHandler::Sync(h) => Some(h),
+            SharedHandler::Async(_) => None,
+        }
+    }
 }
 
 impl DispatchMode for AsyncMode {
@@ -213,12 +222,26 @@ async fn settle(
     }
 }
 
-/// Dispatches `event` to the handlers of `set` that want its category.
+/// Dispatches `event` to the handlers of `set` that want its category. When they are all sync
+/// handlers, no future is built; otherwise the dispatch is one boxed future (which keeps the
+/// futures of the fast path small).
 pub(crate) async fn dispatch_async(
     set: &HandlerSet<SharedHandler>,
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
     let lists = set.lists(event.kind().category());
+    if lists.sync_only {
+        dispatch_sync(lists, event)
+    } else {
+        Box::pin(dispatch_mixed(lists, event)).await
+    }
+}
+
+/// Dispatches to sync and async handlers: ordered ones first, then the concurrent group.
+async fn dispatch_mixed(
+    lists: &Lists<SharedHandler>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
     for entry in lists.ordered.iter() {
         match &entry.handler {
             // The common case, kept free of futures and allocation.
@@ -394,7 +417,10 @@ impl Manager<AsyncMode> {
 
 impl<K: RunKind> RunManager<AsyncMode, K> {
     async fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        dispatch_async(&self.scope.handlers, event).await
+        if !self.interest.contains(event.kind().category()) {
+            return Ok(());
+        }
+        dispatch_async(&self.handlers, event).await
     }
 
     /// The run printed text. Every handler receives it.

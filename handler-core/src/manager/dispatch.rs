@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::set::Entry;
+use super::set::{Entry, Lists, Slot};
 use crate::error::{CallbackError, Failure};
 use crate::event::{Event, LlmStart};
 use crate::handler::CallbackHandler;
@@ -32,6 +32,44 @@ pub(crate) fn deliver(handler: &dyn CallbackHandler, event: &Event<'_>) -> crate
         Event::Retry(e) => handler.on_retry(e),
         Event::Text(e) => handler.on_text(e),
         Event::CustomEvent(e) => handler.on_custom_event(e),
+    }
+}
+
+/// Calls the sync handlers of `lists` in order, applying the error policy. In the sync manager
+/// that is every handler; in the async manager it is used when no async handler is interested.
+#[inline]
+pub(crate) fn dispatch_sync<S: Slot>(
+    lists: &Lists<S>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
+    for entry in lists.ordered.iter() {
+        let Some(handler) = entry.handler.as_sync() else {
+            continue;
+        };
+        if let Err(failure) = call_sync(&**handler, event) {
+            settle_sync(entry, &**handler, event, failure)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the error policy to a sync handler's failure, running the chat fallback.
+#[cold]
+fn settle_sync<S>(
+    entry: &Entry<S>,
+    handler: &dyn CallbackHandler,
+    event: &Event<'_>,
+    failure: Failure,
+) -> Result<(), CallbackError> {
+    match triage(entry, event, failure) {
+        Next::Done(result) => result,
+        Next::Fallback(prompts) => match fallback_event(event, &prompts) {
+            Some(fallback) => match call_sync(handler, &fallback) {
+                Ok(()) => Ok(()),
+                Err(failure) => report(entry, &fallback, failure),
+            },
+            None => Ok(()),
+        },
     }
 }
 

@@ -9,7 +9,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::scope::{DispatchMode, Manager, Scope};
+use super::set::HandlerSet;
 use super::synchronous::{SyncMode, dispatch};
+use crate::category::Interest;
 use crate::error::CallbackError;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, CustomEvent, Event, LlmEnd, LlmError,
@@ -67,6 +69,9 @@ run_kinds! {
 pub struct RunManager<D: DispatchMode, K: RunKind> {
     pub(crate) context: Arc<RunContext>,
     pub(crate) scope: Arc<Scope<D::Slot>>,
+    /// The scope's handlers and their interest, kept here to save two loads per event.
+    pub(crate) handlers: Arc<HandlerSet<D::Slot>>,
+    pub(crate) interest: Interest,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -74,6 +79,8 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
     pub(crate) fn new(context: Arc<RunContext>, scope: Arc<Scope<D::Slot>>) -> Self {
         Self {
             context,
+            handlers: scope.handlers.clone(),
+            interest: scope.handlers.interest(),
             scope,
             kind: PhantomData,
         }
@@ -160,8 +167,12 @@ macro_rules! run_event {
 pub(crate) use run_event;
 
 impl<K: RunKind> RunManager<SyncMode, K> {
+    #[inline]
     fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        dispatch(&self.scope.handlers, event)
+        if !self.interest.contains(event.kind().category()) {
+            return Ok(());
+        }
+        dispatch(&self.handlers, event)
     }
 
     /// The run printed text. Every handler receives it: no flag gates text.

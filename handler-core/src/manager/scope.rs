@@ -100,11 +100,15 @@ impl<S> Clone for Scope<S> {
 /// use handler_core::{CallbackHandler, CallbackManager};
 ///
 /// struct Quiet;
-/// impl CallbackHandler for Quiet {}
+/// impl CallbackHandler for Quiet {
+///     fn name(&self) -> &str {
+///         "quiet"
+///     }
+/// }
 ///
 /// let mut manager = CallbackManager::new();
 /// manager.add_handler(Arc::new(Quiet)).add_tags(["prod"]).add_local_tags(["step-1"]);
-/// assert_eq!(manager.handlers(), ["handler_core::Quiet"]);
+/// assert_eq!(manager.handlers(), ["quiet"]);
 /// assert_eq!(manager.tags(), ["prod", "step-1"]);
 /// assert_eq!(manager.inheritable_tags(), ["prod"]);
 /// ```

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use crate::category::{Category, Interest};
-use crate::handler::HandlerOptions;
+use crate::handler::{CallbackHandler, HandlerOptions};
 
 /// A handler slot: the stored form of a handler in one kind of manager.
 pub(crate) trait Slot: Clone + Send + Sync + 'static {
     /// True when the async manager runs this handler in its concurrent group.
     fn is_concurrent(&self, options: &HandlerOptions) -> bool;
+    /// The handler, when it is a sync one.
+    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>>;
 }
 
 /// One registered handler: the handler, its flags read once, its name for logs, and its
@@ -27,6 +29,8 @@ pub(crate) struct Lists<S> {
     pub(crate) ordered: Box<[Entry<S>]>,
     /// Run together, after the ordered ones (async handlers without `run_inline`).
     pub(crate) concurrent: Box<[Entry<S>]>,
+    /// Every handler here is a sync one: dispatch needs no future.
+    pub(crate) sync_only: bool,
 }
 
 /// A manager's handlers, in registration order, with a precomputed list per category.
@@ -56,6 +60,7 @@ impl<S: Slot> HandlerSet<S> {
                     .filter(|e| e.handler.is_concurrent(&e.options))
                     .cloned()
                     .collect(),
+                sync_only: wanted().all(|e| e.handler.as_sync().is_some()),
             }
         });
         Self {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::dispatch::{Next, call_sync, fallback_event, triage};
+use super::dispatch::dispatch_sync;
 use super::run::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
 use super::scope::{DispatchMode, Manager, Sealed};
 use super::set::{HandlerSet, Slot};
@@ -29,6 +29,10 @@ impl Slot for Arc<dyn CallbackHandler> {
     fn is_concurrent(&self, _options: &HandlerOptions) -> bool {
         false
     }
+
+    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
+        Some(self)
+    }
 }
 
 impl DispatchMode for SyncMode {
@@ -45,21 +49,7 @@ pub(crate) fn dispatch(
     set: &HandlerSet<Arc<dyn CallbackHandler>>,
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
-    for entry in set.lists(event.kind().category()).ordered.iter() {
-        if let Err(failure) = call_sync(&*entry.handler, event) {
-            match triage(entry, event, failure) {
-                Next::Done(result) => result?,
-                Next::Fallback(prompts) => {
-                    if let Some(fallback) = fallback_event(event, &prompts)
-                        && let Err(failure) = call_sync(&*entry.handler, &fallback)
-                    {
-                        super::dispatch::report(entry, &fallback, failure)?;
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+    dispatch_sync(set.lists(event.kind().category()), event)
 }
 
 impl Manager<SyncMode> {
