@@ -44,13 +44,14 @@ pub(crate) fn trait_generics(item: &ItemImpl) -> Generics {
 fn options_consts(handler: &Handler, p: &TokenStream) -> TokenStream {
     let self_ty = &handler.item.self_ty;
     let (impl_generics, _, where_clause) = handler.item.generics.split_for_impl();
-    let config_trait = quote_spanned!(located(first_span(self_ty)) => #p::HandlerConfig);
+    let config =
+        quote_spanned!(located(first_span(self_ty)) => <Self as #p::HandlerConfig>::CONFIG);
     let flags = computed_flags(&handler.marked);
     let fields = IGNORE_FLAGS.iter().map(|f| format_ident!("{f}"));
     quote! {
         impl #impl_generics #self_ty #where_clause {
             #[doc(hidden)]
-            const __CALLBACK_CONFIG: #p::DeriveConfig = <Self as #config_trait>::CONFIG;
+            const __CALLBACK_CONFIG: #p::DeriveConfig = #config;
 
             /// The handler's flags: every category without a `#[on(...)]` method is ignored,
             /// then the `#[callback(...)]` options apply.

@@ -182,10 +182,8 @@ fn check_run_type(ty: &Type) -> syn::Result<()> {
     Ok(())
 }
 
-/// The span of a type's first token: where generated code that uses it points.
+/// The span of a type (all of it where the compiler can join spans, else its first token):
+/// where generated code that uses it points.
 fn first_span(ty: &Type) -> Span {
-    ty.to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(|| ty.span(), |t| t.span())
+    ty.span()
 }

@@ -1,4 +1,5 @@
 //! Sync derived handlers receive exactly the events they mark, in both managers.
+#![allow(clippy::unwrap_used)] // test helpers and handlers outside #[test] fns
 
 mod common;
 

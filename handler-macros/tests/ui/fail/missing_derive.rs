@@ -1,0 +1,14 @@
+use std::sync::Arc;
+use llm_callbacks::{CallbackManager, Text, callbacks};
+
+struct Handler;
+
+#[callbacks]
+impl Handler {
+    #[on(text)]
+    fn text(&self, _event: &Text<'_>) {}
+}
+
+fn main() {
+    let _ = CallbackManager::new().with_handler(Arc::new(Handler));
+}

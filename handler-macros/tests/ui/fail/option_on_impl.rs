@@ -1,0 +1,15 @@
+use std::sync::Arc;
+use llm_callbacks::{CallbackHandler, CallbackManager, Text, callbacks};
+
+#[derive(CallbackHandler)]
+struct Handler;
+
+#[callbacks(raise_error)]
+impl Handler {
+    #[on(text)]
+    fn text(&self, _event: &Text<'_>) {}
+}
+
+fn main() {
+    let _ = CallbackManager::new().with_handler(Arc::new(Handler));
+}

@@ -1,0 +1,13 @@
+use llm_callbacks::{CallbackHandler, Text, callbacks};
+
+struct Handler;
+
+#[callbacks]
+impl CallbackHandler for Handler {
+    #[on(text)]
+    fn on_text(&self, _event: &Text<'_>) -> llm_callbacks::HandlerResult {
+        Ok(())
+    }
+}
+
+fn main() {}
