@@ -133,7 +133,7 @@ macro_rules! handler_trait {
         )*
     ) => {
         $(#[$trait_doc])*
-        pub trait $trait: Send + Sync + 'static {
+        pub trait $trait: std::any::Any + Send + Sync {
             /// The handler's name in logs and errors; its type name by default.
             fn name(&self) -> &str {
                 std::any::type_name::<Self>()

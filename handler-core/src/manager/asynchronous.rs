@@ -1,6 +1,7 @@
 //! The async manager: `run_inline` and sync handlers in registration order, then the other
 //! async handlers concurrently.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ impl Sealed for AsyncMode {}
 
 /// The object-safe form of [`AsyncCallbackHandler`], implemented for every async handler, so
 /// that handlers of different types can be stored together.
-pub trait ErasedAsyncHandler: Send + Sync + 'static {
+pub trait ErasedAsyncHandler: Any + Send + Sync {
     /// The handler's name.
     fn name(&self) -> &str;
     /// The handler's flags.
@@ -118,7 +119,23 @@ impl SharedHandler {
         }
     }
 
-    fn identity(&self) -> usize {
+    /// The handler as its concrete type, when it is a `T`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use handler_core::{CallbackHandler, SharedHandler};
+    ///
+    /// struct Scores;
+    /// impl CallbackHandler for Scores {}
+    ///
+    /// let shared = SharedHandler::from_sync(Arc::new(Scores));
+    /// assert!(shared.downcast::<Scores>().is_some());
+    /// ```
+    pub fn downcast<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.as_any().downcast::<T>().ok()
+    }
+
+    pub(crate) fn identity(&self) -> usize {
         match self {
             SharedHandler::Sync(h) => identity(h),
             SharedHandler::Async(h) => identity(h),
@@ -145,6 +162,13 @@ impl Slot for SharedHandler {
         match self {
             SharedHandler::Sync(h) => Some(h),
             SharedHandler::Async(_) => None,
+        }
+    }
+
+    fn as_any(&self) -> Arc<dyn Any + Send + Sync> {
+        match self {
+            SharedHandler::Sync(h) => h.clone(),
+            SharedHandler::Async(h) => h.clone(),
         }
     }
 }

@@ -178,6 +178,28 @@ impl<D: DispatchMode> Manager<D> {
         &self.scope.inheritable_metadata
     }
 
+    /// The first handler of type `T`, e.g. to read the results of a handler a plugin added.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use handler_core::{CallbackHandler, CallbackManager};
+    ///
+    /// #[derive(Default)]
+    /// struct Totals;
+    /// impl CallbackHandler for Totals {}
+    ///
+    /// let manager = CallbackManager::new().with_handler(Arc::new(Totals));
+    /// let totals: Option<Arc<Totals>> = manager.find_handler();
+    /// assert!(totals.is_some());
+    /// ```
+    pub fn find_handler<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.scope
+            .handlers
+            .entries()
+            .iter()
+            .find_map(|e| e.handler.as_any().downcast::<T>().ok())
+    }
+
     /// True when no handler wants any event: every dispatch returns at once.
     pub fn is_empty(&self) -> bool {
         self.scope.handlers.entries().is_empty()

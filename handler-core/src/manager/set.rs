@@ -11,6 +11,8 @@ pub(crate) trait Slot: Clone + Send + Sync + 'static {
     fn is_concurrent(&self, options: &HandlerOptions) -> bool;
     /// The handler, when it is a sync one.
     fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>>;
+    /// The handler, for downcasting.
+    fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync>;
 }
 
 /// One registered handler: the handler, its flags read once, its name for logs, and its

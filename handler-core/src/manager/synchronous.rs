@@ -33,6 +33,10 @@ impl Slot for Arc<dyn CallbackHandler> {
     fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
         Some(self)
     }
+
+    fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.clone()
+    }
 }
 
 impl DispatchMode for SyncMode {
