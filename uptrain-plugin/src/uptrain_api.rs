@@ -68,8 +68,9 @@ const SCHEMA: [(&str, &str); 13] = [
 /// # }
 /// ```
 pub struct UptrainApiEvaluator {
-    endpoint: String,
-    access_key: String,
+    endpoint: reqwest::Url,
+    /// The access key as a header value, marked sensitive.
+    access_key: reqwest::header::HeaderValue,
     batch_size: usize,
     progress: ProgressMode,
     transport: Transport,
@@ -78,7 +79,7 @@ pub struct UptrainApiEvaluator {
 impl fmt::Debug for UptrainApiEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UptrainApiEvaluator")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_str())
             .field("access_key", &"<redacted>")
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
@@ -95,7 +96,7 @@ impl UptrainApiEvaluator {
 
     /// The URL requests go to.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.endpoint.as_str()
     }
 
     async fn batch(
@@ -130,8 +131,8 @@ impl UptrainApiEvaluator {
                         |client| {
                             requests.fetch_add(1, Ordering::Relaxed);
                             client
-                                .post(&self.endpoint)
-                                .header(ACCESS_HEADER, &self.access_key)
+                                .post(self.endpoint.clone())
+                                .header(ACCESS_HEADER, self.access_key.clone())
                                 .header(CONTENT_TYPE, "application/json")
                                 .body(bytes.clone())
                         },
@@ -360,8 +361,17 @@ impl UptrainApiBuilder {
             &self.timeouts,
             self.max_body_bytes,
         )?;
+        let endpoint = reqwest::Url::parse(&format!("{url}{LOG_AND_EVALUATE_PATH}"))
+            .map_err(|_| ConfigError::InvalidUrl { url: url.clone() })?;
+        let mut access_key = reqwest::header::HeaderValue::from_str(&access_key).map_err(|_| {
+            ConfigError::Invalid {
+                name: "api_key",
+                reason: "contains characters not allowed in a header".into(),
+            }
+        })?;
+        access_key.set_sensitive(true);
         Ok(UptrainApiEvaluator {
-            endpoint: format!("{url}{LOG_AND_EVALUATE_PATH}"),
+            endpoint,
             access_key,
             batch_size: self.batch_size,
             progress: self.progress,

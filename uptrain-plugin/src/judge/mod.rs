@@ -60,8 +60,9 @@ pub struct JudgeEvaluator {
 
 /// What each judge request carries.
 struct JudgeSettings {
-    url: String,
-    api_key: String,
+    url: reqwest::Url,
+    /// `Bearer <key>`, marked sensitive so it never shows in logs.
+    authorization: reqwest::header::HeaderValue,
     model: String,
     temperature: f64,
     seed: Option<u64>,
@@ -73,7 +74,7 @@ struct JudgeSettings {
 impl fmt::Debug for JudgeEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JudgeEvaluator")
-            .field("url", &self.settings.url)
+            .field("url", &self.settings.url.as_str())
             .field("api_key", &"<redacted>")
             .field("model", &self.settings.model)
             .field("temperature", &self.settings.temperature)
@@ -94,7 +95,7 @@ impl JudgeEvaluator {
 
     /// The chat-completions URL requests go to.
     pub fn url(&self) -> &str {
-        &self.settings.url
+        self.settings.url.as_str()
     }
 
     /// The judge model.
@@ -282,10 +283,16 @@ impl JudgeBuilder {
             &self.timeouts,
             self.max_body_bytes,
         )?;
+        let url = reqwest::Url::parse(&format!("{base}/chat/completions"))
+            .map_err(|_| ConfigError::InvalidUrl { url: base.clone() })?;
+        let mut authorization =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
+                .map_err(|_| invalid("api_key", "contains characters not allowed in a header"))?;
+        authorization.set_sensitive(true);
         Ok(JudgeEvaluator {
             settings: JudgeSettings {
-                url: format!("{base}/chat/completions"),
-                api_key,
+                url,
+                authorization,
                 model: self.model,
                 temperature: self.temperature,
                 seed: self.seed,

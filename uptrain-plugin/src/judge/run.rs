@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::{join, join_all};
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::JudgeEvaluator;
 use super::parse;
@@ -221,8 +221,8 @@ impl Run<'_> {
                 |client| {
                     self.usage.requests.fetch_add(1, Ordering::Relaxed);
                     client
-                        .post(&settings.url)
-                        .bearer_auth(&settings.api_key)
+                        .post(settings.url.clone())
+                        .header(AUTHORIZATION, settings.authorization.clone())
                         .header(CONTENT_TYPE, "application/json")
                         .body(body.clone())
                 },
