@@ -275,6 +275,9 @@ fn scenario(runtime: &tokio::runtime::Runtime, flavour: &str, url: &str, in_flig
 fn main() {
     // `cargo bench` passes `--bench`; under `cargo test --benches` only the first scenario runs.
     let full = std::env::args().any(|a| a == "--bench");
+    if cfg!(debug_assertions) {
+        println!("note: unoptimised build (cargo test); run `cargo bench` for meaningful figures");
+    }
     let url = start_mock();
     let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
