@@ -132,6 +132,9 @@ pub enum EvaluationError {
     /// The evaluator was misconfigured.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The evaluation could not finish (the evaluator panicked, or its thread stopped).
+    #[error("the evaluation could not finish: {0}")]
+    Internal(String),
 }
 
 fn format_issues(issues: &[RowIssue]) -> String {

@@ -38,10 +38,12 @@ mod config;
 mod error;
 mod evaluation;
 mod evaluator;
+mod handler;
 mod http;
 mod judge;
 mod limiter;
 mod offline;
+mod plugin;
 mod progress;
 mod row;
 mod uptrain_api;
@@ -51,11 +53,16 @@ pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Time
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
+pub use handler::{
+    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, UptrainConfig, UptrainError,
+    UptrainHandler, UptrainHandlerBuilder, env,
+};
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,
     JudgeEvaluator,
 };
 pub use offline::OfflineEvaluator;
+pub use plugin::PLUGIN_NAME;
 pub use row::{Row, row, validate};
 pub use uptrain_api::{
     ACCESS_HEADER, LOG_AND_EVALUATE_PATH, MAX_BATCH, UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV,

@@ -1,0 +1,646 @@
+//! The UpTrain callback handler: it watches RAG, multi-query and contextual-compression runs,
+//! grades every answer in the background, prints the scores and writes them to a file.
+//!
+//! Event methods only record state and enqueue work, so they return at once; evaluations run
+//! on a dedicated thread with its own tokio runtime, so the handler works in sync and async
+//! pipelines alike. [`UptrainHandler::flush`] waits for every pending evaluation.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use llm_callbacks_uptrain_doc::*;
+//! # mod llm_callbacks_uptrain_doc {
+//! #     pub use handler_core::{CallbackManager, RunOptions};
+//! #     pub use handler_core::payload::{LlmResult, Serialized};
+//! #     pub use uptrain_plugin::{Check, UptrainHandler};
+//! # }
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let uptrain = Arc::new(UptrainHandler::builder().log_results(false).build()?); // offline: no key
+//! let manager = CallbackManager::new().with_handler(uptrain.clone());
+//!
+//! let inputs = json!({"question": "Where is Paris?", "context": "Paris is in France."});
+//! let chain = manager.on_chain_start(None, &inputs, RunOptions::named("rag"))?;
+//! let llm = chain.child().on_llm_start(&Serialized::named("llm"), &["...".into()], RunOptions::new())?;
+//! llm[0].on_llm_end(&LlmResult::from_text("Paris is in France."))?;
+//! chain.on_chain_end(&json!({}))?;
+//!
+//! let rows = uptrain.flush();
+//! assert_eq!(rows.len(), 1);
+//! assert_eq!(rows[0].project, "langchain_rag");
+//! assert!(rows[0].score(Check::ContextRelevance).unwrap() > 0.5);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod flows;
+mod record;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use futures_util::FutureExt as _;
+use handler_core::{
+    CallbackHandler, Category, ChainEnd, ChainError, ChainStart, ChatModelStart, HandlerOptions,
+    HandlerResult, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, Uuid,
+};
+use tokio::sync::{Notify, oneshot};
+
+pub use config::{ConfigValueError, EvaluatorKind, UptrainConfig, env};
+pub use flows::Flow;
+pub use record::EvaluatedRow;
+
+use crate::check::Check;
+use crate::config::ProgressMode;
+use crate::error::{ConfigError, EvaluationError};
+use crate::evaluator::{EvaluationRequest, Evaluator, KeyType};
+use crate::judge::{API_KEY_ENV, JudgeEvaluator};
+use crate::offline::OfflineEvaluator;
+use crate::row::Row;
+use crate::uptrain_api::{UPTRAIN_KEY_ENV, UptrainApiEvaluator};
+use flows::{Job, Tracker};
+use worker::Worker;
+
+/// Why the handler could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum UptrainError {
+    /// A configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigValueError),
+    /// The evaluator could not be built (missing or empty key, bad URL, ...).
+    #[error("evaluator: {0}")]
+    Evaluator(#[from] ConfigError),
+    /// The output file could not be opened.
+    #[error("output file {path}: {source}")]
+    OutputFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The background evaluation thread could not start.
+    #[error("cannot start the evaluation thread: {0}")]
+    Worker(io::Error),
+}
+
+/// The UpTrain callback handler. See the [module docs](self).
+///
+/// On drop, the handler stops taking work and waits for the evaluations already enqueued, so
+/// their scores still reach the console and the output file; call [`flush`](Self::flush)
+/// first to get them as values.
+pub struct UptrainHandler {
+    inner: Arc<Inner>,
+    worker: Worker,
+}
+
+struct Inner {
+    config: UptrainConfig,
+    evaluator: Arc<dyn Evaluator>,
+    tracker: Mutex<Tracker>,
+    console: Option<Mutex<Box<dyn Write + Send>>>,
+    file: Option<Mutex<BufWriter<File>>>,
+    outcomes: Mutex<Outcomes>,
+    settled: Condvar,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct Outcomes {
+    pending: usize,
+    unflushed: Vec<EvaluatedRow>,
+    by_project: BTreeMap<String, Vec<EvaluatedRow>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Builds an [`UptrainHandler`].
+pub struct UptrainHandlerBuilder {
+    config: UptrainConfig,
+    key_type: Option<String>,
+    evaluator: Option<Arc<dyn Evaluator>>,
+    console: Option<Box<dyn Write + Send>>,
+}
+
+impl fmt::Debug for UptrainHandlerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UptrainHandlerBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UptrainHandlerBuilder {
+    /// Starts from this configuration (e.g. [`UptrainConfig::from_env`]).
+    pub fn config(mut self, config: UptrainConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Prefix of the project names. Default `langchain`.
+    pub fn project_name(mut self, name: impl Into<String>) -> Self {
+        self.config.project_name = name.into();
+        self
+    }
+
+    /// `openai` or `uptrain`; anything else fails at [`build`](Self::build).
+    pub fn key_type(mut self, key_type: impl Into<String>) -> Self {
+        self.key_type = Some(key_type.into());
+        self
+    }
+
+    /// The API key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_key = Some(key.into());
+        self
+    }
+
+    /// The judge model. Default `gpt-3.5-turbo`.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.config.model = model.into();
+        self
+    }
+
+    /// Print a block per evaluated answer. Default on.
+    pub fn log_results(mut self, on: bool) -> Self {
+        self.config.log_results = on;
+        self
+    }
+
+    /// Which evaluator. Default [`EvaluatorKind::Auto`].
+    pub fn evaluator_kind(mut self, kind: EvaluatorKind) -> Self {
+        self.config.evaluator = kind;
+        self
+    }
+
+    /// The judge's base URL, or the UpTrain server's URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.config.base_url = Some(url.into());
+        self
+    }
+
+    /// Concurrency and rate limits of remote evaluators.
+    pub fn limits(mut self, limits: crate::Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Retries of remote evaluators.
+    pub fn retry(mut self, retry: crate::RetryPolicy) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// Timeouts of remote evaluators.
+    pub fn timeouts(mut self, timeouts: crate::Timeouts) -> Self {
+        self.config.timeouts = timeouts;
+        self
+    }
+
+    /// Appends one JSON line per evaluated row to this file.
+    pub fn output_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.output_file = Some(path.into());
+        self
+    }
+
+    /// Uses this evaluator instead of building one from the configuration.
+    pub fn evaluator(mut self, evaluator: Arc<dyn Evaluator>) -> Self {
+        self.evaluator = Some(evaluator);
+        self
+    }
+
+    /// Prints the result blocks to this writer instead of standard output.
+    pub fn log_to(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.console = Some(Box::new(writer));
+        self
+    }
+
+    /// Builds the handler and starts its evaluation thread.
+    pub fn build(mut self) -> Result<UptrainHandler, UptrainError> {
+        if let Some(key_type) = self.key_type.take() {
+            self.config.key_type = key_type.parse::<KeyType>().map_err(|_| ConfigValueError {
+                name: "key type",
+                value: key_type,
+                expected: "one of openai, uptrain".into(),
+            })?;
+        }
+        let evaluator = match self.evaluator.take() {
+            Some(evaluator) => evaluator,
+            None => make_evaluator(&self.config)?,
+        };
+        let file = match &self.config.output_file {
+            Some(path) => Some(Mutex::new(BufWriter::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| UptrainError::OutputFile {
+                        path: path.clone(),
+                        source,
+                    })?,
+            ))),
+            None => None,
+        };
+        let console = self.config.log_results.then(|| {
+            Mutex::new(
+                self.console
+                    .take()
+                    .unwrap_or_else(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
+            )
+        });
+        let worker = Worker::start().map_err(UptrainError::Worker)?;
+        tracing::debug!(evaluator = evaluator.name(), project = %self.config.project_name, "UpTrain handler ready");
+        Ok(UptrainHandler {
+            inner: Arc::new(Inner {
+                config: self.config,
+                evaluator,
+                tracker: Mutex::new(Tracker::default()),
+                console,
+                file,
+                outcomes: Mutex::new(Outcomes::default()),
+                settled: Condvar::new(),
+                notify: Notify::new(),
+            }),
+            worker,
+        })
+    }
+}
+
+/// Builds the evaluator the configuration asks for.
+fn make_evaluator(config: &UptrainConfig) -> Result<Arc<dyn Evaluator>, UptrainError> {
+    let kind = match config.evaluator {
+        EvaluatorKind::Auto => match (&config.api_key, config.key_type) {
+            (Some(_), KeyType::OpenAi) => EvaluatorKind::Judge,
+            (Some(_), KeyType::Uptrain) => EvaluatorKind::UptrainApi,
+            (None, key_type) => {
+                let env = match key_type {
+                    KeyType::OpenAi => API_KEY_ENV,
+                    KeyType::Uptrain => UPTRAIN_KEY_ENV,
+                };
+                tracing::info!(
+                    "UpTrain: no API key configured ({env}); grading answers with the offline \
+                     lexical evaluator"
+                );
+                EvaluatorKind::Offline
+            }
+        },
+        kind => kind,
+    };
+    Ok(match kind {
+        EvaluatorKind::Judge => {
+            let mut builder = JudgeEvaluator::builder()
+                .model(config.model.clone())
+                .limits(config.limits)
+                .retry(config.retry)
+                .timeouts(config.timeouts)
+                .progress(ProgressMode::Never);
+            if let Some(key) = &config.api_key {
+                builder = builder.api_key(key.clone());
+            }
+            if let Some(url) = &config.base_url {
+                builder = builder.base_url(url.clone());
+            }
+            Arc::new(builder.build()?)
+        }
+        EvaluatorKind::UptrainApi => {
+            let mut builder = UptrainApiEvaluator::builder()
+                .limits(config.limits)
+                .retry(config.retry)
+                .timeouts(config.timeouts)
+                .progress(ProgressMode::Never);
+            if let Some(key) = &config.api_key {
+                builder = builder.api_key(key.clone());
+            }
+            if let Some(url) = &config.base_url {
+                builder = builder.server_url(url.clone());
+            }
+            Arc::new(builder.build()?)
+        }
+        EvaluatorKind::Offline | EvaluatorKind::Auto => Arc::new(OfflineEvaluator::new()),
+    })
+}
+
+impl UptrainHandler {
+    /// A builder with the defaults: project `langchain`, key type `openai`, no key (so the
+    /// offline evaluator), results printed to standard output.
+    pub fn builder() -> UptrainHandlerBuilder {
+        UptrainHandlerBuilder {
+            config: UptrainConfig::default(),
+            key_type: None,
+            evaluator: None,
+            console: None,
+        }
+    }
+
+    /// A handler configured from the environment (see the README's table).
+    pub fn from_env() -> Result<Self, UptrainError> {
+        Self::builder().config(UptrainConfig::from_env()?).build()
+    }
+
+    /// The handler's configuration.
+    pub fn config(&self) -> &UptrainConfig {
+        &self.inner.config
+    }
+
+    /// The name of the evaluator in use (`"judge"`, `"uptrain_api"`, `"offline"`, ...).
+    pub fn evaluator_name(&self) -> &'static str {
+        self.inner.evaluator.name()
+    }
+
+    /// How many evaluations are enqueued or running.
+    pub fn pending(&self) -> usize {
+        lock(&self.inner.outcomes).pending
+    }
+
+    /// Waits for every pending evaluation and returns the rows evaluated since the last flush,
+    /// failed checks included (with their errors). Blocks the calling thread; in async code
+    /// use [`flush_async`](Self::flush_async).
+    pub fn flush(&self) -> Vec<EvaluatedRow> {
+        let mut outcomes = lock(&self.inner.outcomes);
+        while outcomes.pending > 0 {
+            outcomes = self
+                .inner
+                .settled
+                .wait(outcomes)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut outcomes.unflushed)
+    }
+
+    /// [`flush`](Self::flush) without blocking the thread.
+    pub async fn flush_async(&self) -> Vec<EvaluatedRow> {
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut outcomes = lock(&self.inner.outcomes);
+                if outcomes.pending == 0 {
+                    return std::mem::take(&mut outcomes.unflushed);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Every row evaluated so far, by project (`langchain_rag`, ...).
+    pub fn results(&self) -> BTreeMap<String, Vec<EvaluatedRow>> {
+        lock(&self.inner.outcomes).by_project.clone()
+    }
+
+    /// Evaluates `rows` with `checks` under the project `name`, as LangChain's
+    /// `uptrain_evaluate`: the results are printed, written and kept like those of the flows,
+    /// and returned. Runs on the handler's evaluation thread, so any executor can await it.
+    pub async fn uptrain_evaluate(
+        &self,
+        name: &str,
+        rows: Vec<Row>,
+        checks: Vec<Check>,
+    ) -> Result<Vec<EvaluatedRow>, EvaluationError> {
+        crate::row::validate(&rows, &checks)?;
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(
+            name.to_owned(),
+            name.to_owned(),
+            None,
+            rows,
+            checks,
+            Some(reply),
+        );
+        answer.await.unwrap_or_else(|_| {
+            Err(EvaluationError::Internal(
+                "the evaluation thread stopped before answering".into(),
+            ))
+        })
+    }
+
+    fn submit(&self, job: Job) {
+        let project = format!("{}_{}", self.inner.config.project_name, job.flow.suffix());
+        let evaluation = job.flow.suffix().to_owned();
+        self.enqueue(
+            project,
+            evaluation,
+            Some(job.run_id),
+            vec![job.row],
+            job.flow.checks().to_vec(),
+            None,
+        );
+    }
+
+    fn enqueue(
+        &self,
+        project: String,
+        evaluation: String,
+        run_id: Option<Uuid>,
+        rows: Vec<Row>,
+        checks: Vec<Check>,
+        reply: Option<Reply>,
+    ) {
+        lock(&self.inner.outcomes).pending += 1;
+        let request = Arc::new(
+            EvaluationRequest::new(rows, checks)
+                .project(project)
+                .evaluation(evaluation),
+        );
+        let reply = Arc::new(Mutex::new(reply));
+        let (inner, task_request, task_reply) =
+            (self.inner.clone(), request.clone(), reply.clone());
+        let task = async move {
+            let outcome = std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&task_request))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EvaluationError::Internal("the evaluator panicked".into()))
+                });
+            inner.publish(&task_request, run_id, outcome, lock(&task_reply).take());
+        };
+        if self.worker.submit(Box::pin(task)).is_err() {
+            // The thread is gone (it can only have died): record the loss instead of hiding it.
+            let error = EvaluationError::Internal("the evaluation thread stopped".into());
+            self.inner
+                .publish(&request, run_id, Err(error), lock(&reply).take());
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
+
+impl Inner {
+    /// Records an evaluation's rows: console, file, per-project results, flush list.
+    fn publish(
+        &self,
+        request: &EvaluationRequest,
+        run_id: Option<Uuid>,
+        outcome: Result<crate::Evaluation, EvaluationError>,
+        reply: Option<Reply>,
+    ) {
+        let (project, evaluation) = (&request.project, &request.evaluation);
+        let rows: Vec<EvaluatedRow> = match &outcome {
+            Ok(done) => done
+                .rows
+                .iter()
+                .cloned()
+                .map(|r| EvaluatedRow::from_result(project, evaluation, run_id, r))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
+                request
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        EvaluatedRow::failed(
+                            project,
+                            evaluation,
+                            run_id,
+                            row.clone(),
+                            &request.checks,
+                            error,
+                        )
+                    })
+                    .collect()
+            }
+        };
+        for row in &rows {
+            for (check, error) in &row.errors {
+                tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
+            }
+            self.print(row);
+            self.write(row);
+        }
+        {
+            let mut outcomes = lock(&self.outcomes);
+            outcomes
+                .by_project
+                .entry(project.clone())
+                .or_default()
+                .extend(rows.iter().cloned());
+            outcomes.unflushed.extend(rows.iter().cloned());
+            outcomes.pending = outcomes.pending.saturating_sub(1);
+        }
+        self.settled.notify_all();
+        self.notify.notify_waiters();
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome.map(|_| rows));
+        }
+    }
+
+    fn print(&self, row: &EvaluatedRow) {
+        let Some(console) = &self.console else { return };
+        let mut out = lock(console);
+        let written = writeln!(out, "\n{}", row.display_block()).and_then(|()| out.flush());
+        if let Err(error) = written {
+            tracing::warn!(%error, "UpTrain: cannot print results");
+        }
+    }
+
+    fn write(&self, row: &EvaluatedRow) {
+        let Some(file) = &self.file else { return };
+        let mut file = lock(file);
+        let written = serde_json::to_writer(&mut *file, row)
+            .map_err(io::Error::from)
+            .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.flush());
+        if let Err(error) = written {
+            tracing::warn!(%error, "UpTrain: cannot write results to the output file");
+        }
+    }
+}
+
+impl Drop for UptrainHandler {
+    fn drop(&mut self) {
+        let pending = self.pending();
+        if pending > 0 {
+            tracing::info!(
+                pending,
+                "UpTrain handler dropped: finishing pending evaluations"
+            );
+        }
+        self.worker.shutdown();
+    }
+}
+
+impl fmt::Debug for UptrainHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UptrainHandler")
+            .field("config", &self.inner.config)
+            .field("evaluator", &self.inner.evaluator.name())
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+impl CallbackHandler for UptrainHandler {
+    fn name(&self) -> &str {
+        "uptrain"
+    }
+
+    fn options(&self) -> HandlerOptions {
+        HandlerOptions::new()
+            .ignore(Category::Agent)
+            .ignore(Category::Retry)
+            .ignore(Category::CustomEvent)
+    }
+
+    fn on_chain_start(&self, event: &ChainStart<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).chain_started(event.run, event.inputs);
+        Ok(())
+    }
+
+    fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+
+    fn on_chain_error(&self, event: &ChainError<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+
+    fn on_llm_start(&self, event: &LlmStart<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_started(event.run);
+        Ok(())
+    }
+
+    fn on_chat_model_start(&self, event: &ChatModelStart<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_started(event.run);
+        Ok(())
+    }
+
+    fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
+        let job = lock(&self.inner.tracker).llm_ended(event.run, event.response.first_text());
+        if let Some(job) = job {
+            self.submit(job);
+        }
+        Ok(())
+    }
+
+    fn on_llm_error(&self, event: &LlmError<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+
+    fn on_retriever_start(&self, event: &RetrieverStart<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).retriever_started(event.run, event.serialized, event.query);
+        Ok(())
+    }
+
+    fn on_retriever_end(&self, event: &RetrieverEnd<'_>) -> HandlerResult {
+        let job = lock(&self.inner.tracker).retriever_ended(event.run, event.documents);
+        if let Some(job) = job {
+            self.submit(job);
+        }
+        Ok(())
+    }
+
+    fn on_retriever_error(&self, event: &RetrieverError<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+}

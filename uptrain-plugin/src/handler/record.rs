@@ -1,0 +1,238 @@
+//! One evaluated row as the handler keeps, prints and writes it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use handler_core::Uuid;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::Check;
+use crate::error::EvaluationError;
+use crate::evaluation::{CheckResult, RowResult};
+use crate::row::Row;
+
+/// The scores of one evaluated row: what [`flush`](super::UptrainHandler::flush) returns, what
+/// the console shows and what the output file gets, one JSON object per line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvaluatedRow {
+    /// The project, e.g. `langchain_rag`.
+    pub project: String,
+    /// The evaluation's name (the flow, or the name given to `uptrain_evaluate`).
+    pub evaluation: String,
+    /// The run whose answer was evaluated, when it came from a run.
+    pub run_id: Option<Uuid>,
+    /// When the evaluation finished, RFC 3339 in UTC.
+    pub time: String,
+    /// The evaluated row: question, context, response, variants, ...
+    pub input: Row,
+    /// Score per check (wire name), `null` when the check failed.
+    pub scores: BTreeMap<String, Option<f64>>,
+    /// The judge's (or heuristic's) explanation per check.
+    pub explanations: BTreeMap<String, String>,
+    /// Why a check failed, per check.
+    pub errors: BTreeMap<String, String>,
+    /// The typed results, in check order.
+    #[serde(skip)]
+    pub checks: Vec<CheckResult>,
+}
+
+impl EvaluatedRow {
+    /// The score of `check`, if it succeeded.
+    pub fn score(&self, check: Check) -> Option<f64> {
+        self.scores.get(check.as_str()).copied().flatten()
+    }
+
+    /// True when every check scored.
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub(crate) fn from_result(
+        project: &str,
+        evaluation: &str,
+        run_id: Option<Uuid>,
+        result: RowResult,
+    ) -> Self {
+        let mut row = Self::empty(project, evaluation, run_id, result.input);
+        for check in &result.checks {
+            let name = check.check.as_str().to_owned();
+            row.scores.insert(name.clone(), check.score);
+            if let Some(explanation) = &check.explanation {
+                row.explanations.insert(name.clone(), explanation.clone());
+            }
+            if let Some(error) = &check.error {
+                row.errors.insert(name, error.to_string());
+            }
+        }
+        row.checks = result.checks;
+        row
+    }
+
+    /// A row whose whole evaluation failed: every check carries the error.
+    pub(crate) fn failed(
+        project: &str,
+        evaluation: &str,
+        run_id: Option<Uuid>,
+        input: Row,
+        checks: &[Check],
+        error: &EvaluationError,
+    ) -> Self {
+        let mut row = Self::empty(project, evaluation, run_id, input);
+        for check in checks {
+            row.scores.insert(check.as_str().to_owned(), None);
+            row.errors
+                .insert(check.as_str().to_owned(), error.to_string());
+        }
+        row
+    }
+
+    fn empty(project: &str, evaluation: &str, run_id: Option<Uuid>, input: Row) -> Self {
+        Self {
+            project: project.to_owned(),
+            evaluation: evaluation.to_owned(),
+            run_id,
+            time: rfc3339(SystemTime::now()),
+            input,
+            scores: BTreeMap::new(),
+            explanations: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// The readable block printed when `log_results` is on: the question, the response (or
+    /// the variants), then one line per score.
+    pub fn display_block(&self) -> String {
+        let mut out = String::new();
+        let text = |key: &str| self.input.get(key).and_then(Value::as_str);
+        if let Some(question) = text("question") {
+            let _ = writeln!(out, "Question: {question}");
+        }
+        if let Some(response) = text("response") {
+            let _ = writeln!(out, "Response: {response}");
+        }
+        if let Some(Value::Array(variants)) = self.input.get("variants") {
+            let _ = writeln!(out, "Multi Queries:");
+            for variant in variants.iter().filter_map(Value::as_str) {
+                let _ = writeln!(out, "  - {variant}");
+            }
+        }
+        let ordered: Vec<&str> = if self.checks.is_empty() {
+            self.scores.keys().map(String::as_str).collect()
+        } else {
+            self.checks.iter().map(|c| c.check.as_str()).collect()
+        };
+        for name in ordered {
+            let label = name
+                .parse::<Check>()
+                .map(Check::display_name)
+                .unwrap_or(name);
+            match (
+                self.scores.get(name).copied().flatten(),
+                self.errors.get(name),
+            ) {
+                (Some(score), _) => {
+                    let _ = writeln!(out, "{label} Score: {}", format_score(score));
+                }
+                (None, Some(error)) => {
+                    let _ = writeln!(out, "{label} Score: failed ({error})");
+                }
+                (None, None) => {
+                    let _ = writeln!(out, "{label} Score: none");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `1.0`, `0.5`, `0.333`: at least one decimal, at most three.
+pub(crate) fn format_score(score: f64) -> String {
+    let text = format!("{score:.3}");
+    let trimmed = text.trim_end_matches('0');
+    if trimmed.ends_with('.') {
+        format!("{trimmed}0")
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Formats a time as RFC 3339 in UTC, to the millisecond.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn scores_are_printed_readably() {
+        assert_eq!(format_score(1.0), "1.0");
+        assert_eq!(format_score(0.5), "0.5");
+        assert_eq!(format_score(1.0 / 3.0), "0.333");
+        assert_eq!(format_score(0.0), "0.0");
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_764_079_200_123);
+        assert_eq!(rfc3339(t), "2025-11-25T14:00:00.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_block_names_each_score_and_failure() {
+        let input = crate::row([("question", "Q?"), ("response", "R.")]);
+        let result = RowResult {
+            index: 0,
+            input,
+            checks: vec![
+                CheckResult::scored(Check::ContextRelevance, 1.0, "fits"),
+                CheckResult::failed(
+                    Check::FactualAccuracy,
+                    crate::CheckError::Timeout {
+                        message: "after 30s".into(),
+                    },
+                ),
+            ],
+        };
+        let row = EvaluatedRow::from_result("p_rag", "rag", None, result);
+        let block = row.display_block();
+        assert!(block.starts_with("Question: Q?\nResponse: R.\n"), "{block}");
+        assert!(block.contains("Context Relevance Score: 1.0\n"), "{block}");
+        assert!(
+            block.contains("Factual Accuracy Score: failed (timed out: after 30s)"),
+            "{block}"
+        );
+        assert_eq!(row.score(Check::ContextRelevance), Some(1.0));
+        assert!(!row.is_ok());
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["scores"]["factual_accuracy"], Value::Null);
+        assert_eq!(json["explanations"]["context_relevance"], "fits");
+    }
+}
