@@ -2,6 +2,7 @@
 //!
 //! `cargo bench -p handler-core`. The `baseline` group is a plain loop over
 //! `Arc<dyn Trait>` with a mask test and `catch_unwind`: the floor the managers are compared to.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 #![allow(missing_docs)]
 
 use std::hint::black_box;

@@ -1,5 +1,6 @@
 //! A token event allocates nothing on the heap: in the sync manager, and for sync handlers in
 //! the async manager. Counted with a counting global allocator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 #![allow(unsafe_code)] // a global allocator is unsafe to implement
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,5 +1,6 @@
 //! The async manager: inline handlers in registration order, then the others concurrently;
 //! one handler sees the events of one run in emission order.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

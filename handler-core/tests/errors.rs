@@ -1,5 +1,6 @@
 //! The error policy: a failing or panicking handler is logged and the others still run; with
 //! `raise_error` the error reaches the caller.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Each `ignore_*` flag gates exactly its events, as in LangChain; text is never gated; chat
 //! starts fall back to LLM starts for handlers that do not handle them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

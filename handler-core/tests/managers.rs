@@ -1,5 +1,6 @@
 //! Managers and run managers: inheritance, parent ids, per-prompt runs, tags and metadata,
 //! custom events.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

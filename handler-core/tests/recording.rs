@@ -1,4 +1,5 @@
 //! Payloads round-trip through JSON; the JSONL recorder and replay reproduce a run.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

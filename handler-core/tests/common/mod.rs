@@ -1,4 +1,5 @@
 //! A handler that remembers what it received, for the tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 #![allow(dead_code)]
 
 use std::sync::Mutex;

@@ -4,34 +4,6 @@
 //! Event methods only record state and enqueue work, so they return at once; evaluations run
 //! on a dedicated thread with its own tokio runtime, so the handler works in sync and async
 //! pipelines alike. [`UptrainHandler::flush`] waits for every pending evaluation.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use llm_callbacks_uptrain_doc::*;
-//! # mod llm_callbacks_uptrain_doc {
-//! #     pub use handler_core::{CallbackManager, RunOptions};
-//! #     pub use handler_core::payload::{LlmResult, Serialized};
-//! #     pub use uptrain_plugin::{Check, UptrainHandler};
-//! # }
-//! use serde_json::json;
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let uptrain = Arc::new(UptrainHandler::builder().log_results(false).build()?); // offline: no key
-//! let manager = CallbackManager::new().with_handler(uptrain.clone());
-//!
-//! let inputs = json!({"question": "Where is Paris?", "context": "Paris is in France."});
-//! let chain = manager.on_chain_start(None, &inputs, RunOptions::named("rag"))?;
-//! let llm = chain.child().on_llm_start(&Serialized::named("llm"), &["...".into()], RunOptions::new())?;
-//! llm[0].on_llm_end(&LlmResult::from_text("Paris is in France."))?;
-//! chain.on_chain_end(&json!({}))?;
-//!
-//! let rows = uptrain.flush();
-//! assert_eq!(rows.len(), 1);
-//! assert_eq!(rows[0].project, "langchain_rag");
-//! assert!(rows[0].score(Check::ContextRelevance).unwrap() > 0.5);
-//! # Ok(())
-//! # }
-//! ```
 
 mod config;
 mod flows;
@@ -89,7 +61,34 @@ pub enum UptrainError {
     Worker(io::Error),
 }
 
-/// The UpTrain callback handler. See the [module docs](self).
+/// The UpTrain callback handler: it recognises the RAG, multi-query and contextual-compression
+/// flows (see [`Flow`]) and grades every answer in the background, without a key (offline) or
+/// with an LLM judge or the UpTrain API.
+///
+/// ```
+/// use std::sync::Arc;
+/// use handler_core::payload::{LlmResult, Serialized};
+/// use handler_core::{CallbackManager, RunOptions};
+/// use uptrain_plugin::{Check, UptrainHandler};
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let uptrain = Arc::new(UptrainHandler::builder().log_results(false).build()?); // offline: no key
+/// let manager = CallbackManager::new().with_handler(uptrain.clone());
+///
+/// let inputs = json!({"question": "Where is Paris?", "context": "Paris is in France."});
+/// let chain = manager.on_chain_start(None, &inputs, RunOptions::named("rag"))?;
+/// let llm = chain.child().on_llm_start(&Serialized::named("llm"), &["...".into()], RunOptions::new())?;
+/// llm[0].on_llm_end(&LlmResult::from_text("Paris is in France."))?;
+/// chain.on_chain_end(&json!({}))?;
+///
+/// let rows = uptrain.flush();
+/// assert_eq!(rows.len(), 1);
+/// assert_eq!(rows[0].project, "langchain_rag");
+/// assert!(rows[0].score(Check::ContextRelevance).unwrap() > 0.5);
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// On drop, the handler stops taking work and waits for the evaluations already enqueued, so
 /// their scores still reach the console and the output file; call [`flush`](Self::flush)
