@@ -2,8 +2,8 @@
 //! `uptrain` feature the UpTrain plugin is registered and added by one call; without it, the
 //! registry is empty. CI runs this file both ways.
 
-use llm_callbacks::registry::{self, PluginConfig};
 use llm_callbacks::CallbackManager;
+use llm_callbacks::registry::{self, PluginConfig};
 
 #[cfg(feature = "uptrain")]
 #[test]
@@ -21,7 +21,10 @@ fn the_uptrain_plugin_is_discovered_through_the_facade() {
     assert_eq!(uptrain.evaluator_name(), "offline", "no key configured");
 
     let mut manager = llm_callbacks::AsyncCallbackManager::new();
-    assert_eq!(manager.add_plugins(&PluginConfig::new()).unwrap(), ["uptrain"]);
+    assert_eq!(
+        manager.add_plugins(&PluginConfig::new()).unwrap(),
+        ["uptrain"]
+    );
 }
 
 #[cfg(feature = "uptrain")]
@@ -44,5 +47,10 @@ fn plugins_can_be_deselected_and_bad_configuration_is_an_error() {
 fn without_the_feature_no_plugin_is_registered() {
     assert!(registry::plugins().is_empty());
     let mut manager = CallbackManager::new();
-    assert!(manager.add_plugins(&PluginConfig::new()).unwrap().is_empty());
+    assert!(
+        manager
+            .add_plugins(&PluginConfig::new())
+            .unwrap()
+            .is_empty()
+    );
 }
