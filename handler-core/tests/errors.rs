@@ -189,3 +189,39 @@ fn an_async_handler_is_refused_by_the_sync_manager() {
         .unwrap_err();
     assert!(err.to_string().contains("AsyncCallbackManager"), "{err}");
 }
+
+/// Collects what the `tracing` subscriber prints.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failure_is_logged_with_handler_event_and_run_id() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let run_id = tracing::subscriber::with_default(subscriber, || {
+        let manager = CallbackManager::new().with_handler(Failing::new(false, false));
+        let run = manager.on_chain_start(None, &json!({}), RunOptions::default()).unwrap();
+        run.run_id()
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(log.contains("callback handler failed"), "{log}");
+    assert!(log.contains("handler=failing"), "{log}");
+    assert!(log.contains("event=\"chain_start\""), "{log}");
+    assert!(log.contains(&format!("run_id={run_id}")), "{log}");
+    assert!(log.contains("disk full"), "{log}");
+}
