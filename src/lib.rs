@@ -172,3 +172,8 @@ pub mod __private {
 // Names the plugin crate so that the linker keeps its `inventory` registration.
 #[cfg(feature = "uptrain")]
 extern crate uptrain_plugin as _;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
