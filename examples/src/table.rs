@@ -1,0 +1,86 @@
+//! The table of scores the examples end with.
+
+use llm_callbacks::uptrain::{Check, EvaluatedRow};
+
+const QUESTION_WIDTH: usize = 48;
+
+/// Renders rows as a plain-text table: one line per check, with the project and question on
+/// the first line of each row; a failed check shows `failed` (its error is in the row).
+///
+/// ```
+/// use llm_callbacks::uptrain::UptrainHandler;
+/// # use llm_callbacks::{CallbackManager};
+/// let uptrain = std::sync::Arc::new(UptrainHandler::builder().log_results(false).build()?);
+/// let manager = CallbackManager::new().with_handler(uptrain.clone());
+/// let pipeline = examples::Pipeline::shipped()?;
+/// pipeline.answer(&manager, "Which planet has the Great Red Spot?", examples::Retrieval::Keyword)?;
+/// let table = examples::score_table(&uptrain.flush());
+/// assert!(table.contains("langchain_rag"));
+/// assert!(table.contains("Context Relevance"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn score_table(rows: &[EvaluatedRow]) -> String {
+    let project_width = rows
+        .iter()
+        .map(|r| r.project.chars().count())
+        .chain(["project".len()])
+        .max()
+        .unwrap_or(0);
+    let check_width = Check::ALL
+        .iter()
+        .map(|c| c.display_name().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    let header = format!(
+        "{:<project_width$}  {:<QUESTION_WIDTH$}  {:<check_width$}  score",
+        "project", "question", "check"
+    );
+    out.push_str(&header);
+    out.push('\n');
+    out.push_str(&"-".repeat(header.chars().count()));
+    out.push('\n');
+    for row in rows {
+        let question = row
+            .input
+            .get("question")
+            .and_then(|q| q.as_str())
+            .unwrap_or("");
+        let names: Vec<String> = if row.checks.is_empty() {
+            row.scores.keys().cloned().collect()
+        } else {
+            row.checks
+                .iter()
+                .map(|c| c.check.as_str().to_owned())
+                .collect()
+        };
+        for (i, name) in names.iter().enumerate() {
+            let label = name
+                .parse::<Check>()
+                .map(Check::display_name)
+                .unwrap_or(name);
+            let score = match row.scores.get(name).copied().flatten() {
+                Some(score) => format!("{score:.2}"),
+                None => "failed".to_owned(),
+            };
+            let (project, question) = if i == 0 {
+                (row.project.as_str(), shorten(question, QUESTION_WIDTH))
+            } else {
+                ("", String::new())
+            };
+            out.push_str(&format!(
+                "{project:<project_width$}  {question:<QUESTION_WIDTH$}  {label:<check_width$}  {score}\n"
+            ));
+        }
+    }
+    out
+}
+
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(width.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
