@@ -115,10 +115,43 @@ pub enum Failure {
     Panic(String),
 }
 
-/// An error a manager returns to its caller.
+/// An error a manager returns to its caller. One pointer wide, so that the `Result` every
+/// emitting method returns costs nothing to pass back on the fast path; [`kind`](Self::kind)
+/// tells what happened.
+///
+/// ```
+/// use handler_core::{CallbackError, CallbackErrorKind, CallbackManager};
+///
+/// let err = CallbackManager::new().dispatch_custom_event("progress", &serde_json::json!(1)).unwrap_err();
+/// assert!(matches!(err.kind(), CallbackErrorKind::NoEnclosingRun { .. }));
+/// assert_eq!(std::mem::size_of::<Result<(), CallbackError>>(), std::mem::size_of::<usize>());
+/// ```
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub struct CallbackError(Box<CallbackErrorKind>);
+
+impl CallbackError {
+    /// What happened.
+    pub fn kind(&self) -> &CallbackErrorKind {
+        &self.0
+    }
+
+    /// What happened, by value.
+    pub fn into_kind(self) -> CallbackErrorKind {
+        *self.0
+    }
+}
+
+impl From<CallbackErrorKind> for CallbackError {
+    fn from(kind: CallbackErrorKind) -> Self {
+        Self(Box::new(kind))
+    }
+}
+
+/// What a [`CallbackError`] reports.
 #[derive(Debug, Error)]
 #[non_exhaustive]
-pub enum CallbackError {
+pub enum CallbackErrorKind {
     /// A handler with `raise_error` failed.
     #[error("handler `{handler}` failed on {event} (run {run_id}): {failure}")]
     Handler {
@@ -150,8 +183,8 @@ pub enum CallbackError {
 impl CallbackError {
     /// The failed handler's error, when a handler returned one.
     pub fn handler_error(&self) -> Option<&HandlerError> {
-        match self {
-            CallbackError::Handler {
+        match self.kind() {
+            CallbackErrorKind::Handler {
                 failure: Failure::Error(error),
                 ..
             } => Some(error),

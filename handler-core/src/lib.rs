@@ -49,7 +49,9 @@ pub mod registry;
 mod run;
 
 pub use category::{Category, Interest};
-pub use error::{CallbackError, Failure, HandlerError, HandlerResult, IntoHandlerResult};
+pub use error::{
+    CallbackError, CallbackErrorKind, Failure, HandlerError, HandlerResult, IntoHandlerResult,
+};
 pub use event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
     EventKind, EventRecord, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError,

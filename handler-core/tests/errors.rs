@@ -98,8 +98,8 @@ fn raise_error_returns_the_error_and_stops_later_handlers() {
     let err = manager
         .on_chain_start(None, &json!({}), RunOptions::default())
         .unwrap_err();
-    match &err {
-        CallbackError::Handler {
+    match err.kind() {
+        CallbackErrorKind::Handler {
             handler,
             event,
             failure: Failure::Error(e),
@@ -125,7 +125,7 @@ fn raise_error_returns_a_panic_as_an_error() {
         .on_chain_start(None, &json!({}), RunOptions::default())
         .unwrap_err();
     assert!(
-        matches!(&err, CallbackError::Handler { failure: Failure::Panic(m), .. } if m == "handler bug"),
+        matches!(err.kind(), CallbackErrorKind::Handler { failure: Failure::Panic(m), .. } if m == "handler bug"),
         "{err}"
     );
 }
@@ -214,7 +214,9 @@ fn a_failure_is_logged_with_handler_event_and_run_id() {
         .finish();
     let run_id = tracing::subscriber::with_default(subscriber, || {
         let manager = CallbackManager::new().with_handler(Failing::new(false, false));
-        let run = manager.on_chain_start(None, &json!({}), RunOptions::default()).unwrap();
+        let run = manager
+            .on_chain_start(None, &json!({}), RunOptions::default())
+            .unwrap();
         run.run_id()
     });
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

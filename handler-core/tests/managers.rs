@@ -238,7 +238,10 @@ fn custom_events_use_the_enclosing_run_and_carry_no_parent() {
     let err = manager
         .dispatch_custom_event("progress", &json!(1))
         .unwrap_err();
-    assert!(matches!(err, CallbackError::NoEnclosingRun { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), CallbackErrorKind::NoEnclosingRun { .. }),
+        "{err}"
+    );
 
     let chain = manager
         .on_chain_start(None, &json!({}), RunOptions::default())

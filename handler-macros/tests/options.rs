@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 // One import brings the derive macro and the trait: they live in different namespaces.
 use llm_callbacks::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackHandler, CallbackManager,
-    Category, ChainEnd, ChainStart, HandlerOptions, LlmNewToken, LlmStart, RunContext, RunOptions,
-    Text, ToolEnd, callbacks,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackErrorKind, CallbackHandler,
+    CallbackManager, Category, ChainEnd, ChainStart, HandlerOptions, LlmNewToken, LlmStart,
+    RunContext, RunOptions, Text, ToolEnd, callbacks,
 };
 use serde_json::json;
 
@@ -157,7 +157,10 @@ fn errors_reach_the_error_policy() {
         .unwrap();
     assert_eq!(*strict.runs.lock().unwrap(), [chain.run_id().to_string()]);
     let error = chain.on_chain_end(&json!({})).unwrap_err();
-    assert!(matches!(error, CallbackError::Handler { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), CallbackErrorKind::Handler { .. }),
+        "{error:?}"
+    );
     assert_eq!(error.handler_error().unwrap().to_string(), "refused: no");
 
     let lenient = Arc::new(Lenient::default());

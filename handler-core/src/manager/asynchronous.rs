@@ -192,9 +192,10 @@ impl Manager<SyncMode> {
                 let (options, name, id) = (h.options(), h.name().to_owned(), identity(&h));
                 Ok(self.insert(h, options, &name, id, true))
             }
-            SharedHandler::Async(h) => Err(CallbackError::AsyncHandlerInSyncManager {
+            SharedHandler::Async(h) => Err(crate::CallbackErrorKind::AsyncHandlerInSyncManager {
                 handler: h.name().to_owned(),
-            }),
+            }
+            .into()),
         }
     }
 }

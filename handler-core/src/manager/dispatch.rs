@@ -4,7 +4,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::set::{Entry, Lists, Slot};
-use crate::error::{CallbackError, Failure};
+use crate::error::{CallbackError, CallbackErrorKind, Failure};
 use crate::event::{Event, LlmStart};
 use crate::handler::CallbackHandler;
 use crate::payload::ChatMessage;
@@ -153,12 +153,13 @@ pub(crate) fn report<S>(
         "callback handler failed"
     );
     if entry.options.raise_error {
-        Err(CallbackError::Handler {
+        Err(CallbackErrorKind::Handler {
             handler: entry.name.to_string(),
             event: event.kind(),
             run_id,
             failure,
-        })
+        }
+        .into())
     } else {
         Ok(())
     }

@@ -167,7 +167,8 @@ macro_rules! run_event {
 pub(crate) use run_event;
 
 impl<K: RunKind> RunManager<SyncMode, K> {
-    #[inline]
+    /// The fast path: an event no handler wants returns after one load and a branch.
+    #[inline(always)]
     fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
         if !self.interest.contains(event.kind().category()) {
             return Ok(());

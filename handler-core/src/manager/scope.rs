@@ -401,11 +401,11 @@ impl<D: DispatchMode> Manager<D> {
         &self,
         name: &str,
     ) -> Result<RunContext, crate::CallbackError> {
-        let run_id = self
-            .parent_run_id
-            .ok_or_else(|| crate::CallbackError::NoEnclosingRun {
+        let run_id = self.parent_run_id.ok_or_else(|| {
+            crate::CallbackError::from(crate::CallbackErrorKind::NoEnclosingRun {
                 name: name.to_owned(),
-            })?;
+            })
+        })?;
         Ok(RunContext {
             run_id,
             parent_run_id: None,

@@ -47,8 +47,9 @@ impl DispatchMode for SyncMode {
     }
 }
 
-/// Dispatches `event` to the handlers of `set` that want its category.
-#[inline]
+/// Dispatches `event` to the handlers of `set` that want its category. Not inlined into the
+/// emitting methods, so that their fast path (nobody wants the event) stays a few instructions.
+#[inline(never)]
 pub(crate) fn dispatch(
     set: &HandlerSet<Arc<dyn CallbackHandler>>,
     event: &Event<'_>,
