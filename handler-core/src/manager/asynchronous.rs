@@ -3,8 +3,11 @@
 
 use std::any::Any;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
@@ -16,6 +19,7 @@ use super::dispatch::{
 use super::run::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::scope::{DispatchMode, Manager, Sealed, identity};
 use super::set::{Entry, HandlerSet, Lists, Slot};
+use crate::category::Interest;
 use crate::error::{CallbackError, Failure, HandlerResult};
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
@@ -247,18 +251,78 @@ async fn settle(
     }
 }
 
-/// Dispatches `event` to the handlers of `set` that want its category. When they are all sync
-/// handlers, no future is built; otherwise the dispatch is one boxed future (which keeps the
-/// futures of the fast path small).
-pub(crate) async fn dispatch_async(
-    set: &HandlerSet<SharedHandler>,
-    event: &Event<'_>,
-) -> Result<(), CallbackError> {
-    let lists = set.lists(event.kind().category());
-    if lists.sync_only {
-        dispatch_sync(lists, event)
-    } else {
-        Box::pin(dispatch_mixed(lists, event)).await
+/// The future of an async emitting method. On its first poll it checks the handlers' interest
+/// and, when only sync handlers want the event, dispatches to them at once: no allocation, and
+/// a future as small as the event. When async handlers want it, the dispatch is boxed.
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct Emit<'a> {
+    state: EmitState<'a>,
+}
+
+enum EmitState<'a> {
+    Start {
+        handlers: &'a HandlerSet<SharedHandler>,
+        interest: Interest,
+        event: Event<'a>,
+    },
+    Mixed(BoxFuture<'a, Result<(), CallbackError>>),
+    Done,
+}
+
+impl<'a> Emit<'a> {
+    #[inline]
+    pub(crate) fn new(
+        handlers: &'a HandlerSet<SharedHandler>,
+        interest: Interest,
+        event: Event<'a>,
+    ) -> Self {
+        Self {
+            state: EmitState::Start {
+                handlers,
+                interest,
+                event,
+            },
+        }
+    }
+}
+
+impl Future for Emit<'_> {
+    type Output = Result<(), CallbackError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match std::mem::replace(&mut this.state, EmitState::Done) {
+                EmitState::Start {
+                    handlers,
+                    interest,
+                    event,
+                } => {
+                    let category = event.kind().category();
+                    if !interest.contains(category) {
+                        return Poll::Ready(Ok(()));
+                    }
+                    let lists = handlers.lists(category);
+                    if lists.sync_only {
+                        return Poll::Ready(dispatch_sync(lists, &event));
+                    }
+                    this.state =
+                        EmitState::Mixed(Box::pin(
+                            async move { dispatch_mixed(lists, &event).await },
+                        ));
+                }
+                EmitState::Mixed(mut dispatch) => {
+                    return match dispatch.as_mut().poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(result),
+                        Poll::Pending => {
+                            this.state = EmitState::Mixed(dispatch);
+                            Poll::Pending
+                        }
+                    };
+                }
+                EmitState::Done => return Poll::Ready(Ok(())),
+            }
+        }
     }
 }
 
@@ -325,7 +389,8 @@ impl Manager<AsyncMode> {
 
     /// Dispatches an already-built event to this manager's handlers (used by replay).
     pub async fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        dispatch_async(&self.scope.handlers, event).await
+        let handlers = &self.scope.handlers;
+        Emit::new(handlers, handlers.interest(), *event).await
     }
 
     /// Starts one LLM run per prompt; see [`CallbackManager::on_llm_start`](super::CallbackManager::on_llm_start).
@@ -441,21 +506,19 @@ impl Manager<AsyncMode> {
 }
 
 impl<K: RunKind> RunManager<AsyncMode, K> {
-    async fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        if !self.interest.contains(event.kind().category()) {
-            return Ok(());
-        }
-        dispatch_async(&self.handlers, event).await
+    #[inline]
+    fn emit<'a>(&'a self, event: Event<'a>) -> Emit<'a> {
+        Emit::new(&self.handlers, self.interest, event)
     }
 
     /// The run printed text. Every handler receives it.
     pub async fn on_text(&self, text: &str) -> Result<(), CallbackError> {
-        self.emit(&self.text_event(text)).await
+        self.emit(self.text_event(text)).await
     }
 
     /// A call of this run is about to be retried.
     pub async fn on_retry(&self, state: &RetryState) -> Result<(), CallbackError> {
-        self.emit(&self.retry_event(state)).await
+        self.emit(self.retry_event(state)).await
     }
 
     /// Dispatches a custom event attributed to this run.
@@ -465,7 +528,7 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
         data: &Value,
     ) -> Result<(), CallbackError> {
         let run = self.custom_context();
-        self.emit(&Event::CustomEvent(CustomEvent {
+        self.emit(Event::CustomEvent(CustomEvent {
             run: &run,
             name,
             data,
@@ -475,20 +538,19 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
 }
 
 impl RunManager<AsyncMode, LlmRun> {
-    /// The model streamed a token. No heap allocation for sync handlers; one boxed future per
-    /// interested async handler.
-    pub async fn on_llm_new_token(
-        &self,
-        token: &str,
-        chunk: Option<&GenerationChunk>,
-    ) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, LlmNewToken { token, chunk }))
-            .await
+    /// The model streamed a token. No heap allocation when only sync handlers want it; with
+    /// async handlers, one box for the dispatch and one per handler's future.
+    pub fn on_llm_new_token<'a>(
+        &'a self,
+        token: &'a str,
+        chunk: Option<&'a GenerationChunk>,
+    ) -> impl Future<Output = Result<(), CallbackError>> + Send + 'a {
+        self.emit(run_event!(self, LlmNewToken { token, chunk }))
     }
 
     /// The model run ended.
     pub async fn on_llm_end(&self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, LlmEnd { response })).await
+        self.emit(run_event!(self, LlmEnd { response })).await
     }
 
     /// The model run failed.
@@ -498,7 +560,7 @@ impl RunManager<AsyncMode, LlmRun> {
         response: Option<&LlmResult>,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, LlmError { error, response }))
+        self.emit(run_event!(self, LlmError { error, response }))
             .await
     }
 }
@@ -506,13 +568,13 @@ impl RunManager<AsyncMode, LlmRun> {
 impl RunManager<AsyncMode, ChainRun> {
     /// The chain ended.
     pub async fn on_chain_end(&self, outputs: &Value) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, ChainEnd { outputs })).await
+        self.emit(run_event!(self, ChainEnd { outputs })).await
     }
 
     /// The chain failed.
     pub async fn on_chain_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, ChainError { error })).await
+        self.emit(run_event!(self, ChainError { error })).await
     }
 
     /// The agent of this chain chose an action.
@@ -522,7 +584,7 @@ impl RunManager<AsyncMode, ChainRun> {
         tool_input: &Value,
         log: &str,
     ) -> Result<(), CallbackError> {
-        self.emit(&run_event!(
+        self.emit(run_event!(
             self,
             AgentAction {
                 tool,
@@ -539,7 +601,7 @@ impl RunManager<AsyncMode, ChainRun> {
         return_values: &Value,
         log: &str,
     ) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, AgentFinish { return_values, log }))
+        self.emit(run_event!(self, AgentFinish { return_values, log }))
             .await
     }
 }
@@ -547,20 +609,20 @@ impl RunManager<AsyncMode, ChainRun> {
 impl RunManager<AsyncMode, ToolRun> {
     /// The tool ended.
     pub async fn on_tool_end(&self, output: &Value) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, ToolEnd { output })).await
+        self.emit(run_event!(self, ToolEnd { output })).await
     }
 
     /// The tool failed.
     pub async fn on_tool_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, ToolError { error })).await
+        self.emit(run_event!(self, ToolError { error })).await
     }
 }
 
 impl RunManager<AsyncMode, RetrieverRun> {
     /// The retriever ended with these documents.
     pub async fn on_retriever_end(&self, documents: &[Document]) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, RetrieverEnd { documents }))
+        self.emit(run_event!(self, RetrieverEnd { documents }))
             .await
     }
 
@@ -570,6 +632,6 @@ impl RunManager<AsyncMode, RetrieverRun> {
         error: impl Into<ErrorInfo>,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, RetrieverError { error })).await
+        self.emit(run_event!(self, RetrieverError { error })).await
     }
 }
