@@ -112,8 +112,21 @@ struct Inner {
 #[derive(Default)]
 struct Outcomes {
     pending: usize,
-    unflushed: Vec<EvaluatedRow>,
-    by_project: BTreeMap<String, Vec<EvaluatedRow>>,
+    /// The number of the next enqueued evaluation: rows are kept in enqueue order, whatever
+    /// order their evaluations finish in.
+    next_seq: u64,
+    unflushed: Vec<(u64, EvaluatedRow)>,
+    by_project: BTreeMap<String, Vec<(u64, EvaluatedRow)>>,
+}
+
+/// Inserts the rows of evaluation `seq` after those of every earlier evaluation.
+fn insert_in_order(list: &mut Vec<(u64, EvaluatedRow)>, seq: u64, rows: &[EvaluatedRow]) {
+    let at = list.partition_point(|(s, _)| *s <= seq);
+    list.splice(at..at, rows.iter().map(|r| (seq, r.clone())));
+}
+
+fn without_seq(rows: Vec<(u64, EvaluatedRow)>) -> Vec<EvaluatedRow> {
+    rows.into_iter().map(|(_, row)| row).collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -359,6 +372,7 @@ impl UptrainHandler {
     }
 
     /// Waits for every pending evaluation and returns the rows evaluated since the last flush,
+    /// in the order their evaluations were enqueued (the order the answers came in),
     /// failed checks included (with their errors). Blocks the calling thread; in async code
     /// use [`flush_async`](Self::flush_async).
     pub fn flush(&self) -> Vec<EvaluatedRow> {
@@ -370,7 +384,7 @@ impl UptrainHandler {
                 .wait(outcomes)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        std::mem::take(&mut outcomes.unflushed)
+        without_seq(std::mem::take(&mut outcomes.unflushed))
     }
 
     /// [`flush`](Self::flush) without blocking the thread.
@@ -382,16 +396,21 @@ impl UptrainHandler {
             {
                 let mut outcomes = lock(&self.inner.outcomes);
                 if outcomes.pending == 0 {
-                    return std::mem::take(&mut outcomes.unflushed);
+                    return without_seq(std::mem::take(&mut outcomes.unflushed));
                 }
             }
             notified.await;
         }
     }
 
-    /// Every row evaluated so far, by project (`langchain_rag`, ...).
+    /// Every row evaluated so far, by project (`langchain_rag`, ...), each project's rows in
+    /// enqueue order.
     pub fn results(&self) -> BTreeMap<String, Vec<EvaluatedRow>> {
-        lock(&self.inner.outcomes).by_project.clone()
+        lock(&self.inner.outcomes)
+            .by_project
+            .iter()
+            .map(|(project, rows)| (project.clone(), without_seq(rows.clone())))
+            .collect()
     }
 
     /// Evaluates `rows` with `checks` under the project `name`, as LangChain's
@@ -442,7 +461,12 @@ impl UptrainHandler {
         checks: Vec<Check>,
         reply: Option<Reply>,
     ) {
-        lock(&self.inner.outcomes).pending += 1;
+        let seq = {
+            let mut outcomes = lock(&self.inner.outcomes);
+            outcomes.pending += 1;
+            outcomes.next_seq += 1;
+            outcomes.next_seq - 1
+        };
         let request = Arc::new(
             EvaluationRequest::new(rows, checks)
                 .project(project)
@@ -458,13 +482,19 @@ impl UptrainHandler {
                 .unwrap_or_else(|_| {
                     Err(EvaluationError::Internal("the evaluator panicked".into()))
                 });
-            inner.publish(&task_request, run_id, outcome, lock(&task_reply).take());
+            inner.publish(
+                &task_request,
+                seq,
+                run_id,
+                outcome,
+                lock(&task_reply).take(),
+            );
         };
         if self.worker.submit(Box::pin(task)).is_err() {
             // The thread is gone (it can only have died): record the loss instead of hiding it.
             let error = EvaluationError::Internal("the evaluation thread stopped".into());
             self.inner
-                .publish(&request, run_id, Err(error), lock(&reply).take());
+                .publish(&request, seq, run_id, Err(error), lock(&reply).take());
         }
     }
 }
@@ -476,6 +506,7 @@ impl Inner {
     fn publish(
         &self,
         request: &EvaluationRequest,
+        seq: u64,
         run_id: Option<Uuid>,
         outcome: Result<crate::Evaluation, EvaluationError>,
         reply: Option<Reply>,
@@ -515,12 +546,9 @@ impl Inner {
         }
         {
             let mut outcomes = lock(&self.outcomes);
-            outcomes
-                .by_project
-                .entry(project.clone())
-                .or_default()
-                .extend(rows.iter().cloned());
-            outcomes.unflushed.extend(rows.iter().cloned());
+            let project_rows = outcomes.by_project.entry(project.clone()).or_default();
+            insert_in_order(project_rows, seq, &rows);
+            insert_in_order(&mut outcomes.unflushed, seq, &rows);
             outcomes.pending = outcomes.pending.saturating_sub(1);
         }
         self.settled.notify_all();
