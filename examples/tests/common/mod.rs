@@ -1,0 +1,189 @@
+//! Shared helpers of the end-to-end tests: what each evaluated row must hold for a given
+//! answer, an output-file reader, a shared console buffer, and a wiremock judge that grades
+//! each check with its own letter.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use examples::{Answer, Retrieval};
+use llm_callbacks::payload::Document;
+use llm_callbacks::uptrain::{
+    EvaluatedRow, EvaluatorKind, Limits, RetryPolicy, Timeouts, UptrainHandler,
+    UptrainHandlerBuilder,
+};
+use serde_json::{Value, json};
+use wiremock::{MockServer, Request, ResponseTemplate};
+
+/// Documents rendered as the handler renders compression contexts: `1. text\n2. text`.
+pub fn numbered(documents: &[Document]) -> String {
+    documents
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{}. {}", i + 1, d.page_content))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The rows an answer must produce, as `(project, run id, input)`, in submission order.
+pub fn expected_rows(answer: &Answer) -> Vec<(&'static str, llm_callbacks::Uuid, Value)> {
+    let mut rows = Vec::new();
+    let retrieved = &answer.retrieved;
+    match answer.retrieval {
+        Retrieval::Keyword => {}
+        Retrieval::MultiQuery => rows.push((
+            "langchain_multi_query",
+            retrieved.run_id,
+            json!({"question": answer.question, "variants": retrieved.variants}),
+        )),
+        Retrieval::Compression => rows.push((
+            "langchain_context_reranking",
+            retrieved.run_id,
+            json!({
+                "question": answer.question,
+                "context": numbered(&retrieved.candidates),
+                "concise_context": numbered(&retrieved.documents),
+                "reranked_context": numbered(&retrieved.documents),
+            }),
+        )),
+    }
+    rows.push((
+        "langchain_rag",
+        answer.runs.prompt,
+        json!({
+            "question": answer.question,
+            "context": answer.context_text(),
+            "response": answer.response,
+        }),
+    ));
+    rows
+}
+
+/// Asserts that `row` is one of the rows `answers` must produce, with exactly its input, and
+/// returns the index of that answer.
+pub fn match_row(row: &EvaluatedRow, answers: &[Answer]) -> usize {
+    let run_id = row.run_id.expect("a flow's row names its run");
+    for (i, answer) in answers.iter().enumerate() {
+        for (project, id, input) in expected_rows(answer) {
+            if id == run_id {
+                assert_eq!(row.project, project, "run {run_id}");
+                assert_eq!(Value::Object(row.input.clone()), input, "run {run_id}");
+                return i;
+            }
+        }
+    }
+    panic!("row of run {run_id} ({}) matches no answer", row.project);
+}
+
+/// The JSON lines of an output file.
+pub fn read_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A console the test can read after handing it to the handler.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A handler that asks the judge at `server`, quietly, with tiny retry delays.
+pub fn judge_handler(server: &MockServer, max_attempts: u32) -> UptrainHandlerBuilder {
+    UptrainHandler::builder()
+        .evaluator_kind(EvaluatorKind::Judge)
+        .api_key("test")
+        .base_url(server.uri())
+        .model("judge-model")
+        .limits(Limits::unlimited(16))
+        .retry(RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        })
+        .timeouts(Timeouts {
+            connect: Duration::from_secs(2),
+            total: Duration::from_secs(5),
+        })
+        .log_results(false)
+}
+
+/// A chat completion saying `content`.
+pub fn chat(content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+}
+
+/// The prompt of a judge request (its single user message).
+pub fn prompt_of(request: &Request) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    body["messages"][0]["content"].as_str().unwrap().to_owned()
+}
+
+/// The evaluation a prompt asks for: its first line without `Evaluation: `.
+pub fn title_of(prompt: &str) -> &str {
+    prompt
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("Evaluation: "))
+        .unwrap_or("")
+}
+
+/// The text of a labelled field of a prompt (`[Question]\n...`), up to the next field.
+pub fn field<'a>(prompt: &'a str, label: &str) -> Option<&'a str> {
+    let start = prompt.find(&format!("[{label}]\n"))? + label.len() + 3;
+    let rest = &prompt[start..];
+    Some(rest.split("\n\n[").next().unwrap_or(rest))
+}
+
+/// The letter the test judge answers for each graded check, and the score it maps to.
+pub const GRADES: &[(&str, &str, f64)] = &[
+    ("Context Relevance", "A", 1.0),
+    ("Response Completeness", "B", 0.5),
+    ("Multi Query Accuracy", "C", 0.0),
+    ("Context Conciseness", "B", 0.5),
+    ("Context Reranking", "A", 1.0),
+];
+
+/// The test judge: each graded check gets its letter from [`GRADES`]; factual accuracy
+/// extracts two facts and judges them yes then no (score 0.5). Anything else is a 400.
+pub fn judge_reply(request: &Request) -> ResponseTemplate {
+    let prompt = prompt_of(request);
+    match title_of(&prompt) {
+        "Factual Accuracy (fact extraction)" => chat(r#"{"Facts": ["fact one", "fact two"]}"#),
+        "Factual Accuracy (fact checking)" => chat(
+            r#"{"Result": [{"Fact": "fact one", "Reasoning": "stated", "Judgement": "yes"},
+                           {"Fact": "fact two", "Reasoning": "absent", "Judgement": "no"}]}"#,
+        ),
+        title => match GRADES.iter().find(|(t, _, _)| *t == title) {
+            Some((_, letter, _)) => {
+                chat(&json!({"Reasoning": format!("graded {title}"), "Choice": letter}).to_string())
+            }
+            None => ResponseTemplate::new(400).set_body_string(format!("unknown prompt {title:?}")),
+        },
+    }
+}
