@@ -501,8 +501,41 @@ impl UptrainHandler {
 
 type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
 
+/// The rows of an evaluation: its results, or every input row carrying the evaluation's error.
+fn rows_of(
+    request: &EvaluationRequest,
+    run_id: Option<Uuid>,
+    outcome: &Result<crate::Evaluation, EvaluationError>,
+) -> Vec<EvaluatedRow> {
+    let (project, evaluation) = (&request.project, &request.evaluation);
+    match outcome {
+        Ok(done) => done
+            .rows
+            .iter()
+            .cloned()
+            .map(|r| EvaluatedRow::from_result(project, evaluation, run_id, r))
+            .collect(),
+        Err(error) => request
+            .rows
+            .iter()
+            .map(|row| {
+                EvaluatedRow::failed(
+                    project,
+                    evaluation,
+                    run_id,
+                    row.clone(),
+                    &request.checks,
+                    error,
+                )
+            })
+            .collect(),
+    }
+}
+
 impl Inner {
-    /// Records an evaluation's rows: console, file, per-project results, flush list.
+    /// Records an evaluation's rows: console, file, per-project results, flush list. The rows
+    /// are always recorded and the evaluation always leaves the pending count, even when
+    /// printing or logging panics (as a `tracing` subscriber does when its stderr is closed).
     fn publish(
         &self,
         request: &EvaluationRequest,
@@ -511,42 +544,16 @@ impl Inner {
         outcome: Result<crate::Evaluation, EvaluationError>,
         reply: Option<Reply>,
     ) {
-        let (project, evaluation) = (&request.project, &request.evaluation);
-        let rows: Vec<EvaluatedRow> = match &outcome {
-            Ok(done) => done
-                .rows
-                .iter()
-                .cloned()
-                .map(|r| EvaluatedRow::from_result(project, evaluation, run_id, r))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
-                request
-                    .rows
-                    .iter()
-                    .map(|row| {
-                        EvaluatedRow::failed(
-                            project,
-                            evaluation,
-                            run_id,
-                            row.clone(),
-                            &request.checks,
-                            error,
-                        )
-                    })
-                    .collect()
-            }
-        };
-        for row in &rows {
-            for (check, error) in &row.errors {
-                tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
-            }
-            self.print(row);
-            self.write(row);
-        }
+        let rows = rows_of(request, run_id, &outcome);
+        let announced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.announce(request, &outcome, &rows)
+        }));
         {
             let mut outcomes = lock(&self.outcomes);
-            let project_rows = outcomes.by_project.entry(project.clone()).or_default();
+            let project_rows = outcomes
+                .by_project
+                .entry(request.project.clone())
+                .or_default();
             insert_in_order(project_rows, seq, &rows);
             insert_in_order(&mut outcomes.unflushed, seq, &rows);
             outcomes.pending = outcomes.pending.saturating_sub(1);
@@ -555,6 +562,33 @@ impl Inner {
         self.notify.notify_waiters();
         if let Some(reply) = reply {
             let _ = reply.send(outcome.map(|_| rows));
+        }
+        if announced.is_err() {
+            // Logging itself may be what failed: say it the one way that does not panic.
+            let _ = writeln!(
+                io::stderr(),
+                "UpTrain: printing or logging results panicked; the results are kept"
+            );
+        }
+    }
+
+    /// Logs failures, prints the result blocks and writes the output file.
+    fn announce(
+        &self,
+        request: &EvaluationRequest,
+        outcome: &Result<crate::Evaluation, EvaluationError>,
+        rows: &[EvaluatedRow],
+    ) {
+        let (project, evaluation) = (&request.project, &request.evaluation);
+        if let Err(error) = outcome {
+            tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
+        }
+        for row in rows {
+            for (check, error) in &row.errors {
+                tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
+            }
+            self.print(row);
+            self.write(row);
         }
     }
 
