@@ -11,14 +11,17 @@
 
 mod asynchronous;
 mod dispatch;
+mod emit;
 mod run;
 mod scope;
 mod set;
+mod shared;
 mod synchronous;
 
-pub use asynchronous::{AsyncMode, ErasedAsyncHandler, SharedHandler};
+pub use asynchronous::AsyncMode;
 pub use run::{ChainRun, LlmRun, Nestable, RetrieverRun, RunKind, RunManager, ToolRun};
 pub use scope::{DispatchMode, Manager};
+pub use shared::{ErasedAsyncHandler, SharedHandler};
 pub use synchronous::SyncMode;
 
 /// A manager that dispatches synchronously to [`CallbackHandler`](crate::CallbackHandler)s.
