@@ -29,12 +29,20 @@ fn a_panicking_console_does_not_lose_the_row_or_hang_flush() {
     let handler = Arc::new(UptrainHandler::builder().log_to(Exploding).build().unwrap());
     let manager = CallbackManager::new().with_handler(handler.clone());
     let inputs = json!({"question": "What colour is Mars?", "context": "Mars is red."});
-    let chain = manager.on_chain_start(None, &inputs, RunOptions::default()).unwrap();
+    let chain = manager
+        .on_chain_start(None, &inputs, RunOptions::default())
+        .unwrap();
     let llm = chain
         .child()
-        .on_llm_start(&Serialized::named("m"), &["p".into()], RunOptions::default())
+        .on_llm_start(
+            &Serialized::named("m"),
+            &["p".into()],
+            RunOptions::default(),
+        )
         .unwrap();
-    llm[0].on_llm_end(&LlmResult::from_text("Mars is red.")).unwrap();
+    llm[0]
+        .on_llm_end(&LlmResult::from_text("Mars is red."))
+        .unwrap();
     chain.on_chain_end(&json!({})).unwrap();
 
     let (done, flushed) = mpsc::channel();
