@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 // One import brings the derive macro and the trait: they live in different namespaces.
 use llm_callbacks::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackErrorKind, CallbackHandler,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackErrorKind, CallbackHandler,
     CallbackManager, Category, ChainEnd, ChainStart, HandlerOptions, LlmNewToken, LlmStart,
     RunContext, RunOptions, Text, ToolEnd, callbacks,
 };
