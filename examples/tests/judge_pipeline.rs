@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    GRADES, expected_rows, field, judge_handler, judge_reply, match_row, numbered, prompt_of,
-    read_lines, title_of,
+    GRADES, answer_in_tasks, expected_rows, field, judge_handler, judge_reply, match_row, numbered,
+    prompt_of, read_lines, title_of,
 };
 use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
 use llm_callbacks::uptrain::{Check, EvaluatedRow};
@@ -238,27 +238,7 @@ async fn concurrent_tasks_send_each_run_its_own_inputs() {
     let server = judge_server().await;
     let uptrain = Arc::new(judge_handler(&server, 3).build().unwrap());
     let manager = AsyncCallbackManager::new().with_handler(uptrain.clone());
-    let pipeline = Arc::new(
-        Pipeline::shipped()
-            .unwrap()
-            .with_token_delay(Duration::from_millis(1)),
-    );
-    let tasks: Vec<_> = QUESTIONS
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let (manager, pipeline) = (manager.clone(), pipeline.clone());
-            tokio::spawn(async move {
-                pipeline
-                    .answer_async(&manager, q, Retrieval::ALL[i % 3])
-                    .await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap().unwrap());
-    }
+    let answers = answer_in_tasks(&manager).await;
     let rows = uptrain.flush_async().await;
     let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
     assert_eq!(rows.len(), expected);

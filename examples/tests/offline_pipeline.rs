@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{SharedBuffer, expected_rows, match_row, read_lines};
+use common::{SharedBuffer, answer_in_tasks, expected_rows, match_row, read_lines};
 use examples::{Pipeline, QUESTIONS, Retrieval, score_table};
 use llm_callbacks::registry::PluginConfig;
 use llm_callbacks::uptrain::{Check, UptrainHandler, env};
@@ -251,27 +251,7 @@ fn runs_on_several_threads_never_mix() {
 async fn runs_in_several_tokio_tasks_never_mix() {
     let uptrain = offline();
     let manager = AsyncCallbackManager::new().with_handler(uptrain.clone());
-    let pipeline = Arc::new(
-        Pipeline::shipped()
-            .unwrap()
-            .with_token_delay(Duration::from_millis(1)),
-    );
-    let tasks: Vec<_> = QUESTIONS
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let (manager, pipeline) = (manager.clone(), pipeline.clone());
-            tokio::spawn(async move {
-                pipeline
-                    .answer_async(&manager, q, Retrieval::ALL[i % 3])
-                    .await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap().unwrap());
-    }
+    let answers = answer_in_tasks(&manager).await;
     let rows = uptrain.flush_async().await;
     let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
     assert_eq!(rows.len(), expected);

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use examples::{Answer, Retrieval};
+use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
+use llm_callbacks::AsyncCallbackManager;
 use llm_callbacks::payload::Document;
 use llm_callbacks::uptrain::{
     EvaluatedRow, EvaluatorKind, Limits, RetryPolicy, Timeouts, UptrainHandler,
@@ -186,4 +187,31 @@ pub fn judge_reply(request: &Request) -> ResponseTemplate {
             None => ResponseTemplate::new(400).set_body_string(format!("unknown prompt {title:?}")),
         },
     }
+}
+
+/// Answers every shipped question in its own tokio task, cycling through the three
+/// retrievals, with a token delay so that the runs interleave.
+pub async fn answer_in_tasks(manager: &AsyncCallbackManager) -> Vec<Answer> {
+    let pipeline = Arc::new(
+        Pipeline::shipped()
+            .unwrap()
+            .with_token_delay(Duration::from_millis(1)),
+    );
+    let tasks: Vec<_> = QUESTIONS
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let (manager, pipeline) = (manager.clone(), pipeline.clone());
+            tokio::spawn(async move {
+                pipeline
+                    .answer_async(&manager, q, Retrieval::ALL[i % 3])
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap().unwrap());
+    }
+    answers
 }
