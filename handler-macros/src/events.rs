@@ -1,7 +1,8 @@
 //! The table of events a method can be marked with: name, event type and category, plus the
 //! "did you mean" lookup used in error messages.
 
-/// The category whose `ignore_*` flag gates an event; mirrors `handler_core::Category`.
+/// The category whose `ignore_*` flag gates an event; mirrors `handler_core::Category` (a test
+/// checks the two agree, as their `Debug` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Category {
     Llm,
@@ -29,7 +30,15 @@ const fn event(name: &'static str, ty: &'static str, category: Category) -> Even
     EventInfo { name, ty, category }
 }
 
-/// Every event, in the order of the handler traits.
+impl EventInfo {
+    /// The handler trait method that receives the event: `on_<name>`.
+    pub(crate) fn method(&self) -> String {
+        format!("on_{}", self.name)
+    }
+}
+
+/// Every event, in the order of the handler traits. `tests::matches_the_core` checks it against
+/// `handler_core::EventKind::ALL`: names, event types, categories and trait methods.
 pub(crate) const EVENTS: [EventInfo; 19] = [
     event("llm_start", "LlmStart", Category::Llm),
     event("chat_model_start", "ChatModelStart", Category::ChatModel),
@@ -132,6 +141,62 @@ mod tests {
         assert!(unknown_event_message("on_chain_end").contains("without `on_`"));
         assert!(unknown_event_message("ChainEnd").contains("`chain_end`"));
         assert!(unknown_event_message("banana").contains("the events are: llm_start"));
+    }
+
+    /// The core's events, as this table spells them: (name, event type, category, method).
+    fn core_events() -> Vec<(String, String, String, String)> {
+        handler_core::EventKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    kind.name().to_owned(),
+                    format!("{kind:?}"),
+                    format!("{:?}", kind.category()),
+                    kind.method_name(),
+                )
+            })
+            .collect()
+    }
+
+    fn table_events() -> Vec<(String, String, String, String)> {
+        EVENTS
+            .iter()
+            .map(|e| {
+                (
+                    e.name.to_owned(),
+                    e.ty.to_owned(),
+                    format!("{:?}", e.category),
+                    e.method(),
+                )
+            })
+            .collect()
+    }
+
+    /// Fails when the core gains an event the macros do not know, or the other way round, or
+    /// when one event differs in its type, category or method.
+    #[test]
+    fn matches_the_core() {
+        let core = core_events();
+        let table = table_events();
+        let missing: Vec<_> = core.iter().filter(|e| !table.contains(e)).collect();
+        let extra: Vec<_> = table.iter().filter(|e| !core.contains(e)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "the macros' event table differs from the core's EventKind::ALL\n\
+             in the core only: {missing:?}\nin the macros only: {extra:?}"
+        );
+        assert_eq!(table.len(), core.len());
+    }
+
+    /// Every core category but text has an `ignore_*` flag the macros compute.
+    #[test]
+    fn categories_match_the_flags() {
+        let flags: Vec<String> = handler_core::Category::ALL
+            .iter()
+            .filter(|c| **c != handler_core::Category::Text)
+            .map(|c| format!("ignore_{c}"))
+            .collect();
+        assert_eq!(flags, crate::options::IGNORE_FLAGS);
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn first_span(ty: &Type) -> proc_macro2::Span {
 
 /// One routed trait method.
 fn route(marked: &Marked, p: &TokenStream, is_async_trait: bool) -> TokenStream {
-    let trait_method = format_ident!("on_{}", marked.event.name);
+    let trait_method = format_ident!("{}", marked.event.method());
     let event_ty = format_ident!("{}", marked.event.ty);
     let method = &marked.method;
     let event = quote_spanned!(located(marked.event_span) => event);

@@ -2,19 +2,23 @@
 //! on the type, `#[callbacks]` on the impl block whose methods are marked `#[on(event)]`.
 //!
 //! Use them through the `llm-callbacks` facade (feature `derive`, on by default), which
-//! re-exports them; its documentation describes the attributes in full.
+//! re-exports them as `llm_callbacks::{CallbackHandler, callbacks}`; its documentation describes
+//! the attributes in full. Code that depends on `handler-core` directly says so with
+//! `crate = "handler_core"`, as here:
 //!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
-//! use llm_callbacks::{CallbackHandler, HandlerOptions, LlmNewToken, callbacks};
+//! use handler_core::CallbackHandler as _;
+//! use handler_core::event::LlmNewToken;
+//! use handler_macros::{CallbackHandler, callbacks};
 //!
 //! #[derive(CallbackHandler, Default)]
-//! #[callback(name = "token-counter")]
+//! #[callback(name = "token-counter", crate = "handler_core")]
 //! struct TokenCounter {
 //!     tokens: AtomicUsize,
 //! }
 //!
-//! #[callbacks]
+//! #[callbacks(crate = "handler_core")]
 //! impl TokenCounter {
 //!     #[on(llm_new_token)]
 //!     fn count(&self, _event: &LlmNewToken<'_>) {
