@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use examples::{Pipeline, QUESTIONS, Retrieval, score_table};
+use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken};
 use llm_callbacks::registry::PluginConfig;
 use llm_callbacks::uptrain::{Check, UptrainHandler};
-use llm_callbacks::{
-    AsyncCallbackManager, CallbackHandler, ChainEnd, ChainStart, LlmNewToken, callbacks,
-};
+use llm_callbacks::{AsyncCallbackManager, CallbackHandler, callbacks};
 
 /// Counts how many `rag` chains are running at once, and the most there ever were.
 #[derive(CallbackHandler, Default)]

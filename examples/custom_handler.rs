@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken, RetrieverEnd};
 use llm_callbacks::payload::{Document, LlmResult, Serialized};
 use llm_callbacks::{
-    AsyncCallbackManager, CallbackError, CallbackHandler, Category, ChainEnd, ChainStart,
-    HandlerOptions, HandlerResult, LlmNewToken, RetrieverEnd, RunContext, RunOptions, callbacks,
+    AsyncCallbackManager, CallbackError, CallbackHandler, Category, HandlerOptions, HandlerResult,
+    RunContext, RunOptions, callbacks,
 };
 use serde_json::json;
 

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use examples::{Pipeline, QUESTIONS, Retrieval, score_table};
+use llm_callbacks::event::{LlmEnd, LlmNewToken};
 use llm_callbacks::handlers::ConsoleHandler;
 use llm_callbacks::registry::PluginConfig;
 use llm_callbacks::uptrain::{EvaluatedRow, UptrainHandler};
-use llm_callbacks::{CallbackHandler, CallbackManager, LlmEnd, LlmNewToken, callbacks};
+use llm_callbacks::{CallbackHandler, CallbackManager, callbacks};
 
 /// Counts the tokens the model streams and the tokens its runs report using.
 #[derive(CallbackHandler, Default)]

@@ -1,19 +1,91 @@
-//! # llm-callbacks
-//!
 //! Typed callbacks for LLM applications, as LangChain's callback system gives Python ones:
-//! events for every step of a run (LLM, chat model, chain, tool, retriever, agent, retry, text,
-//! custom events), managers that fan them out to many handlers at almost no cost, a derive macro
-//! that turns a plain struct into a handler, and plugins.
+//! an event for every step of a run (LLM, chat model, chain, tool, retriever, agent, retry,
+//! text, custom events), managers that fan them out to many handlers at almost no cost, a derive
+//! macro that turns a plain struct into a handler, and plugins.
 //!
-//! Everything of [`handler_core`] is re-exported here. Cargo features:
+//! # A first pipeline
+//!
+//! A handler is a plain struct: derive [`CallbackHandler`](derive@CallbackHandler) and mark the
+//! methods of a [`callbacks`] impl block with the events they handle. A manager fans each event
+//! out to its handlers; starting a run returns the run manager that emits the run's later events
+//! and makes the manager for its child runs.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use llm_callbacks::event::LlmNewToken;
+//! use llm_callbacks::handlers::ConsoleHandler;
+//! use llm_callbacks::payload::{LlmResult, Serialized};
+//! use llm_callbacks::{CallbackHandler, CallbackManager, RunOptions, callbacks};
+//! use serde_json::json;
+//!
+//! #[derive(CallbackHandler, Default)]
+//! #[callback(name = "token-counter")]
+//! struct TokenCounter {
+//!     tokens: AtomicUsize,
+//! }
+//!
+//! #[callbacks]
+//! impl TokenCounter {
+//!     #[on(llm_new_token)]
+//!     fn count(&self, _event: &LlmNewToken<'_>) {
+//!         self.tokens.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! let counter = Arc::new(TokenCounter::default());
+//! let manager = CallbackManager::new()
+//!     .with_handler(Arc::new(ConsoleHandler::new()))
+//!     .with_handler(counter.clone());
+//!
+//! let chain = manager.on_chain_start(None, &json!({"question": "hi"}), RunOptions::named("qa"))?;
+//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
+//! for token in ["hel", "lo"] {
+//!     llm[0].on_llm_new_token(token, None)?;
+//! }
+//! llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+//! chain.on_chain_end(&json!({"answer": "hello"}))?;
+//! assert_eq!(counter.tokens.load(Ordering::Relaxed), 2);
+//! # Ok::<(), llm_callbacks::CallbackError>(())
+//! ```
+//!
+//! # Where things are
+//!
+//! | you want | look at |
+//! |---|---|
+//! | to dispatch events | [`CallbackManager`] (sync) and [`AsyncCallbackManager`] (async); the run managers their start methods return ([`ChainRunManager`], [`LlmRunManager`], ...); the generic machinery in [`manager`] |
+//! | to describe a run | [`RunOptions`] (name, tags, metadata, run id) when you start it; [`RunContext`] on every event |
+//! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`]; or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
+//! | the events and their data | [`event`]: one struct per event, [`EventKind`](event::EventKind), the owned [`EventRecord`](event::EventRecord); [`payload`]: documents, messages, LLM results, errors |
+//! | ready-made handlers | [`handlers`]: a console printer, a JSONL recorder and its replay |
+//! | plugins | [`registry`]: plugins discovered at run time and added with one call; `llm_callbacks::uptrain` (feature `uptrain`) |
+//! | to handle errors | [`CallbackError`] (what a manager returns), [`HandlerError`] (what a handler returns) |
+//!
+//! A handler's error or panic is logged and the other handlers still run, unless the handler
+//! asks for `raise_error`; then the manager returns it as a [`CallbackError`].
+//!
+//! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `derive` | yes | `#[derive(CallbackHandler)]` and `#[callbacks]` |
-//! | `uptrain` | no | the UpTrain evaluator plugin, discovered by [`registry`] |
+//! | `uptrain` | no | the UpTrain evaluator plugin, as `llm_callbacks::uptrain`, discovered by [`registry`] |
 #![deny(missing_docs)]
 
-pub use handler_core::*;
+pub mod manager;
+
+pub use handler_core::{event, handlers, payload, registry};
+
+pub use handler_core::{
+    AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Category, Failure,
+    HandlerError, HandlerOptions, HandlerResult, Interest, IntoHandlerResult, RunContext,
+    RunOptions, Uuid,
+};
+pub use manager::{
+    AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncRetrieverRunManager,
+    AsyncToolRunManager, CallbackManager, ChainRunManager, LlmRunManager, RetrieverRunManager,
+    ToolRunManager,
+};
 
 /// Makes a plain type a handler (feature `derive`): pair it with a [`callbacks`] impl block
 /// whose methods are marked `#[on(event)]`.
@@ -29,7 +101,8 @@ pub use handler_core::*;
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// // One import brings the derive and the trait (they live in different namespaces).
-/// use llm_callbacks::{CallbackHandler, CallbackManager, LlmEnd, LlmNewToken, RunContext};
+/// use llm_callbacks::{CallbackHandler, CallbackManager, RunContext};
+/// use llm_callbacks::event::{LlmEnd, LlmNewToken};
 /// use llm_callbacks::payload::{LlmResult, Serialized};
 /// use llm_callbacks::{RunOptions, callbacks};
 ///
@@ -83,7 +156,8 @@ pub use handler_core::*;
 /// Mistakes are compile errors that point at them; a `&mut self` method, for example:
 ///
 /// ```compile_fail
-/// use llm_callbacks::{CallbackHandler, ChainEnd, callbacks};
+/// use llm_callbacks::event::ChainEnd;
+/// use llm_callbacks::{CallbackHandler, callbacks};
 ///
 /// #[derive(CallbackHandler)]
 /// struct Counter { ends: u32 }
@@ -118,7 +192,8 @@ pub use handler_macros::CallbackHandler;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use llm_callbacks::{AsyncCallbackManager, CallbackHandler, ChainEnd, Text, callbacks};
+/// use llm_callbacks::event::{ChainEnd, Text};
+/// use llm_callbacks::{AsyncCallbackManager, CallbackHandler, callbacks};
 ///
 /// #[derive(CallbackHandler)]
 /// struct Reporter;
@@ -144,7 +219,8 @@ pub use handler_macros::CallbackHandler;
 /// An unknown event name is an error that suggests the closest one:
 ///
 /// ```compile_fail
-/// use llm_callbacks::{CallbackHandler, ChainEnd, callbacks};
+/// use llm_callbacks::event::ChainEnd;
+/// use llm_callbacks::{CallbackHandler, callbacks};
 ///
 /// #[derive(CallbackHandler)]
 /// struct Handler;

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One import brings the derive macro and the trait: they live in different namespaces.
+use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken, LlmStart, Text, ToolEnd};
 use llm_callbacks::{
     AsyncCallbackHandler, AsyncCallbackManager, CallbackErrorKind, CallbackHandler,
-    CallbackManager, Category, ChainEnd, ChainStart, HandlerOptions, LlmNewToken, LlmStart,
-    RunContext, RunOptions, Text, ToolEnd, callbacks,
+    CallbackManager, Category, HandlerOptions, RunContext, RunOptions, callbacks,
 };
 use serde_json::json;
 

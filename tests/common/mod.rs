@@ -155,7 +155,7 @@ macro_rules! recorder {
         impl $name {
             $(
                 #[on($event)]
-                fn $event(&self, _event: &llm_callbacks::$ty<'_>) {
+                fn $event(&self, _event: &llm_callbacks::event::$ty<'_>) {
                     self.seen.lock().unwrap().push(stringify!($event));
                 }
             )*
@@ -178,7 +178,7 @@ macro_rules! recorder {
         impl $name {
             $(
                 #[on($event)]
-                async fn $event(&self, _event: &llm_callbacks::$ty<'_>) {
+                async fn $event(&self, _event: &llm_callbacks::event::$ty<'_>) {
                     tokio::task::yield_now().await;
                     self.seen.lock().unwrap().push(stringify!($event));
                 }

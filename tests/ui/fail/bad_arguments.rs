@@ -1,5 +1,6 @@
 use std::sync::Arc;
-use llm_callbacks::{ChainEnd, CallbackHandler, CallbackManager, RunContext, Text, ToolEnd, callbacks};
+use llm_callbacks::event::{ChainEnd, Text, ToolEnd};
+use llm_callbacks::{CallbackHandler, CallbackManager, RunContext, callbacks};
 
 #[derive(CallbackHandler)]
 struct Handler;

@@ -1,5 +1,6 @@
 use std::sync::Arc;
-use llm_callbacks::{CallbackHandler, CallbackManager, ChainEnd, ChainStart, Text, callbacks};
+use llm_callbacks::event::{ChainEnd, ChainStart, Text};
+use llm_callbacks::{CallbackHandler, CallbackManager, callbacks};
 
 #[derive(CallbackHandler)]
 struct Handler;

@@ -1,5 +1,6 @@
 use std::sync::Arc;
-use llm_callbacks::{CallbackManager, Text, callbacks};
+use llm_callbacks::event::Text;
+use llm_callbacks::{CallbackManager, callbacks};
 
 struct Handler;
 

@@ -1,4 +1,5 @@
-use llm_callbacks::{CallbackHandler, Text, callbacks};
+use llm_callbacks::event::Text;
+use llm_callbacks::{CallbackHandler, callbacks};
 
 struct Handler;
 

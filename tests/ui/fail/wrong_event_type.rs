@@ -1,5 +1,6 @@
 use std::sync::Arc;
-use llm_callbacks::{CallbackHandler, CallbackManager, ChainStart, callbacks};
+use llm_callbacks::event::ChainStart;
+use llm_callbacks::{CallbackHandler, CallbackManager, callbacks};
 
 #[derive(CallbackHandler)]
 struct Handler;

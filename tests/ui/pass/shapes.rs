@@ -2,10 +2,8 @@
 #![deny(missing_docs, warnings)]
 
 use std::sync::Arc;
-use llm_callbacks::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, ChainEnd,
-    ChainError, ChainStart, HandlerError, LlmEnd, LlmStart, RunContext, Text, ToolStart, callbacks,
-};
+use llm_callbacks::event::{ChainEnd, ChainError, ChainStart, LlmEnd, LlmStart, Text, ToolStart};
+use llm_callbacks::{AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, HandlerError, RunContext, callbacks};
 
 /// A public sync handler: every return shape, with and without the run context.
 #[derive(CallbackHandler, Default)]
