@@ -153,6 +153,57 @@ pub use manager::{
 /// | `ignore_<category> = bool` | override a computed flag (`llm`, `chat_model`, `chain`, `agent`, `retriever`, `retry`, `custom_event`); `ignore_chain` alone means `= true` |
 /// | `crate = "handler_core"` | for code that depends on `handler-core` directly rather than on this facade; write it on `#[callbacks(crate = "handler_core")]` too |
 ///
+/// These are the type's: every instance reports them, as constants. When instances of one type
+/// must differ (LangChain's `FakeCallbackHandler(ignore_llm_=True)`), mark fields:
+///
+/// | field | holds | when empty |
+/// |---|---|---|
+/// | `#[callback(name)]` | the instance's name: `String`, `&'static str`, `Cow<'static, str>`, `Box<str>`, `Arc<str>`, or an `Option` of one | `""` or `None`: the type's name |
+/// | `#[callback(options)]` | the instance's flags: `HandlerOptions`, or `Option<HandlerOptions>` | `None`: the type's `OPTIONS` |
+///
+/// Start an instance's flags from the type's (`MyHandler::OPTIONS.ignore(Category::Chain)`); the
+/// `Option` forms keep the type's name and flags under `#[derive(Default)]`. The manager reads
+/// them when the handler is added.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use llm_callbacks::event::ChainStart;
+/// use llm_callbacks::{CallbackHandler, CallbackManager, Category, HandlerOptions, RunOptions, callbacks};
+///
+/// #[derive(CallbackHandler, Default)]
+/// #[callback(name = "fake")]
+/// struct Fake {
+///     #[callback(name)]
+///     name: Option<String>,
+///     #[callback(options)]
+///     options: Option<HandlerOptions>,
+///     starts: AtomicUsize,
+/// }
+///
+/// #[callbacks]
+/// impl Fake {
+///     #[on(chain_start)]
+///     fn start(&self, _event: &ChainStart<'_>) {
+///         self.starts.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let plain = Arc::new(Fake::default());
+/// let deaf = Arc::new(Fake {
+///     name: Some("deaf".into()),
+///     options: Some(Fake::OPTIONS.ignore(Category::Chain)),
+///     ..Fake::default()
+/// });
+/// assert_eq!((plain.name(), deaf.name()), ("fake", "deaf"));
+///
+/// let manager = CallbackManager::new().with_handler(plain.clone()).with_handler(deaf.clone());
+/// manager.on_chain_start(None, &serde_json::json!({}), RunOptions::new())?;
+/// assert_eq!(plain.starts.load(Ordering::Relaxed), 1);
+/// assert_eq!(deaf.starts.load(Ordering::Relaxed), 0);
+/// # Ok::<(), llm_callbacks::CallbackError>(())
+/// ```
+///
 /// Mistakes are compile errors that point at them; a `&mut self` method, for example:
 ///
 /// ```compile_fail
@@ -173,8 +224,8 @@ pub use manager::{
 ///
 /// and so are an unknown event (`#[on(chian_end)]`: "did you mean `chain_end`?"), an argument
 /// of the wrong event type, two methods for one event, a generic method, a return type other
-/// than `()` or `Result<(), E>`, an unknown option, and a `#[callbacks]` block without the
-/// derive.
+/// than `()` or `Result<(), E>`, an unknown option, a `#[callbacks]` block without the derive,
+/// and a marked field of the wrong type or marked twice.
 #[cfg(feature = "derive")]
 pub use handler_macros::CallbackHandler;
 

@@ -4,6 +4,14 @@
 //! The derive implements [`HandlerConfig`] (the handler's name and explicit flag overrides);
 //! `#[callbacks]` implements the handler trait, computing the flags from the marked methods and
 //! applying the overrides on top with [`DeriveConfig::apply`], in a constant.
+//!
+//! A handler whose instances differ marks fields: `#[callback(name)]` on a [`NameField`],
+//! `#[callback(options)]` on an [`OptionsField`]. The derive then overrides
+//! [`HandlerConfig::instance_name`] / [`HandlerConfig::instance_options`] to read them; without
+//! such fields both keep their default bodies and `name()` / `options()` stay constants.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 pub use crate::error::{HandlerError, HandlerResult};
 pub use crate::event::{
@@ -88,6 +96,119 @@ impl DeriveConfig {
 pub trait HandlerConfig {
     /// The options.
     const CONFIG: DeriveConfig;
+
+    /// This instance's name, read from its `#[callback(name)]` field; `None` when it has no such
+    /// field or the field holds no name (the type's name then applies).
+    #[inline]
+    fn instance_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// This instance's flags, read from its `#[callback(options)]` field; `defaults` (the type's
+    /// `OPTIONS`) when it has no such field or the field holds `None`.
+    #[inline]
+    fn instance_options(&self, defaults: HandlerOptions) -> HandlerOptions {
+        defaults
+    }
+}
+
+/// What a `#[callback(name)]` field may hold: a string type, or an `Option` of one. An empty
+/// string or `None` means "no name of its own": the type's name applies.
+#[diagnostic::on_unimplemented(
+    message = "a `#[callback(name)]` field holds the handler's name, not `{Self}`",
+    label = "expected `String`, `&'static str`, `Cow<'static, str>`, `Box<str>`, `Arc<str>` or an `Option` of one",
+    note = "for a fixed name, write `#[callback(name = \"...\")]` on the type instead"
+)]
+pub trait NameField {
+    /// The name, if the field holds one.
+    fn handler_name(&self) -> Option<&str>;
+}
+
+const fn non_empty(name: &str) -> Option<&str> {
+    if name.is_empty() { None } else { Some(name) }
+}
+
+impl NameField for String {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        non_empty(self)
+    }
+}
+
+impl NameField for &str {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        non_empty(self)
+    }
+}
+
+impl NameField for Box<str> {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        non_empty(self)
+    }
+}
+
+impl NameField for Arc<str> {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        non_empty(self)
+    }
+}
+
+impl NameField for Cow<'_, str> {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        non_empty(self)
+    }
+}
+
+impl<T: NameField> NameField for Option<T> {
+    #[inline]
+    fn handler_name(&self) -> Option<&str> {
+        self.as_ref().and_then(NameField::handler_name)
+    }
+}
+
+/// What a `#[callback(options)]` field may hold: the instance's [`HandlerOptions`], or an
+/// `Option` of them where `None` keeps the type's (so `#[derive(Default)]` keeps them too).
+#[diagnostic::on_unimplemented(
+    message = "a `#[callback(options)]` field holds the handler's flags, not `{Self}`",
+    label = "expected `HandlerOptions` or `Option<HandlerOptions>`",
+    note = "start from the type's flags: `MyHandler::OPTIONS.ignore(Category::Llm)`"
+)]
+pub trait OptionsField {
+    /// The instance's flags, given the type's.
+    fn handler_options(&self, defaults: HandlerOptions) -> HandlerOptions;
+}
+
+impl OptionsField for HandlerOptions {
+    #[inline]
+    fn handler_options(&self, _defaults: HandlerOptions) -> HandlerOptions {
+        *self
+    }
+}
+
+impl OptionsField for Option<HandlerOptions> {
+    #[inline]
+    fn handler_options(&self, defaults: HandlerOptions) -> HandlerOptions {
+        self.unwrap_or(defaults)
+    }
+}
+
+/// Reads a `#[callback(name)]` field (a function, so a wrong field type is an error at the field).
+#[inline]
+pub fn field_name<F: NameField + ?Sized>(field: &F) -> Option<&str> {
+    field.handler_name()
+}
+
+/// Reads a `#[callback(options)]` field.
+#[inline]
+pub fn field_options<F: OptionsField + ?Sized>(
+    field: &F,
+    defaults: HandlerOptions,
+) -> HandlerOptions {
+    field.handler_options(defaults)
 }
 
 /// What a marked method may return: `()` or `Result<(), E>` with `E` convertible into a
@@ -128,5 +249,45 @@ pub fn name_of<T: ?Sized>(configured: Option<&'static str>) -> &'static str {
     match configured {
         Some(name) => name,
         None => core::any::type_name::<T>(),
+    }
+}
+
+/// The name an instance reports: its `#[callback(name)]` field when that holds a name, else
+/// [`name_of`].
+#[inline]
+pub fn instance_name_of<'a, T: ?Sized>(
+    instance: Option<&'a str>,
+    configured: Option<&'static str>,
+) -> &'a str {
+    match instance {
+        Some(name) => name,
+        None => name_of::<T>(configured),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_fields() {
+        assert_eq!(field_name(&String::from("a")), Some("a"));
+        assert_eq!(field_name(&String::new()), None);
+        assert_eq!(field_name(&"b"), Some("b"));
+        assert_eq!(field_name(&Some(Arc::<str>::from("c"))), Some("c"));
+        assert_eq!(field_name(&None::<Box<str>>), None);
+        assert_eq!(field_name(&Cow::Borrowed("d")), Some("d"));
+        assert_eq!(instance_name_of::<u8>(None, None), "u8");
+        assert_eq!(instance_name_of::<u8>(None, Some("fixed")), "fixed");
+        assert_eq!(instance_name_of::<u8>(Some("mine"), Some("fixed")), "mine");
+    }
+
+    #[test]
+    fn options_fields() {
+        let defaults = HandlerOptions::new().raise_error(true);
+        let own = HandlerOptions::new().run_inline(true);
+        assert_eq!(field_options(&own, defaults), own);
+        assert_eq!(field_options(&Some(own), defaults), own);
+        assert_eq!(field_options(&None::<HandlerOptions>, defaults), defaults);
     }
 }

@@ -5,15 +5,26 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::DeriveInput;
 
+use crate::errors::Errors;
 use crate::fallback;
+use crate::fields::parse_fields;
 use crate::options::{HandlerAttrs, parse_handler_attrs};
 
-/// Expands the derive; `Err` when `#[callback(...)]` has a mistake.
+/// Expands the derive; `Err` when a `#[callback(...)]`, on the type or on a field, has a mistake.
 pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(input)?;
+    let mut errors = Errors::default();
     let mut attrs = HandlerAttrs::default();
-    parse_handler_attrs(&input.attrs, &mut attrs)?;
+    if let Err(error) = parse_handler_attrs(&input.attrs, &mut attrs) {
+        errors.push(error);
+    }
+    let fields = parse_fields(&input.data).unwrap_or_else(|error| {
+        errors.push(error);
+        Default::default()
+    });
+    errors.finish()?;
     let p = attrs.krate.private();
+    let methods = fields.methods(&p);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let name = attrs
@@ -32,6 +43,8 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 #(#flags)*
                 ..#p::DeriveConfig::DEFAULT
             };
+
+            #methods
         }
     })
 }
@@ -86,6 +99,31 @@ mod tests {
             out.contains("ignore_chain : :: core :: option :: Option :: Some (false)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn reads_instance_fields() {
+        let out = expand(quote! {
+            #[callback(name = "fixed")]
+            struct Fake { #[callback(name)] name: String, #[callback(options)] options: Option<HandlerOptions> }
+        })
+        .unwrap()
+        .to_string();
+        assert!(out.contains("Some (\"fixed\")"), "{out}");
+        assert!(out.contains("fn instance_name"), "{out}");
+        assert!(out.contains("field_name (& self . name)"), "{out}");
+        assert!(out.contains("fn instance_options"), "{out}");
+    }
+
+    #[test]
+    fn type_and_field_mistakes_are_reported_together() {
+        let Err(error) = expand(quote! {
+            #[callback(raise_eror)]
+            struct Fake { #[callback(nme)] name: String }
+        }) else {
+            panic!("expected errors");
+        };
+        assert_eq!(error.into_iter().count(), 2);
     }
 
     #[test]

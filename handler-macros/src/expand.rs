@@ -54,7 +54,8 @@ fn options_consts(handler: &Handler, p: &TokenStream) -> TokenStream {
             const __CALLBACK_CONFIG: #p::DeriveConfig = #config;
 
             /// The handler's flags: every category without a `#[on(...)]` method is ignored,
-            /// then the `#[callback(...)]` options apply.
+            /// then the `#[callback(...)]` options apply. An instance with a
+            /// `#[callback(options)]` field reports that field's flags instead.
             pub const OPTIONS: #p::HandlerOptions = Self::__CALLBACK_CONFIG.apply(#p::HandlerOptions {
                 #(#fields: #flags,)*
                 raise_error: false,
@@ -121,6 +122,9 @@ pub(crate) fn handler_impl(handler: &Handler, krate: &CratePath) -> TokenStream 
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     let routes = handler.marked.iter().map(|m| route(m, &p, is_async));
     let consts = options_consts(handler, &p);
+    // Spanned like the config constant: without the derive, the three uses of the config trait
+    // make one error, not three.
+    let config = quote_spanned!(located(first_span(self_ty)) => <Self as #p::HandlerConfig>);
     quote! {
         #consts
 
@@ -128,11 +132,14 @@ pub(crate) fn handler_impl(handler: &Handler, krate: &CratePath) -> TokenStream 
         #[allow(clippy::let_unit_value, clippy::unit_arg)]
         impl #impl_generics #p::#trait_name for #self_ty #where_clause {
             fn name(&self) -> &str {
-                #p::name_of::<Self>(Self::__CALLBACK_CONFIG.name)
+                #p::instance_name_of::<Self>(
+                    #config::instance_name(self),
+                    Self::__CALLBACK_CONFIG.name,
+                )
             }
 
             fn options(&self) -> #p::HandlerOptions {
-                Self::OPTIONS
+                #config::instance_options(self, Self::OPTIONS)
             }
 
             #(#routes)*

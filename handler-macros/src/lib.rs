@@ -46,6 +46,7 @@ mod errors;
 mod events;
 mod expand;
 mod fallback;
+mod fields;
 mod options;
 mod valid;
 
@@ -62,6 +63,11 @@ use proc_macro::TokenStream;
 /// | `run_inline`, `run_inline = bool` | in the async manager, run in order before the concurrent handlers |
 /// | `ignore_<category> = bool` | override a computed flag: `llm`, `chat_model`, `chain`, `agent`, `retriever`, `retry`, `custom_event` |
 /// | `crate = "path"` | where the core is, when depending on `handler-core` directly (default `::llm_callbacks`) |
+///
+/// On fields, for handlers whose instances differ: `#[callback(name)]` marks the field holding
+/// the instance's name (a string type, or an `Option` of one), `#[callback(options)]` the one
+/// holding its flags (`HandlerOptions` or `Option<HandlerOptions>`); empty or `None` falls back
+/// to the type's.
 #[proc_macro_derive(CallbackHandler, attributes(callback))]
 pub fn derive_callback_handler(input: TokenStream) -> TokenStream {
     derive::derive(input.into()).into()

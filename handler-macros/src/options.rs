@@ -20,7 +20,7 @@ pub(crate) const IGNORE_FLAGS: [&str; 7] = [
     "ignore_custom_event",
 ];
 
-const HANDLER_KEYS: [&str; 11] = [
+pub(crate) const HANDLER_KEYS: [&str; 11] = [
     "name",
     "raise_error",
     "run_inline",
@@ -78,6 +78,18 @@ pub(crate) fn parse_handler_attrs(attrs: &[Attribute], out: &mut HandlerAttrs) -
             }
             seen.push(key.clone());
             match key.as_str() {
+                "name" if !meta.input.peek(syn::Token![=]) => {
+                    return Err(meta.error(
+                        "write `name = \"...\"`; for a name per instance, mark a field \
+                         `#[callback(name)]`",
+                    ));
+                }
+                "options" => {
+                    return Err(meta.error(
+                        "`options` marks a field: write `#[callback(options)]` on a field of type \
+                         `HandlerOptions` or `Option<HandlerOptions>`",
+                    ));
+                }
                 "name" => {
                     let name: LitStr = meta.value()?.parse()?;
                     if name.value().trim().is_empty() {
