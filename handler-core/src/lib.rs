@@ -25,11 +25,11 @@
 //! let manager = CallbackManager::new().with_handler(tokens.clone());
 //!
 //! let chain = manager.on_chain_start(None, &json!({"question": "hi"}), RunOptions::named("qa"))?;
-//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
+//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
 //! for token in ["hel", "lo"] {
-//!     llm[0].on_llm_new_token(token, None)?;
+//!     llm.on_llm_new_token(token, None)?;
 //! }
-//! llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+//! llm.on_llm_end(&LlmResult::from_text("hello"))?;
 //! chain.on_chain_end(&json!({"answer": "hello"}))?;
 //! assert_eq!(tokens.0.load(Ordering::Relaxed), 2);
 //! # Ok::<(), handler_core::CallbackError>(())
@@ -40,6 +40,7 @@ mod category;
 #[doc(hidden)]
 pub mod derive_support;
 mod error;
+pub mod evaluation;
 pub mod event;
 mod handler;
 pub mod handlers;

@@ -161,6 +161,8 @@ impl<S> Clone for Scope<S> {
 /// ```
 pub struct Manager<D: DispatchMode> {
     pub(crate) parent_run_id: Option<Uuid>,
+    /// The root of the parent's run tree (`None` when the parent is the root, or no parent).
+    pub(crate) root_run_id: Option<Uuid>,
     pub(crate) scope: Arc<Scope<D::Slot>>,
 }
 
@@ -169,13 +171,16 @@ impl<D: DispatchMode> Manager<D> {
     pub fn new() -> Self {
         Self {
             parent_run_id: None,
+            root_run_id: None,
             scope: Arc::new(Scope::empty()),
         }
     }
 
-    pub(crate) fn from_scope(parent_run_id: Option<Uuid>, scope: Arc<Scope<D::Slot>>) -> Self {
+    /// The manager of runs nested in the run `parent`, holding `scope`.
+    pub(crate) fn from_scope(parent: &RunContext, scope: Arc<Scope<D::Slot>>) -> Self {
         Self {
-            parent_run_id,
+            parent_run_id: Some(parent.run_id),
+            root_run_id: Some(parent.root_id()),
             scope,
         }
     }
@@ -435,11 +440,23 @@ impl<D: DispatchMode> Manager<D> {
         Arc::new(RunContext {
             run_id: run_id.unwrap_or_else(Uuid::now_v7),
             parent_run_id: self.parent_run_id,
+            root_run_id: self.root_run_id.or(self.parent_run_id),
             tags: self.scope.tags.clone(),
             metadata: self.scope.metadata.clone(),
             name: options.name.clone(),
             run_type: options.run_type.clone(),
         })
+    }
+
+    /// The run manager of a new run of this manager, before its start event is sent. When the
+    /// start's dispatch fails (a handler with `raise_error`), the caller drops it, so the run
+    /// still gets its one terminal event (abandoned).
+    pub(crate) fn run_manager<K: RunKind>(
+        &self,
+        run_id: Option<Uuid>,
+        options: &RunOptions,
+    ) -> RunManager<D, K> {
+        RunManager::new(self.new_run(run_id, options), self.scope.clone())
     }
 
     /// The context of a custom event dispatched from this manager: the enclosing run's id, the
@@ -456,6 +473,7 @@ impl<D: DispatchMode> Manager<D> {
         Ok(RunContext {
             run_id,
             parent_run_id: None,
+            root_run_id: self.root_run_id.filter(|root| *root != run_id),
             tags: self.scope.tags.clone(),
             metadata: self.scope.metadata.clone(),
             name: None,
@@ -479,6 +497,7 @@ impl<D: DispatchMode> Clone for Manager<D> {
     fn clone(&self) -> Self {
         Self {
             parent_run_id: self.parent_run_id,
+            root_run_id: self.root_run_id,
             scope: self.scope.clone(),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::emit::Emit;
+use super::emit::{Emit, emit_end};
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::shared::SharedHandler;
 use super::{DispatchMode, Manager, Sealed};
@@ -81,100 +81,153 @@ impl Manager<AsyncMode> {
         Emit::new(handlers, handlers.interest(), *event).await
     }
 
-    /// Starts one LLM run per prompt; see [`CallbackManager::on_llm_start`](super::CallbackManager::on_llm_start).
-    pub async fn on_llm_start(
+    /// Starts an LLM run on one prompt; see
+    /// [`CallbackManager::on_llm_start`](super::CallbackManager::on_llm_start).
+    pub async fn on_llm_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        prompt: &str,
+        options: RunOptions,
+    ) -> Result<RunManager<AsyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let prompts = [prompt.to_owned()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::LlmStart(LlmStart {
+            run,
+            serialized,
+            prompts: &prompts,
+        }))
+        .await?;
+        Ok(manager)
+    }
+
+    /// Starts one LLM run per prompt; see
+    /// [`CallbackManager::on_llm_start_batch`](super::CallbackManager::on_llm_start_batch).
+    pub async fn on_llm_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         prompts: &[String],
         options: RunOptions,
     ) -> Result<Vec<RunManager<AsyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(prompts.len());
         for (i, prompt) in prompts.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::LlmStart(LlmStart {
-                run: &run,
+                run,
                 serialized,
                 prompts: std::slice::from_ref(prompt),
             }))
             .await?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
-    /// Starts one chat model run per conversation; see
+    /// Starts a chat model run on one conversation; see
     /// [`CallbackManager::on_chat_model_start`](super::CallbackManager::on_chat_model_start).
-    pub async fn on_chat_model_start(
+    pub async fn on_chat_model_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        messages: &[ChatMessage],
+        options: RunOptions,
+    ) -> Result<RunManager<AsyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let conversations = [messages.to_vec()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::ChatModelStart(ChatModelStart {
+            run,
+            serialized,
+            messages: &conversations,
+        }))
+        .await?;
+        Ok(manager)
+    }
+
+    /// Starts one chat model run per conversation; see
+    /// [`CallbackManager::on_chat_model_start_batch`](super::CallbackManager::on_chat_model_start_batch).
+    pub async fn on_chat_model_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         messages: &[Vec<ChatMessage>],
         options: RunOptions,
     ) -> Result<Vec<RunManager<AsyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(messages.len());
         for (i, conversation) in messages.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::ChatModelStart(ChatModelStart {
-                run: &run,
+                run,
                 serialized,
                 messages: std::slice::from_ref(conversation),
             }))
             .await?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
     /// Starts a chain run.
-    pub async fn on_chain_start(
+    pub async fn on_chain_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         inputs: &Value,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, ChainRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ChainStart(ChainStart {
-            run: &run,
+            run,
             serialized,
             inputs,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a tool run.
-    pub async fn on_tool_start(
+    pub async fn on_tool_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         input: &str,
         inputs: Option<&Value>,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, ToolRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ToolStart(ToolStart {
-            run: &run,
+            run,
             serialized,
             input,
             inputs,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a retriever run.
-    pub async fn on_retriever_start(
+    pub async fn on_retriever_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         query: &str,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, RetrieverRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::RetrieverStart(RetrieverStart {
-            run: &run,
+            run,
             serialized,
             query,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Dispatches a custom event attributed to the enclosing run; fails outside any run.
@@ -197,6 +250,13 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
     #[inline]
     fn emit<'a>(&'a self, event: Event<'a>) -> Emit<'a> {
         Emit::new(&self.handlers, self.interest, event)
+    }
+
+    /// Ends the run with its terminal event. Cancel-safe: once this future has been polled,
+    /// every interested handler gets the event even if the caller drops the future midway.
+    async fn emit_end(&self, event: Event<'_>) -> Result<(), CallbackError> {
+        self.end()?;
+        emit_end(&self.handlers, self.interest, event).await
     }
 
     /// The run printed text. Every handler receives it.
@@ -236,33 +296,41 @@ impl RunManager<AsyncMode, LlmRun> {
         self.emit(run_event!(self, LlmNewToken { token, chunk }))
     }
 
-    /// The model run ended.
-    pub async fn on_llm_end(&self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, LlmEnd { response })).await
+    /// The model run ended. Ends the run.
+    pub async fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, LlmEnd { response })).await
     }
 
-    /// The model run failed.
-    pub async fn on_llm_error(
-        &self,
+    /// The model run failed. Ends the run.
+    pub async fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+        let (error, response) = (&error.into(), None);
+        self.emit_end(run_event!(self, LlmError { error, response }))
+            .await
+    }
+
+    /// The model run failed after producing `response`. Ends the run.
+    pub async fn on_llm_error_with_response(
+        self,
         error: impl Into<ErrorInfo>,
-        response: Option<&LlmResult>,
+        response: &LlmResult,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, LlmError { error, response }))
+        let response = Some(response);
+        self.emit_end(run_event!(self, LlmError { error, response }))
             .await
     }
 }
 
 impl RunManager<AsyncMode, ChainRun> {
-    /// The chain ended.
-    pub async fn on_chain_end(&self, outputs: &Value) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, ChainEnd { outputs })).await
+    /// The chain ended. Ends the run.
+    pub async fn on_chain_end(self, outputs: &Value) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, ChainEnd { outputs })).await
     }
 
-    /// The chain failed.
-    pub async fn on_chain_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The chain failed. Ends the run.
+    pub async fn on_chain_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, ChainError { error })).await
+        self.emit_end(run_event!(self, ChainError { error })).await
     }
 
     /// The agent of this chain chose an action.
@@ -283,7 +351,8 @@ impl RunManager<AsyncMode, ChainRun> {
         .await
     }
 
-    /// The agent of this chain finished.
+    /// The agent of this chain finished. The chain itself ends with
+    /// [`on_chain_end`](Self::on_chain_end).
     pub async fn on_agent_finish(
         &self,
         return_values: &Value,
@@ -295,31 +364,32 @@ impl RunManager<AsyncMode, ChainRun> {
 }
 
 impl RunManager<AsyncMode, ToolRun> {
-    /// The tool ended.
-    pub async fn on_tool_end(&self, output: &Value) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, ToolEnd { output })).await
+    /// The tool ended. Ends the run.
+    pub async fn on_tool_end(self, output: &Value) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, ToolEnd { output })).await
     }
 
-    /// The tool failed.
-    pub async fn on_tool_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The tool failed. Ends the run.
+    pub async fn on_tool_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, ToolError { error })).await
+        self.emit_end(run_event!(self, ToolError { error })).await
     }
 }
 
 impl RunManager<AsyncMode, RetrieverRun> {
-    /// The retriever ended with these documents.
-    pub async fn on_retriever_end(&self, documents: &[Document]) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, RetrieverEnd { documents }))
+    /// The retriever ended with these documents. Ends the run.
+    pub async fn on_retriever_end(self, documents: &[Document]) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, RetrieverEnd { documents }))
             .await
     }
 
-    /// The retriever failed.
+    /// The retriever failed. Ends the run.
     pub async fn on_retriever_error(
-        &self,
+        self,
         error: impl Into<ErrorInfo>,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, RetrieverError { error })).await
+        self.emit_end(run_event!(self, RetrieverError { error }))
+            .await
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::set::Slot;
+use super::set::{HandlerSet, Slot};
 use super::synchronous::SyncMode;
 use super::{Manager, identity};
 use crate::error::{CallbackError, HandlerResult};
@@ -145,6 +145,13 @@ impl Slot for SharedHandler {
             SharedHandler::Sync(h) => h.clone(),
             SharedHandler::Async(h) => h.clone(),
         }
+    }
+
+    fn dispatch_detached(
+        set: &Arc<HandlerSet<Self>>,
+        event: &Event<'_>,
+    ) -> Result<(), CallbackError> {
+        super::emit::dispatch_detached(set, event)
     }
 }
 
