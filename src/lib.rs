@@ -8,7 +8,8 @@
 //! A handler is a plain struct: derive [`CallbackHandler`](derive@CallbackHandler) and mark the
 //! methods of a [`callbacks`] impl block with the events they handle. A manager fans each event
 //! out to its handlers; starting a run returns the run manager that emits the run's later events
-//! and makes the manager for its child runs.
+//! and makes the manager for its child runs. Every started run gets exactly one end or error
+//! event: a run manager dropped without one (an early `?`, a panic) reports the run abandoned.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -39,11 +40,11 @@
 //!     .with_handler(counter.clone());
 //!
 //! let chain = manager.on_chain_start(None, &json!({"question": "hi"}), RunOptions::named("qa"))?;
-//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
+//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
 //! for token in ["hel", "lo"] {
-//!     llm[0].on_llm_new_token(token, None)?;
+//!     llm.on_llm_new_token(token, None)?;
 //! }
-//! llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+//! llm.on_llm_end(&LlmResult::from_text("hello"))?; // ending a run consumes its run manager
 //! chain.on_chain_end(&json!({"answer": "hello"}))?;
 //! assert_eq!(counter.tokens.load(Ordering::Relaxed), 2);
 //! # Ok::<(), llm_callbacks::CallbackError>(())
@@ -55,9 +56,11 @@
 //! |---|---|
 //! | to dispatch events | [`CallbackManager`] (sync) and [`AsyncCallbackManager`] (async); the run managers their start methods return ([`ChainRunManager`], [`LlmRunManager`], ...); the generic machinery in [`manager`] |
 //! | to describe a run | [`RunOptions`] (name, tags, metadata, run id) when you start it; [`RunContext`] on every event |
+//! | the run you are in, without passing its manager down | [`current`]: enter a run, carry it across `.await`, and `CallbackManager::current()` |
 //! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`]; or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
 //! | the events and their data | [`event`]: one struct per event, [`EventKind`](event::EventKind), the owned [`EventRecord`](event::EventRecord); [`payload`]: documents, messages, LLM results, errors |
 //! | ready-made handlers | [`handlers`]: a console printer, a JSONL recorder and its replay |
+//! | evaluations (scores of a run) | [`evaluation`]: evaluators publish results, listeners subscribe |
 //! | plugins | [`registry`]: plugins discovered at run time and added with one call; `llm_callbacks::uptrain` (feature `uptrain`) |
 //! | to handle errors | [`CallbackError`] (what a manager returns), [`HandlerError`] (what a handler returns) |
 //!
@@ -74,7 +77,7 @@
 
 pub mod manager;
 
-pub use handler_core::{event, handlers, payload, registry};
+pub use handler_core::{current, evaluation, event, handlers, payload, registry};
 
 pub use handler_core::{
     AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Category, Failure,
@@ -135,10 +138,10 @@ pub use manager::{
 /// let counter = Arc::new(TokenCounter::default());
 /// let manager = CallbackManager::new().with_handler(counter.clone());
 /// assert_eq!(manager.handlers(), ["token-counter"]);
-/// let llm = manager.on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
-/// llm[0].on_llm_new_token("hel", None)?;
-/// llm[0].on_llm_new_token("lo", None)?;
-/// llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+/// let llm = manager.on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
+/// llm.on_llm_new_token("hel", None)?;
+/// llm.on_llm_new_token("lo", None)?;
+/// llm.on_llm_end(&LlmResult::from_text("hello"))?;
 /// assert_eq!(counter.tokens.load(Ordering::Relaxed), 2);
 /// # Ok::<(), llm_callbacks::CallbackError>(())
 /// ```

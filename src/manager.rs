@@ -13,11 +13,13 @@
 //!
 //! The names above are also at the crate root. The generic types they are made of
 //! ([`Manager`], [`RunManager`], the dispatch modes and run kinds) are here for code that is
-//! generic over both managers or over every run kind.
+//! generic over both managers or over every run kind, with [`IntoCallbackHandler`] (what
+//! `add_handler` accepts) and [`SharedHandler`] (a handler of either kind, as plugins build them).
 
 pub use handler_core::{
     AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncMode,
     AsyncRetrieverRunManager, AsyncToolRunManager, CallbackManager, ChainRun, ChainRunManager,
-    DispatchMode, ErasedAsyncHandler, LlmRun, LlmRunManager, Manager, Nestable, RetrieverRun,
-    RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode, ToolRun, ToolRunManager,
+    DispatchMode, ErasedAsyncHandler, IntoCallbackHandler, LlmRun, LlmRunManager, Manager,
+    Nestable, RetrieverRun, RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode,
+    ToolRun, ToolRunManager,
 };
