@@ -20,6 +20,30 @@ recorder!(Text, async { text: Text });
 recorder!(Custom, async { custom_event: CustomEvent });
 recorder!(LlmStartOnly, async { llm_start: LlmStart });
 recorder!(
+    Everything,
+    async {
+        llm_start: LlmStart,
+        chat_model_start: ChatModelStart,
+        llm_new_token: LlmNewToken,
+        llm_end: LlmEnd,
+        llm_error: LlmError,
+        chain_start: ChainStart,
+        chain_end: ChainEnd,
+        chain_error: ChainError,
+        tool_start: ToolStart,
+        tool_end: ToolEnd,
+        tool_error: ToolError,
+        retriever_start: RetrieverStart,
+        retriever_end: RetrieverEnd,
+        retriever_error: RetrieverError,
+        agent_action: AgentAction,
+        agent_finish: AgentFinish,
+        retry: Retry,
+        text: Text,
+        custom_event: CustomEvent,
+    }
+);
+recorder!(
     SyncChain,
     sync {
         chain_start: ChainStart,
@@ -86,6 +110,33 @@ async fn custom_events() {
 #[tokio::test]
 async fn llm_start_only_receives_chat_starts_through_the_fallback() {
     check::<LlmStartOnly>(LlmStartOnly::MARKED, LlmStartOnly::seen).await;
+}
+
+/// One async handler marking each of the core's events gets every event, in order.
+#[tokio::test]
+async fn every_event() {
+    common::assert_every_event(Everything::MARKED);
+    check::<Everything>(Everything::MARKED, Everything::seen).await;
+    assert_eq!(expected(Everything::MARKED), common::EVERY_EVENT);
+}
+
+/// The async handlers of the tests above, one per category, mark every event between them.
+#[test]
+fn the_category_handlers_cover_every_event() {
+    let marked: Vec<&str> = [
+        Llm::MARKED,
+        ChatModel::MARKED,
+        Chain::MARKED,
+        Tools::MARKED,
+        Agent::MARKED,
+        Retriever::MARKED,
+        Retry::MARKED,
+        Text::MARKED,
+        Custom::MARKED,
+    ]
+    .concat();
+    assert_eq!(marked.len(), common::all_event_names().len());
+    common::assert_every_event(&marked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -190,8 +190,31 @@ fn llm_start_only_receives_chat_starts_through_the_fallback() {
     );
 }
 
+/// One handler marking each of the core's events gets every event the pipeline emits, in order,
+/// in both managers; the pipeline emits every event of the core.
 #[test]
 fn every_event() {
+    common::assert_every_event(Everything::MARKED);
+    common::assert_every_event(&common::EVERY_EVENT);
     check::<Everything>(Everything::MARKED, Everything::seen);
     assert_eq!(expected(Everything::MARKED), common::EVERY_EVENT);
+}
+
+/// The handlers of the tests above, one per category, mark every event between them.
+#[test]
+fn the_category_handlers_cover_every_event() {
+    let marked: Vec<&str> = [
+        Llm::MARKED,
+        ChatModel::MARKED,
+        Chain::MARKED,
+        Tools::MARKED,
+        Agent::MARKED,
+        Retriever::MARKED,
+        Retry::MARKED,
+        Text::MARKED,
+        Custom::MARKED,
+    ]
+    .concat();
+    assert_eq!(marked.len(), common::all_event_names().len());
+    common::assert_every_event(&marked);
 }

@@ -37,6 +37,25 @@ pub const EVERY_EVENT: [&str; 25] = [
     "chain_error",
 ];
 
+/// Every event of the core, by name: what a recorder marking all events marks, and what
+/// [`EVERY_EVENT`] must cover.
+pub fn all_event_names() -> Vec<&'static str> {
+    llm_callbacks::event::EventKind::ALL
+        .iter()
+        .map(|kind| kind.name())
+        .collect()
+}
+
+/// Fails unless `names`, without repeats, are exactly the core's events.
+pub fn assert_every_event(names: &[&str]) {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    let mut all = all_event_names();
+    all.sort_unstable();
+    assert_eq!(names, all, "not every event of the core is covered");
+}
+
 fn failure() -> ErrorInfo {
     ErrorInfo::new("Boom", "it failed")
 }
