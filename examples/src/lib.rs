@@ -45,3 +45,17 @@ pub use corpus::{Corpus, CorpusError};
 pub use pipeline::{Answer, Pipeline, QUESTIONS, RAG_CHAIN, Retrieval, Retrieved, RunIds};
 pub use retriever::{KeywordRetriever, compress, unique_union};
 pub use table::score_table;
+
+/// The READMEs of the published crates, run as doctests here, where every crate is at hand (the
+/// facade runs its own README).
+#[cfg(doctest)]
+mod readmes {
+    #[doc = include_str!("../../handler-core/README.md")]
+    struct HandlerCore;
+
+    #[doc = include_str!("../../handler-macros/README.md")]
+    struct HandlerMacros;
+
+    #[doc = include_str!("../../uptrain-plugin/README.md")]
+    struct UptrainPlugin;
+}
