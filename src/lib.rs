@@ -87,7 +87,7 @@ pub use handler_core::{
 pub use manager::{
     AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncRetrieverRunManager,
     AsyncToolRunManager, CallbackManager, ChainRunManager, LlmRunManager, RetrieverRunManager,
-    ToolRunManager,
+    SharedHandler, ToolRunManager,
 };
 
 /// Makes a plain type a handler (feature `derive`): pair it with a [`callbacks`] impl block

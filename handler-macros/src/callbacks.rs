@@ -56,6 +56,13 @@ mod tests {
         expand(TokenStream::new(), item).unwrap().to_string()
     }
 
+    /// True when the expansion ignores `category` in the handler's flags.
+    fn ignores(out: &str, category: &str) -> bool {
+        out.contains(&format!(
+            ". ignore (:: llm_callbacks :: __private :: Category :: {category})"
+        ))
+    }
+
     fn error(item: TokenStream) -> String {
         expand(TokenStream::new(), item).unwrap_err().to_string()
     }
@@ -75,9 +82,10 @@ mod tests {
         );
         assert!(out.contains("fn on_llm_new_token (& self , event : & :: llm_callbacks :: __private :: LlmNewToken < '_ >)"), "{out}");
         assert!(out.contains("Self :: count (self , event)"), "{out}");
-        assert!(out.contains("ignore_llm : false"), "{out}");
-        assert!(out.contains("ignore_chat_model : true"), "{out}");
-        assert!(out.contains("ignore_chain : true"), "{out}");
+        assert!(!ignores(&out, "Llm"), "{out}");
+        assert!(ignores(&out, "ChatModel"), "{out}");
+        assert!(ignores(&out, "Chain"), "{out}");
+        assert!(out.contains("HandlerOptions :: new ()"), "{out}");
         assert!(!out.contains("# [on"), "marks are removed: {out}");
         assert!(out.contains("fn helper"), "{out}");
     }
@@ -99,9 +107,9 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(":: core :: future :: ready"), "{out}");
-        assert!(out.contains("ignore_agent : false"), "{out}");
-        assert!(out.contains("ignore_chain : false"), "{out}");
-        assert!(out.contains("ignore_llm : true"), "{out}");
+        assert!(!ignores(&out, "Agent"), "{out}");
+        assert!(!ignores(&out, "Chain"), "{out}");
+        assert!(ignores(&out, "Llm"), "{out}");
     }
 
     #[test]
@@ -112,7 +120,7 @@ mod tests {
                 fn prompts(&self, event: &LlmStart<'_>) {}
             }
         });
-        assert!(out.contains("ignore_chat_model : false"), "{out}");
+        assert!(!ignores(&out, "ChatModel"), "{out}");
         assert!(!out.contains("on_chat_model_start"), "{out}");
     }
 
@@ -142,7 +150,11 @@ mod tests {
             out.contains("handler_core :: __private :: CallbackHandler for H"),
             "{out}"
         );
-        assert!(out.contains("ignore_retry : false"), "{out}");
+        assert!(
+            out.contains(". ignore (handler_core :: __private :: Category :: Llm)"),
+            "{out}"
+        );
+        assert!(!out.contains("Category :: Retry"), "{out}");
     }
 
     #[test]

@@ -7,23 +7,19 @@ use syn::{Generics, ItemImpl, Type};
 
 use crate::ast::{Handler, Marked};
 use crate::events::Category;
-use crate::options::{CratePath, IGNORE_FLAGS, located};
+use crate::events::FLAGGED;
+use crate::options::{CratePath, located};
 
-/// The `ignore_*` flags implied by the marked events, in [`IGNORE_FLAGS`] order: a category is
-/// ignored unless an event of it is marked. Chat model starts are wanted by an `llm_start`
-/// handler too, which receives them through the LLM-start fallback.
-pub(crate) fn computed_flags(marked: &[Marked]) -> [bool; 7] {
-    let wants = |category: Category| marked.iter().any(|m| m.event.category == category);
+/// The categories the marked events leave ignored: a category is ignored unless an event of it
+/// is marked. Chat model starts are wanted by an `llm_start` handler too, which receives them
+/// through the LLM-start fallback.
+pub(crate) fn ignored_categories(marked: &[Marked]) -> Vec<Category> {
     let llm_start = marked.iter().any(|m| m.event.name == "llm_start");
-    [
-        !wants(Category::Llm),
-        !(wants(Category::ChatModel) || llm_start),
-        !wants(Category::Chain),
-        !wants(Category::Agent),
-        !wants(Category::Retriever),
-        !wants(Category::Retry),
-        !wants(Category::CustomEvent),
-    ]
+    let wants = |category: Category| {
+        marked.iter().any(|m| m.event.category == category)
+            || (category == Category::ChatModel && llm_start)
+    };
+    FLAGGED.into_iter().filter(|c| !wants(*c)).collect()
 }
 
 /// The generics and where clause of a generated trait impl: the block's own, plus
@@ -46,8 +42,10 @@ fn options_consts(handler: &Handler, p: &TokenStream) -> TokenStream {
     let (impl_generics, _, where_clause) = handler.item.generics.split_for_impl();
     let config =
         quote_spanned!(located(first_span(self_ty)) => <Self as #p::HandlerConfig>::CONFIG);
-    let flags = computed_flags(&handler.marked);
-    let fields = IGNORE_FLAGS.iter().map(|f| format_ident!("{f}"));
+    // Built with the core's const methods, not a struct literal: the flags may grow.
+    let ignored = ignored_categories(&handler.marked)
+        .into_iter()
+        .map(|category| format_ident!("{category:?}"));
     quote! {
         impl #impl_generics #self_ty #where_clause {
             #[doc(hidden)]
@@ -56,11 +54,9 @@ fn options_consts(handler: &Handler, p: &TokenStream) -> TokenStream {
             /// The handler's flags: every category without a `#[on(...)]` method is ignored,
             /// then the `#[callback(...)]` options apply. An instance with a
             /// `#[callback(options)]` field reports that field's flags instead.
-            pub const OPTIONS: #p::HandlerOptions = Self::__CALLBACK_CONFIG.apply(#p::HandlerOptions {
-                #(#fields: #flags,)*
-                raise_error: false,
-                run_inline: false,
-            });
+            pub const OPTIONS: #p::HandlerOptions = Self::__CALLBACK_CONFIG.apply(
+                #p::HandlerOptions::new() #(.ignore(#p::Category::#ignored))*
+            );
         }
     }
 }

@@ -9,17 +9,6 @@ use syn::{Attribute, LitBool, LitStr, Path};
 
 use crate::events::closest;
 
-/// The `ignore_*` flags, in `HandlerOptions` order.
-pub(crate) const IGNORE_FLAGS: [&str; 7] = [
-    "ignore_llm",
-    "ignore_chat_model",
-    "ignore_chain",
-    "ignore_agent",
-    "ignore_retriever",
-    "ignore_retry",
-    "ignore_custom_event",
-];
-
 pub(crate) const HANDLER_KEYS: [&str; 11] = [
     "name",
     "raise_error",
