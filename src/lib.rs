@@ -57,7 +57,7 @@
 //! | to dispatch events | [`CallbackManager`] (sync) and [`AsyncCallbackManager`] (async); the run managers their start methods return ([`ChainRunManager`], [`LlmRunManager`], ...); the generic machinery in [`manager`] |
 //! | to describe a run | [`RunOptions`] (name, tags, metadata, run id) when you start it; [`RunContext`] on every event |
 //! | the run you are in, without passing its manager down | [`current`]: enter a run, carry it across `.await`, and `CallbackManager::current()` |
-//! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`]; or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
+//! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`] (its page is the guide: options, per-instance names and flags, errors); or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
 //! | the events and their data | [`event`]: one struct per event, [`EventKind`](event::EventKind), the owned [`EventRecord`](event::EventRecord); [`payload`]: documents, messages, LLM results, errors |
 //! | ready-made handlers | [`handlers`]: a console printer, a JSONL recorder and its replay |
 //! | evaluations (scores of a run) | [`evaluation`]: evaluators publish results, listeners subscribe |
