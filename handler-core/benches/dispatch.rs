@@ -133,11 +133,31 @@ fn whole_run_sync(manager: &CallbackManager) -> Result<(), CallbackError> {
     chain.on_chain_end(&json!(null))
 }
 
+/// The same run, with the LLM started from the current run instead of `chain.child()`: what
+/// entering a run and looking it up costs.
+fn whole_run_through_current(manager: &CallbackManager) -> Result<(), CallbackError> {
+    let chain = manager.on_chain_start(None, &json!(null), RunOptions::default())?;
+    chain.in_scope(|| {
+        let Some(current) = CallbackManager::current() else {
+            return Ok(());
+        };
+        let llm = current.on_llm_start(&Serialized::named("m"), "", RunOptions::default())?;
+        for _ in 0..100 {
+            llm.on_llm_new_token(black_box("tok"), None)?;
+        }
+        llm.on_llm_end(&LlmResult::default())
+    })?;
+    chain.on_chain_end(&json!(null))
+}
+
 fn sync_whole_run(c: &mut Criterion) {
     let mut group = c.benchmark_group("sync whole run (chain, LLM, 100 tokens)");
     for (name, ignoring, counting) in SYNC_CASES {
         let manager = sync_manager(ignoring, counting);
         group.bench_function(name, |b| b.iter(|| whole_run_sync(&manager)));
+        group.bench_function(format!("{name}, through the current run"), |b| {
+            b.iter(|| whole_run_through_current(&manager))
+        });
     }
     group.finish();
 }

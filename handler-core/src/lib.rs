@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 mod category;
+pub mod current;
 #[doc(hidden)]
 pub mod derive_support;
 mod error;
@@ -62,8 +63,9 @@ pub use handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 pub use manager::{
     AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncMode,
     AsyncRetrieverRunManager, AsyncToolRunManager, CallbackManager, ChainRun, ChainRunManager,
-    DispatchMode, ErasedAsyncHandler, LlmRun, LlmRunManager, Manager, Nestable, RetrieverRun,
-    RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode, ToolRun, ToolRunManager,
+    DispatchMode, ErasedAsyncHandler, IntoCallbackHandler, LlmRun, LlmRunManager, Manager,
+    Nestable, RetrieverRun, RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode,
+    ToolRun, ToolRunManager,
 };
 pub use run_context::{RunContext, RunOptions};
 

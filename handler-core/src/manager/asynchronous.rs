@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::emit::{Emit, emit_end};
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::shared::SharedHandler;
-use super::{DispatchMode, Manager, Sealed};
+use super::{DispatchMode, Manager, Reach, Sealed};
+use crate::current::Current;
 use crate::error::CallbackError;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
@@ -38,12 +39,27 @@ impl DispatchMode for AsyncMode {
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {
         SharedHandler::Sync(handler)
     }
+
+    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError> {
+        Ok(handler)
+    }
+
+    fn into_current(manager: Manager<Self>) -> Current {
+        Current::Async(manager)
+    }
+
+    fn from_current(current: &Current) -> Option<Manager<Self>> {
+        match current {
+            Current::Async(manager) => Some(manager.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Manager<AsyncMode> {
     /// Adds an async handler that child runs inherit. Adding a handler twice does nothing.
     pub fn add_async_handler<H: AsyncCallbackHandler>(&mut self, handler: Arc<H>) -> &mut Self {
-        self.add_shared(SharedHandler::from_async(handler), true)
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Inheritable)
     }
 
     /// Adds an async handler for this manager's runs only.
@@ -51,7 +67,15 @@ impl Manager<AsyncMode> {
         &mut self,
         handler: Arc<H>,
     ) -> &mut Self {
-        self.add_shared(SharedHandler::from_async(handler), false)
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Local)
+    }
+
+    /// Adds an async handler for child runs only: this manager's own runs do not see it.
+    pub fn add_child_async_handler<H: AsyncCallbackHandler>(
+        &mut self,
+        handler: Arc<H>,
+    ) -> &mut Self {
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Children)
     }
 
     /// Builder form of [`add_async_handler`](Self::add_async_handler).
@@ -61,18 +85,25 @@ impl Manager<AsyncMode> {
         self
     }
 
-    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
-    pub fn add_shared_handler(&mut self, handler: SharedHandler) -> &mut Self {
-        self.add_shared(handler, true)
+    /// Builder form of [`add_local_async_handler`](Self::add_local_async_handler).
+    #[must_use]
+    pub fn with_local_async_handler<H: AsyncCallbackHandler>(mut self, handler: Arc<H>) -> Self {
+        self.add_local_async_handler(handler);
+        self
     }
 
-    fn add_shared(&mut self, handler: SharedHandler, inherit: bool) -> &mut Self {
+    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
+    pub fn add_shared_handler(&mut self, handler: SharedHandler) -> &mut Self {
+        self.insert_shared(handler, Reach::Inheritable)
+    }
+
+    fn insert_shared(&mut self, handler: SharedHandler, reach: Reach) -> &mut Self {
         let (options, name, id) = (
             handler.options(),
-            handler.name().to_owned(),
+            Arc::from(handler.name()),
             handler.identity(),
         );
-        self.insert(handler, options, &name, id, inherit)
+        self.insert(handler, options, name, id, reach)
     }
 
     /// Dispatches an already-built event to this manager's handlers (used by replay).

@@ -193,6 +193,15 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
         self.handlers.entries().iter().map(|e| &*e.name).collect()
     }
 
+    /// The handlers that receive this run's events, in registration order.
+    pub fn shared_handlers(&self) -> Vec<super::SharedHandler> {
+        self.handlers
+            .entries()
+            .iter()
+            .map(|e| e.handler.to_shared())
+            .collect()
+    }
+
     /// True once the run has ended (through any clone of this run manager).
     pub fn is_ended(&self) -> bool {
         self.state.ended.load(Ordering::Acquire)

@@ -15,6 +15,8 @@ pub(crate) trait Slot: Clone + Send + Sync + 'static {
     fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>>;
     /// The handler, for downcasting.
     fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync>;
+    /// The handler, as either kind.
+    fn to_shared(&self) -> super::SharedHandler;
     /// Dispatches an event outside the caller's control flow (a run abandoned in `Drop`): sync
     /// handlers at once; async ones on the current tokio runtime, or to completion on this
     /// thread when there is none.

@@ -147,6 +147,10 @@ impl Slot for SharedHandler {
         }
     }
 
+    fn to_shared(&self) -> SharedHandler {
+        self.clone()
+    }
+
     fn dispatch_detached(
         set: &Arc<HandlerSet<Self>>,
         event: &Event<'_>,
@@ -156,20 +160,12 @@ impl Slot for SharedHandler {
 }
 
 impl Manager<SyncMode> {
-    /// Adds a shared handler (e.g. one a plugin built); an async one is refused.
+    /// Adds a shared handler (e.g. one a plugin built) that child runs inherit; an async one is
+    /// refused.
     pub fn add_shared_handler(
         &mut self,
         handler: SharedHandler,
     ) -> Result<&mut Self, CallbackError> {
-        match handler {
-            SharedHandler::Sync(h) => {
-                let (options, name, id) = (h.options(), h.name().to_owned(), identity(&h));
-                Ok(self.insert(h, options, &name, id, true))
-            }
-            SharedHandler::Async(h) => Err(crate::CallbackErrorKind::AsyncHandlerInSyncManager {
-                handler: h.name().to_owned(),
-            }
-            .into()),
-        }
+        self.add_shared(handler, true)
     }
 }

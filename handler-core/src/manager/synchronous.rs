@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::dispatch::dispatch_sync;
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
 use super::set::{HandlerSet, Slot};
+use super::shared::SharedHandler;
 use super::{DispatchMode, Manager, Sealed};
+use crate::current::Current;
 use crate::error::CallbackError;
 use crate::event::{
     ChainStart, ChatModelStart, CustomEvent, Event, LlmStart, RetrieverStart, ToolStart,
@@ -38,6 +40,10 @@ impl Slot for Arc<dyn CallbackHandler> {
         self.clone()
     }
 
+    fn to_shared(&self) -> SharedHandler {
+        SharedHandler::Sync(self.clone())
+    }
+
     fn dispatch_detached(
         set: &Arc<HandlerSet<Self>>,
         event: &Event<'_>,
@@ -51,6 +57,29 @@ impl DispatchMode for SyncMode {
 
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {
         handler
+    }
+
+    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError> {
+        match handler {
+            SharedHandler::Sync(handler) => Ok(handler),
+            SharedHandler::Async(handler) => {
+                Err(crate::CallbackErrorKind::AsyncHandlerInSyncManager {
+                    handler: handler.name().to_owned(),
+                }
+                .into())
+            }
+        }
+    }
+
+    fn into_current(manager: Manager<Self>) -> Current {
+        Current::Sync(manager)
+    }
+
+    fn from_current(current: &Current) -> Option<Manager<Self>> {
+        match current {
+            Current::Sync(manager) => Some(manager.clone()),
+            _ => None,
+        }
     }
 }
 
