@@ -1418,3 +1418,32 @@ fn runs_of_tasks_dropped_by_a_runtime_shutdown_are_abandoned() {
     let seen = waiter.block_on(probe.wait_for(2));
     assert_abandoned(&seen, Kind::Chain, id);
 }
+
+#[test]
+fn runs_started_from_the_current_run_carry_its_root_and_are_abandoned_too() {
+    let (manager, probe) = sync_setup();
+    let root = manager
+        .on_chain_start(None, &json!({}), RunOptions::new())
+        .unwrap();
+    let tool = root
+        .child()
+        .on_tool_start(None, "x", None, RunOptions::new())
+        .unwrap();
+    let (root_id, tool_id) = (root.run_id(), tool.run_id());
+    let llm_id = tool.in_scope(|| {
+        let current = CallbackManager::current().expect("the tool is current");
+        let llm = current
+            .on_llm_start(None, "deep", RunOptions::new())
+            .unwrap();
+        assert_eq!(llm.parent_run_id(), Some(tool_id));
+        assert_eq!(llm.context().root_run_id, Some(root_id));
+        llm.run_id() // dropped here without an end
+    });
+    let llm_events = of_run(&probe.seen(), llm_id);
+    let kinds: Vec<_> = llm_events.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, [EventKind::LlmStart, EventKind::LlmError]);
+    assert_eq!(llm_events[1].detail, ErrorInfo::ABANDONED);
+    assert!(llm_events.iter().all(|s| s.root_id == root_id));
+    tool.on_tool_end(&json!("y")).unwrap();
+    root.on_chain_end(&json!({})).unwrap();
+}
