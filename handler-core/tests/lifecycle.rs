@@ -1447,3 +1447,60 @@ fn runs_started_from_the_current_run_carry_its_root_and_are_abandoned_too() {
     tool.on_tool_end(&json!("y")).unwrap();
     root.on_chain_end(&json!({})).unwrap();
 }
+
+/// Fails (with `raise_error`) on every error event of a run.
+struct FailsErrors;
+
+impl CallbackHandler for FailsErrors {
+    fn name(&self) -> &str {
+        "fails-errors"
+    }
+    fn options(&self) -> HandlerOptions {
+        HandlerOptions::new().raise_error(true)
+    }
+    fn on_chain_error(&self, _: &ChainError<'_>) -> HandlerResult {
+        Err(HandlerError::msg("sink full"))
+    }
+}
+
+impl AsyncCallbackHandler for FailsErrors {
+    fn name(&self) -> &str {
+        "fails-errors-async"
+    }
+    fn options(&self) -> HandlerOptions {
+        HandlerOptions::new().raise_error(true).run_inline(true)
+    }
+    async fn on_chain_error(&self, _: &ChainError<'_>) -> HandlerResult {
+        Err(HandlerError::msg("sink full"))
+    }
+}
+
+#[test]
+fn a_raising_handler_does_not_keep_the_abandoned_error_from_later_handlers() {
+    // Nobody can receive the error of a drop: every handler still gets its terminal event.
+    let probe = Arc::new(Probe::new("after"));
+    let manager = CallbackManager::new()
+        .with_handler(Arc::new(FailsErrors))
+        .with_handler(probe.clone());
+    let id = Uuid::now_v7();
+    drop(Kind::Chain.start(&manager, id).unwrap());
+    assert_abandoned(&probe.seen(), Kind::Chain, id);
+}
+
+#[tokio::test]
+async fn a_raising_async_handler_does_not_keep_the_abandoned_error_from_later_handlers() {
+    let sync_probe = Arc::new(Probe::new("sync-after"));
+    let inline_probe = AsyncProbe::with("inline-after", HandlerOptions::new().run_inline(true));
+    let probe = AsyncProbe::new("concurrent");
+    let manager = AsyncCallbackManager::new()
+        .with_handler(Arc::new(FailsErrors))
+        .with_async_handler(Arc::new(FailsErrors))
+        .with_handler(sync_probe.clone())
+        .with_async_handler(inline_probe.clone())
+        .with_async_handler(probe.clone());
+    let id = Uuid::now_v7();
+    drop(Kind::Chain.start_async(&manager, id).await.unwrap());
+    assert_abandoned(&sync_probe.seen(), Kind::Chain, id);
+    assert_abandoned(&inline_probe.wait_for(2).await, Kind::Chain, id);
+    assert_abandoned(&probe.wait_for(2).await, Kind::Chain, id);
+}

@@ -11,7 +11,8 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 
 use super::dispatch::{
-    Next, call_sync, dispatch_sync, fallback_event, panic_message, report, triage,
+    Next, call_sync, dispatch_sync, dispatch_sync_to_all, fallback_event, panic_message, report,
+    triage,
 };
 use super::set::{Entry, HandlerSet, Lists};
 use super::shared::{ErasedAsyncHandler, SharedHandler};
@@ -223,7 +224,7 @@ pub(crate) fn dispatch_detached(
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
     let lists = set.lists(event.kind().category());
-    let sync_result = dispatch_sync(lists, event);
+    let sync_result = dispatch_sync_to_all(lists, event);
     if lists.sync_only {
         return sync_result;
     }
@@ -308,18 +309,24 @@ where
     }
 }
 
-/// Dispatches an owned copy of an event to the async handlers of `set` only (the sync ones
-/// already had it): inline ones in registration order, then the concurrent group.
+/// Dispatches an owned copy of an event nobody waits for to the async handlers of `set` only
+/// (the sync ones already had it): inline ones in registration order, then the concurrent
+/// group. A failing handler with `raise_error` does not stop it (there is no caller to raise
+/// to); the first such error is returned.
 async fn detached_async(
     set: Arc<HandlerSet<SharedHandler>>,
     record: EventRecord,
 ) -> Result<(), CallbackError> {
     let event = record.as_event();
     let lists = set.lists(event.kind().category());
+    let mut first_error = Ok(());
     for entry in lists.ordered.iter() {
-        if let SharedHandler::Async(_) = entry.handler {
-            call_entry(entry, &event).await?;
+        if let SharedHandler::Async(_) = entry.handler
+            && let Err(error) = call_entry(entry, &event).await
+            && first_error.is_ok()
+        {
+            first_error = Err(error);
         }
     }
-    dispatch_concurrent(lists, &event).await
+    first_error.and(dispatch_concurrent(lists, &event).await)
 }
