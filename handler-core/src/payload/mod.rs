@@ -12,7 +12,7 @@ mod retry;
 mod serialized;
 
 pub use document::Document;
-pub use error::ErrorInfo;
+pub use error::{AsDynError, ErrorInfo};
 pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};
 pub use retry::{RetryOutcome, RetryState};
