@@ -4,6 +4,7 @@
 //! write a run to a file and a replay can dispatch it again. Events borrow these types, so
 //! dispatching an event never copies its payload.
 
+pub mod depth;
 mod document;
 mod error;
 mod message;
