@@ -25,7 +25,7 @@ pub const CUT_MARKER: &str = "[cut: nested too deep]";
 /// use serde_json::json;
 ///
 /// assert_eq!(depth::depth_of(&json!(1)), 0);
-/// assert_eq!(depth::depth_of(&json!({"a": [1, {"b": []}]})), 3);
+/// assert_eq!(depth::depth_of(&json!({"a": [1, {"b": []}]})), 4);
 /// ```
 pub fn depth_of(value: &Value) -> usize {
     let mut deepest = 0;
