@@ -156,6 +156,7 @@ record_all! {
 
 /// Why a replay stopped.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The file could not be read.
     #[error("reading line {line}: {source}")]
