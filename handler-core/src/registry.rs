@@ -1,4 +1,4 @@
-//! The plugin registry: plugins register a descriptor with [`register_plugin!`], and one call
+//! The plugin registry: plugins register a descriptor with [`register_plugin!`](crate::register_plugin), and one call
 //! adds every registered and configured plugin to a manager.
 //!
 //! A plugin crate registers its constructor:
@@ -51,7 +51,7 @@ pub use config::{PLUGINS_KEY, PluginConfig};
 pub type BuildFn = fn(&PluginConfig) -> Result<Option<SharedHandler>, PluginError>;
 
 /// The descriptor a plugin registers: a name, a description, and a constructor. Made by
-/// [`register_plugin!`] (or [`Plugin::new`]).
+/// [`register_plugin!`](crate::register_plugin) (or [`Plugin::new`]).
 #[non_exhaustive]
 pub struct Plugin {
     /// The plugin's name, e.g. `"uptrain"`.
@@ -64,7 +64,7 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// A descriptor; usable in the constant [`register_plugin!`] submits.
+    /// A descriptor; usable in the constant [`register_plugin!`](crate::register_plugin) submits.
     pub const fn new(name: &'static str, description: &'static str, build: BuildFn) -> Self {
         Self {
             name,
