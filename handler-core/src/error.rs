@@ -290,6 +290,11 @@ pub enum CallbackErrorKind {
         /// The custom event's name.
         name: String,
     },
+    /// A run was ended twice, through two clones of its run manager.
+    RunAlreadyEnded {
+        /// The run.
+        run_id: Uuid,
+    },
     /// An async handler was given to a sync manager.
     AsyncHandlerInSyncManager {
         /// The handler's name.
@@ -312,6 +317,10 @@ impl fmt::Display for CallbackErrorKind {
             CallbackErrorKind::NoEnclosingRun { name } => write!(
                 f,
                 "custom event `{name}` dispatched outside any run: dispatch it from a run manager or a child manager"
+            ),
+            CallbackErrorKind::RunAlreadyEnded { run_id } => write!(
+                f,
+                "run {run_id} already ended: a run gets exactly one end or error event"
             ),
             CallbackErrorKind::AsyncHandlerInSyncManager { handler } => write!(
                 f,
