@@ -38,12 +38,19 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// // Usable wherever a `dyn Error` is expected:
 /// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into_error();
 /// assert_eq!(boxed.to_string(), "disk full");
+///
+/// // And `?` passes it up where a `Box<dyn Error>` is returned:
+/// fn report() -> Result<(), Box<dyn std::error::Error>> {
+///     Err(HandlerError::msg("quota exceeded"))?
+/// }
+/// assert_eq!(report().unwrap_err().to_string(), "quota exceeded");
 /// ```
 ///
 /// Like `anyhow::Error` and `Box<dyn Error>`, it does not implement `std::error::Error` itself:
 /// a type that converts from every error with `?` cannot also be one (its `From` would overlap
-/// with `From<T> for T`). [`as_error`](Self::as_error), `AsRef<dyn Error>` and
-/// [`into_error`](Self::into_error) give the error view instead.
+/// with `From<T> for T`). [`as_error`](Self::as_error), `AsRef<dyn Error>`,
+/// [`into_error`](Self::into_error) and the conversion into `Box<dyn Error>` give the error view
+/// instead.
 pub struct HandlerError(Repr);
 
 enum Repr {
@@ -123,6 +130,14 @@ where
 {
     fn from(error: E) -> Self {
         Self(Repr::Error(error.into()))
+    }
+}
+
+/// Lets `?` pass a handler error up through a function returning `Box<dyn Error>`. (The
+/// `Send + Sync` box cannot have this conversion: see [`into_error`](HandlerError::into_error).)
+impl From<HandlerError> for Box<dyn std::error::Error + 'static> {
+    fn from(error: HandlerError) -> Self {
+        error.into_error()
     }
 }
 
