@@ -79,6 +79,9 @@ pub mod manager;
 
 pub use handler_core::{current, evaluation, event, handlers, payload, registry};
 
+/// Registers a plugin, for plugin crates that depend only on this facade; see [`registry`].
+pub use handler_core::register_plugin;
+
 pub use handler_core::{
     AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Category, Failure,
     HandlerError, HandlerOptions, HandlerResult, Interest, IntoHandlerResult, RunContext,
