@@ -21,11 +21,11 @@ pub fn judge_builder(server: &MockServer) -> JudgeBuilder {
 
 /// Retries with millisecond back-off.
 pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_secs(5),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(max_attempts)
+        .with_base_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_secs(5))
+        .with_rate_limited_delay(Duration::from_millis(1))
 }
 
 /// A chat completion whose first choice says `content`, with usage 10 + 5 = 15 tokens.
