@@ -68,7 +68,10 @@ pub fn score_table(rows: &[EvaluatedRow]) -> String {
                 None => "failed".to_owned(),
             };
             let (project, question) = if i == 0 {
-                (row.project.as_str(), shorten(&escape(question), QUESTION_WIDTH))
+                (
+                    row.project.as_str(),
+                    shorten(&escape(question), QUESTION_WIDTH),
+                )
             } else {
                 ("", String::new())
             };

@@ -20,7 +20,9 @@ fn example() -> Option<PathBuf> {
 fn command(path: &PathBuf) -> Command {
     let mut command = Command::new(path);
     for (key, _) in std::env::vars() {
-        if key.starts_with("UPTRAIN_") || key.starts_with("OPENAI_") || key == "LLM_CALLBACKS_PLUGINS"
+        if key.starts_with("UPTRAIN_")
+            || key.starts_with("OPENAI_")
+            || key == "LLM_CALLBACKS_PLUGINS"
         {
             command.env_remove(key);
         }
@@ -50,7 +52,10 @@ fn a_closed_stdout_ends_the_example_quietly() {
     assert!(first.starts_with("handlers:"), "{first}");
     assert!(output.status.success(), "{:?}\n{stderr}", output.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "colour codes in a piped log: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a piped log: {stderr}"
+    );
 
     // A stdout closed before the first line.
     let mut child = command(&path)

@@ -142,7 +142,11 @@ fn a_full_queue_records_counted_rows_and_never_blocks_the_emitter() {
         .filter(|r| errors_contain(r, "not evaluated: queue full"))
         .collect();
     assert_eq!(refused.len() as u64, stats.refused);
-    assert!(refused.iter().all(|r| r.scores.values().all(Option::is_none)));
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.scores.values().all(Option::is_none))
+    );
     let stats = uptrain.stats();
     assert_eq!(stats.submitted, ANSWERS as u64);
     assert_eq!(stats.evaluated + stats.refused, ANSWERS as u64, "{stats:?}");
@@ -214,7 +218,14 @@ fn flush_waits_only_for_what_was_enqueued_before_it() {
         .iter()
         .map(|r| r.input["question"].as_str().unwrap())
         .collect();
-    assert_eq!(&questions[..3], ["Where is Paris? (0)", "Where is Paris? (1)", "Where is Paris? (2)"]);
+    assert_eq!(
+        &questions[..3],
+        [
+            "Where is Paris? (0)",
+            "Where is Paris? (1)",
+            "Where is Paris? (2)"
+        ]
+    );
 }
 
 #[test]
@@ -244,11 +255,17 @@ fn shutdown_gives_up_at_its_timeout_and_accounts_for_everything() {
         ask(&manager, n);
     }
     let report = uptrain.shutdown(Duration::from_millis(100));
-    assert_eq!((report.pending, report.finished, report.given_up), (10, 0, 10));
+    assert_eq!(
+        (report.pending, report.finished, report.given_up),
+        (10, 0, 10)
+    );
     // Answers after the shutdown are recorded as given up too.
     ask(&manager, 99);
     let stats = uptrain.stats();
-    assert_eq!((stats.submitted, stats.given_up, stats.pending), (11, 11, 0));
+    assert_eq!(
+        (stats.submitted, stats.given_up, stats.pending),
+        (11, 11, 0)
+    );
     let rows = uptrain.flush();
     assert_eq!(rows.len(), 11);
     assert!(rows.iter().all(|r| errors_contain(r, "handler shut down")));
@@ -281,10 +298,12 @@ fn dropping_waits_the_drop_timeout_then_gives_up() {
         .expect("drop returned");
     let lines = read_lines(&path);
     assert_eq!(lines.len(), 3, "given-up rows are still written");
-    assert!(lines.iter().all(|l| l["errors"]["factual_accuracy"]
-        .as_str()
-        .unwrap()
-        .contains("shut down")));
+    assert!(lines.iter().all(|l| {
+        l["errors"]["factual_accuracy"]
+            .as_str()
+            .unwrap()
+            .contains("shut down")
+    }));
 }
 
 #[test]
@@ -339,7 +358,10 @@ fn kept_rows_are_bounded_by_the_retention() {
     let results = uptrain.results();
     assert_eq!(results["langchain_rag"].len(), 5);
     let stats = uptrain.stats();
-    assert_eq!(stats.rows_not_kept, 30, "15 from the flush list, 15 from the results");
+    assert_eq!(
+        stats.rows_not_kept, 30,
+        "15 from the flush list, 15 from the results"
+    );
     assert_eq!(stats.evaluated, 20);
 
     let none = Arc::new(
@@ -414,7 +436,11 @@ fn runs_that_never_end_are_forgotten() {
     for n in 0..500 {
         let inputs = serde_json::json!({"question": format!("q{n}"), "context": "c"});
         // Kept alive and never ended (as a run whose end is never reached).
-        open.push(manager.on_chain_start(None, &inputs, RunOptions::new()).unwrap());
+        open.push(
+            manager
+                .on_chain_start(None, &inputs, RunOptions::new())
+                .unwrap(),
+        );
     }
     let stats = uptrain.stats();
     assert!(stats.tracked_runs <= 50, "{stats:?}");

@@ -31,11 +31,7 @@ fn judge_at(url: &str) -> UptrainHandlerBuilder {
 
 fn all_failed_with(row: &EvaluatedRow, text: &str) -> bool {
     Check::RAG.iter().all(|c| {
-        row.score(*c).is_none()
-            && row
-                .errors
-                .get(c.as_str())
-                .is_some_and(|e| e.contains(text))
+        row.score(*c).is_none() && row.errors.get(c.as_str()).is_some_and(|e| e.contains(text))
     })
 }
 
@@ -120,7 +116,9 @@ async fn flaky_judge(broken: usize, reset: bool) -> (String, Arc<AtomicUsize>) {
                     let mut got = Vec::new();
                     // Read one request (headers and a body of content-length bytes).
                     loop {
-                        let Ok(read) = socket.read(&mut buf).await else { return };
+                        let Ok(read) = socket.read(&mut buf).await else {
+                            return;
+                        };
                         if read == 0 {
                             return;
                         }
@@ -167,7 +165,11 @@ fn content_length(head: &[u8]) -> usize {
     String::from_utf8_lossy(head)
         .to_ascii_lowercase()
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(str::trim).map(str::to_owned))
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(str::trim)
+                .map(str::to_owned)
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -185,12 +187,22 @@ fn resets_and_closed_connections_are_retried() {
                 .unwrap(),
         );
         let manager = CallbackManager::new().with_handler(uptrain.clone());
-        answer(&manager, "Where is Paris?", "Paris is in France.", "In France.");
+        answer(
+            &manager,
+            "Where is Paris?",
+            "Paris is in France.",
+            "In France.",
+        );
         let rows = uptrain.flush();
         assert_eq!(rows.len(), 1);
         // Completeness and relevance are graded "A"; factual accuracy's phases get an "A"
         // they cannot parse, which is a parse error, not a transport one.
-        assert_eq!(rows[0].score(Check::ContextRelevance), Some(1.0), "reset={reset}: {:?}", rows[0].errors);
+        assert_eq!(
+            rows[0].score(Check::ContextRelevance),
+            Some(1.0),
+            "reset={reset}: {:?}",
+            rows[0].errors
+        );
         assert_eq!(rows[0].score(Check::ResponseCompleteness), Some(1.0));
         assert!(connections.load(Ordering::SeqCst) > 2);
     }
@@ -220,7 +232,12 @@ fn a_429_burst_pauses_and_honours_the_servers_delay() {
     );
     let manager = CallbackManager::new().with_handler(uptrain.clone());
     let started = Instant::now();
-    answer(&manager, "Where is Paris?", "Paris is in France.", "In France.");
+    answer(
+        &manager,
+        "Where is Paris?",
+        "Paris is in France.",
+        "In France.",
+    );
     let rows = uptrain.flush();
     assert!(rows[0].is_ok(), "{:?}", rows[0].errors);
     // The base back-off is 1 ms: only the server's 400 ms explains the wait.
@@ -233,9 +250,10 @@ fn a_429_without_a_header_backs_off_for_real_then_reports() {
     let server = rt.block_on(MockServer::start());
     rt.block_on(
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(429).set_body_json(
-                serde_json::json!({"error": {"message": "Rate limit reached"}}),
-            ))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .set_body_json(serde_json::json!({"error": {"message": "Rate limit reached"}})),
+            )
             .mount(&server),
     );
     let uptrain = Arc::new(
@@ -252,13 +270,26 @@ fn a_429_without_a_header_backs_off_for_real_then_reports() {
     );
     let manager = CallbackManager::new().with_handler(uptrain.clone());
     let started = Instant::now();
-    answer(&manager, "Where is Paris?", "Paris is in France.", "In France.");
+    answer(
+        &manager,
+        "Where is Paris?",
+        "Paris is in France.",
+        "In France.",
+    );
     let rows = uptrain.flush();
     // 100 ms, then 200 ms: the floor for a 429 that named no delay.
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert!(all_failed_with(&rows[0], "HTTP 429: Rate limit reached"), "{:?}", rows[0].errors);
+    assert!(
+        all_failed_with(&rows[0], "HTTP 429: Rate limit reached"),
+        "{:?}",
+        rows[0].errors
+    );
     let requests = rt.block_on(server.received_requests()).unwrap().len();
-    assert_eq!(requests, 3 * 3, "three checks (factual accuracy stops at phase 1), three attempts each");
+    assert_eq!(
+        requests,
+        3 * 3,
+        "three checks (factual accuracy stops at phase 1), three attempts each"
+    );
 }
 
 #[test]
@@ -281,7 +312,12 @@ fn a_huge_context_under_a_small_budget_is_refused_and_stalls_nobody() {
     let huge = "Paris is in France. ".repeat(5 * 1024 * 1024 / 20);
     answer(&manager, "Where is Paris?", &huge, "In France.");
     for n in 0..5 {
-        answer(&manager, &format!("Where is Paris? ({n})"), "Paris is in France.", "In France.");
+        answer(
+            &manager,
+            &format!("Where is Paris? ({n})"),
+            "Paris is in France.",
+            "In France.",
+        );
     }
     let report = uptrain.flush_timeout(Duration::from_secs(60));
     assert!(report.is_complete());
@@ -289,9 +325,21 @@ fn a_huge_context_under_a_small_budget_is_refused_and_stalls_nobody() {
     assert_eq!(rows.len(), 6);
     let big = &rows[0];
     for check in [Check::ContextRelevance, Check::FactualAccuracy] {
-        let error = big.checks.iter().find(|c| c.check == check).unwrap().error.clone();
+        let error = big
+            .checks
+            .iter()
+            .find(|c| c.check == check)
+            .unwrap()
+            .error
+            .clone();
         assert!(
-            matches!(error, Some(CheckError::OverTokenBudget { tokens_per_minute: 20_000, .. })),
+            matches!(
+                error,
+                Some(CheckError::OverTokenBudget {
+                    tokens_per_minute: 20_000,
+                    ..
+                })
+            ),
             "{check}: {error:?}"
         );
     }
@@ -307,5 +355,8 @@ fn a_huge_context_under_a_small_budget_is_refused_and_stalls_nobody() {
         .map(|r| r.body.len())
         .max()
         .unwrap();
-    assert!(largest < 100_000, "the huge prompt was never sent ({largest} bytes)");
+    assert!(
+        largest < 100_000,
+        "the huge prompt was never sent ({largest} bytes)"
+    );
 }

@@ -211,7 +211,9 @@ async fn a_batch_the_server_may_have_seen_is_never_sent_twice() {
     let slow = UptrainApiEvaluator::builder()
         .server_url(server.uri())
         .api_key("up-key")
-        .timeouts(uptrain_plugin::Timeouts::default().with_total(std::time::Duration::from_millis(200)))
+        .timeouts(
+            uptrain_plugin::Timeouts::default().with_total(std::time::Duration::from_millis(200)),
+        )
         .progress(uptrain_plugin::ProgressMode::Never)
         .build()
         .unwrap();

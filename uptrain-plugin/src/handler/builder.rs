@@ -198,13 +198,14 @@ impl UptrainHandlerBuilder {
                 (evaluator, Some(kind))
             }
         };
-        let deadline = self.config.evaluation_deadline.unwrap_or(
-            if kind == Some(EvaluatorKind::UptrainApi) {
-                defaults::API_DEADLINE
-            } else {
-                defaults::DEADLINE
-            },
-        );
+        let deadline =
+            self.config
+                .evaluation_deadline
+                .unwrap_or(if kind == Some(EvaluatorKind::UptrainApi) {
+                    defaults::API_DEADLINE
+                } else {
+                    defaults::DEADLINE
+                });
         let file = match &self.config.output_file {
             Some(path) => Some(Mutex::new(
                 OpenOptions::new()

@@ -366,7 +366,8 @@ impl UptrainConfig {
             };
             config.timeouts = Some(base.with_total(total));
         }
-        if let Some(n) = parse::<usize>(source, env::QUEUE_CAPACITY, "a whole number of at least 1")?
+        if let Some(n) =
+            parse::<usize>(source, env::QUEUE_CAPACITY, "a whole number of at least 1")?
         {
             config.queue_capacity = n;
         }
@@ -376,9 +377,11 @@ impl UptrainConfig {
         if let Some(ttl) = seconds(source, env::RUN_TTL_SECS, false)? {
             config.run_ttl = ttl;
         }
-        if let Some(n) =
-            parse::<usize>(source, env::MAX_TRACKED_RUNS, "a whole number of at least 1")?
-        {
+        if let Some(n) = parse::<usize>(
+            source,
+            env::MAX_TRACKED_RUNS,
+            "a whole number of at least 1",
+        )? {
             config.max_tracked_runs = n;
         }
         config.evaluation_deadline = seconds(source, env::DEADLINE_SECS, false)?;
@@ -427,7 +430,10 @@ mod tests {
         assert_eq!(config.retention, 0);
         assert_eq!(config.run_ttl, Duration::from_secs(30));
         assert_eq!(config.max_tracked_runs, 100);
-        assert_eq!(config.evaluation_deadline, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            config.evaluation_deadline,
+            Some(Duration::from_millis(2500))
+        );
         assert_eq!(config.drop_timeout, Duration::ZERO);
         assert_eq!(config.timeouts.unwrap().total, Duration::from_secs(7));
         assert_eq!(config.limits, None);
@@ -467,10 +473,9 @@ mod tests {
             UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::MAX_ATTEMPTS, "many"))
                 .unwrap_err();
         assert!(err.to_string().contains("UPTRAIN_MAX_ATTEMPTS"), "{err}");
-        let err = UptrainConfig::from_plugin_config(
-            &PluginConfig::new().set(env::DEADLINE_SECS, "0"),
-        )
-        .unwrap_err();
+        let err =
+            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::DEADLINE_SECS, "0"))
+                .unwrap_err();
         assert!(err.to_string().contains("UPTRAIN_DEADLINE_SECS"), "{err}");
         assert!(
             "nope"

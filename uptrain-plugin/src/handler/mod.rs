@@ -195,10 +195,9 @@ impl Outcomes {
 
 /// Inserts the rows of evaluation `seq` after those of every earlier evaluation.
 fn insert_in_order(list: &mut Kept, seq: u64, rows: &[EvaluatedRow]) {
-    let mut at = list.partition_point(|(s, _)| *s <= seq);
-    for row in rows {
+    let start = list.partition_point(|(s, _)| *s <= seq);
+    for (at, row) in (start..).zip(rows) {
         list.insert(at, (seq, row.clone()));
-        at += 1;
     }
 }
 
@@ -254,8 +253,8 @@ impl Ticket {
         Box::pin(async move {
             let (inner, request) = (self.inner.clone(), self.request.clone());
             let deadline = inner.deadline;
-            let evaluation = std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&request))
-                .catch_unwind();
+            let evaluation =
+                std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&request)).catch_unwind();
             let outcome = match tokio::time::timeout(deadline, evaluation).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(_)) => Err(EvaluationError::Internal("the evaluator panicked".into())),

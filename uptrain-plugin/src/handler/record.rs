@@ -125,7 +125,12 @@ impl EvaluatedRow {
     /// a block is always the lines it looks like. Offline scores say they are estimates.
     pub fn display_block(&self) -> String {
         let mut out = String::new();
-        let text = |key: &str| self.input.get(key).and_then(Value::as_str).map(escape_controls);
+        let text = |key: &str| {
+            self.input
+                .get(key)
+                .and_then(Value::as_str)
+                .map(escape_controls)
+        };
         if let Some(question) = text("question") {
             let _ = writeln!(out, "Question: {question}");
         }
@@ -240,7 +245,10 @@ mod tests {
             escape_controls("a\u{1b}[31mred\r\nb\u{7}\u{9b}"),
             "a\\u{1b}[31mred\\r\\nb\\u{7}\\u{9b}"
         );
-        let input = crate::row([("question", "Q\u{1b}]0;pwned\u{7}?"), ("response", "line1\nline2")]);
+        let input = crate::row([
+            ("question", "Q\u{1b}]0;pwned\u{7}?"),
+            ("response", "line1\nline2"),
+        ]);
         let result = RowResult {
             index: 0,
             input,
@@ -248,7 +256,10 @@ mod tests {
         };
         let row = EvaluatedRow::from_result("p", "rag", None, result).graded_by("offline", true);
         let block = row.display_block();
-        assert!(!block.chars().any(|c| c.is_control() && c != '\n'), "{block:?}");
+        assert!(
+            !block.chars().any(|c| c.is_control() && c != '\n'),
+            "{block:?}"
+        );
         assert_eq!(block.lines().count(), 3, "{block}");
         assert!(block.contains("Response: line1\\nline2"), "{block}");
         assert!(

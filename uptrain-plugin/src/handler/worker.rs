@@ -79,7 +79,12 @@ impl Worker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(stop) = self.stop.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        if let Some(stop) = self
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             let _ = stop.send(Instant::now() + grace);
         }
     }
@@ -107,10 +112,7 @@ impl Worker {
 
 /// The worker loop: takes queued evaluations while fewer than [`MAX_RUNNING`] run, until the
 /// queue closes and empties, or the stop deadline passes.
-async fn run(
-    mut receiver: mpsc::Receiver<Ticket>,
-    mut stop_signal: oneshot::Receiver<Instant>,
-) {
+async fn run(mut receiver: mpsc::Receiver<Ticket>, mut stop_signal: oneshot::Receiver<Instant>) {
     let mut running = JoinSet::new();
     let mut give_up_at: Option<tokio::time::Instant> = None;
     let mut queue_open = true;

@@ -96,7 +96,13 @@ pub fn answer(
     context: &str,
     response: &str,
 ) -> handler_core::Uuid {
-    answer_with(manager, handler_core::RunOptions::named("rag"), question, context, response)
+    answer_with(
+        manager,
+        handler_core::RunOptions::named("rag"),
+        question,
+        context,
+        response,
+    )
 }
 
 /// [`answer`] with the chain's run options (e.g. a chosen run id).
