@@ -156,14 +156,9 @@ fn main() {
             .unwrap();
         let llm = chain
             .child()
-            .on_llm_start(
-                &Serialized::named("llm"),
-                &["prompt".into()],
-                RunOptions::new(),
-            )
+            .on_llm_start(&Serialized::named("llm"), "prompt", RunOptions::new())
             .unwrap();
-        llm[0]
-            .on_llm_end(&LlmResult::from_text("The capital of France is Paris."))
+        llm.on_llm_end(&LlmResult::from_text("The capital of France is Paris."))
             .unwrap();
         chain.on_chain_end(&json!({})).unwrap();
         if n % 100 == 99 {

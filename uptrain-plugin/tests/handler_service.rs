@@ -408,12 +408,11 @@ fn repeated_run_ids_never_hang_or_grow() {
         .child()
         .on_llm_start(
             &handler_core::payload::Serialized::named("llm"),
-            &["p".into()],
+            "p",
             RunOptions::new().with_run_id(id),
         )
         .unwrap();
-    llm[0]
-        .on_llm_end(&handler_core::payload::LlmResult::from_text("r"))
+    llm.on_llm_end(&handler_core::payload::LlmResult::from_text("r"))
         .unwrap();
     chain.on_chain_end(&serde_json::json!({})).unwrap();
     let rows = uptrain.flush();
@@ -527,4 +526,89 @@ fn a_full_disk_loses_no_row_and_does_not_panic() {
     let rows = uptrain.flush();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].is_ok());
+}
+
+/// Collects the evaluation results the core delivers, for one project name.
+struct Listener {
+    project: String,
+    results: std::sync::Mutex<Vec<handler_core::evaluation::EvaluationResult>>,
+}
+
+impl handler_core::evaluation::EvaluationListener for Listener {
+    fn on_evaluation(&self, result: &handler_core::evaluation::EvaluationResult) {
+        if result.metadata.get("project").and_then(|p| p.as_str()) == Some(&self.project) {
+            self.results.lock().unwrap().push(result.clone());
+        }
+    }
+}
+
+#[test]
+fn each_check_of_each_row_is_published_through_the_core() {
+    // Other tests publish too: this one listens to its own project name only.
+    let listener = Arc::new(Listener {
+        project: "published_rag".into(),
+        results: std::sync::Mutex::new(Vec::new()),
+    });
+    let _subscription = handler_core::evaluation::subscribe(listener.clone());
+    let uptrain = Arc::new(
+        UptrainHandler::builder()
+            .log_results(false)
+            .project_name("published")
+            .build()
+            .unwrap(),
+    );
+    let manager = CallbackManager::new().with_handler(uptrain.clone());
+    // The RAG chain nested in an outer chain, so its tree root is another run.
+    let outer = manager
+        .on_chain_start(None, &serde_json::json!({}), RunOptions::named("app"))
+        .unwrap();
+    let root = outer.run_id();
+    let graded = answer(
+        &outer.child(),
+        "Where is Paris?",
+        "Paris is in France.",
+        "In France.",
+    );
+    outer.on_chain_end(&serde_json::json!({})).unwrap();
+    let rows = uptrain.flush();
+    assert_eq!(rows[0].root_run_id, Some(root));
+
+    let results = listener.results.lock().unwrap().clone();
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "context_relevance",
+            "factual_accuracy",
+            "response_completeness"
+        ]
+    );
+    for result in &results {
+        assert_eq!(result.evaluator, "uptrain");
+        assert_eq!(result.run_id, Some(graded));
+        assert_eq!(result.root_run_id, Some(root));
+        assert_eq!(result.score, rows[0].scores[&result.name]);
+        assert!(
+            result
+                .explanation
+                .as_deref()
+                .unwrap()
+                .starts_with("Offline lexical heuristic")
+        );
+        assert_eq!(result.error, None);
+        assert_eq!(result.metadata["evaluation"], "rag");
+        assert_eq!(result.metadata["evaluator_kind"], "offline");
+        assert_eq!(result.metadata["estimate"], true);
+    }
+
+    // A row that was not evaluated is published with its reason.
+    let none = Arc::new(quiet(Hangs).project_name("published").build().unwrap());
+    let manager = CallbackManager::new().with_handler(none.clone());
+    answer(&manager, "q?", "c", "r");
+    none.shutdown(Duration::from_millis(50));
+    let results = listener.results.lock().unwrap().clone();
+    let last = &results[results.len() - 1];
+    assert_eq!(last.score, None);
+    assert!(last.error.as_deref().unwrap().contains("handler shut down"));
+    assert_eq!(last.metadata["evaluator_kind"], "hangs");
 }

@@ -72,6 +72,8 @@ impl Flow {
 pub(crate) struct Job {
     pub(crate) flow: Flow,
     pub(crate) run_id: Uuid,
+    /// The root of the graded run's tree (its trace), when it is not the run itself.
+    pub(crate) root_run_id: Option<Uuid>,
     pub(crate) row: Row,
 }
 
@@ -85,6 +87,8 @@ struct PendingRag {
     context: String,
     /// The run ids it is reachable from: the chain's and its parent's.
     anchors: Vec<Uuid>,
+    /// The chain's tree root.
+    root_run_id: Option<Uuid>,
     /// Its entry in the expiry queue.
     stamp: u64,
 }
@@ -278,6 +282,7 @@ impl Tracker {
                 question: question.to_owned(),
                 context,
                 anchors,
+                root_run_id: run.root_run_id,
                 stamp,
             },
         );
@@ -316,6 +321,7 @@ impl Tracker {
         Some(Job {
             flow: Flow::Rag,
             run_id: chain,
+            root_run_id: pending.root_run_id,
             row,
         })
     }
@@ -365,7 +371,10 @@ impl Tracker {
         run: &RunContext,
         documents: &[Document],
     ) -> Option<Job> {
-        let job = self.finish_retriever(run.run_id, documents);
+        let job = self.finish_retriever(run.run_id, documents).map(|job| Job {
+            root_run_id: run.root_run_id,
+            ..job
+        });
         self.run_ended(run.run_id);
         job
     }
@@ -384,6 +393,7 @@ impl Tracker {
             return Some(Job {
                 flow: Flow::MultiQuery,
                 run_id,
+                root_run_id: None,
                 row,
             });
         }
@@ -405,6 +415,7 @@ impl Tracker {
         Some(Job {
             flow: Flow::ContextReranking,
             run_id,
+            root_run_id: None,
             row,
         })
     }

@@ -229,9 +229,16 @@ struct Ticket {
     inner: Arc<Inner>,
     seq: u64,
     request: Arc<EvaluationRequest>,
-    run_id: Option<Uuid>,
+    run: Option<Graded>,
     reply: Option<Reply>,
     settled: bool,
+}
+
+/// The run an evaluation grades: its id and its tree's root.
+#[derive(Debug, Clone, Copy)]
+struct Graded {
+    run_id: Uuid,
+    root_run_id: Option<Uuid>,
 }
 
 impl Ticket {
@@ -242,7 +249,7 @@ impl Ticket {
         self.inner.publish(
             &self.request,
             self.seq,
-            self.run_id,
+            self.run,
             outcome,
             self.reply.take(),
         );
@@ -462,7 +469,10 @@ impl UptrainHandler {
         self.enqueue(
             project,
             evaluation,
-            Some(job.run_id),
+            Some(Graded {
+                run_id: job.run_id,
+                root_run_id: job.root_run_id,
+            }),
             vec![job.row],
             job.flow.checks().to_vec(),
             None,
@@ -473,7 +483,7 @@ impl UptrainHandler {
         &self,
         project: String,
         evaluation: String,
-        run_id: Option<Uuid>,
+        run: Option<Graded>,
         rows: Vec<Row>,
         checks: Vec<Check>,
         reply: Option<Reply>,
@@ -495,7 +505,7 @@ impl UptrainHandler {
             inner: self.inner.clone(),
             seq,
             request,
-            run_id,
+            run,
             reply,
             settled: false,
         };
@@ -518,12 +528,13 @@ type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
 /// The rows of an evaluation: its results, or every input row carrying the evaluation's error.
 fn rows_of(
     request: &EvaluationRequest,
-    run_id: Option<Uuid>,
+    run: Option<Graded>,
     outcome: &Result<crate::Evaluation, EvaluationError>,
     evaluator: &str,
     estimate: bool,
 ) -> Vec<EvaluatedRow> {
     let (project, evaluation) = (&request.project, &request.evaluation);
+    let run_id = run.map(|r| r.run_id);
     let rows: Vec<EvaluatedRow> = match outcome {
         Ok(done) => done
             .rows
@@ -549,7 +560,10 @@ fn rows_of(
     // Rows that were never graded carry no estimate.
     let estimate = estimate && outcome.is_ok();
     rows.into_iter()
-        .map(|row| row.graded_by(evaluator, estimate))
+        .map(|row| {
+            row.graded_by(evaluator, estimate)
+                .in_tree(run.and_then(|r| r.root_run_id))
+        })
         .collect()
 }
 
@@ -562,13 +576,13 @@ impl Inner {
         &self,
         request: &EvaluationRequest,
         seq: u64,
-        run_id: Option<Uuid>,
+        run: Option<Graded>,
         outcome: Result<crate::Evaluation, EvaluationError>,
         reply: Option<Reply>,
     ) {
         let rows = rows_of(
             request,
-            run_id,
+            run,
             &outcome,
             self.evaluator.name(),
             self.estimates,
@@ -576,6 +590,16 @@ impl Inner {
         let announced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.announce(request, &outcome, &rows)
         }));
+        // One result per check per row, through the core, to whoever listens (listeners
+        // return at once; the core catches a panicking one). Before the rows are settled, so
+        // a flush that returns them returns after the listeners have them too.
+        if handler_core::evaluation::has_listeners() {
+            for row in &rows {
+                for result in row.evaluation_results() {
+                    handler_core::evaluation::publish(&result);
+                }
+            }
+        }
         let refused_so_far = {
             let mut outcomes = lock(&self.outcomes);
             outcomes.keep(&request.project, seq, &rows, self.config.retention);

@@ -27,6 +27,9 @@ pub struct EvaluatedRow {
     pub evaluation: String,
     /// The run whose answer was evaluated, when it came from a run.
     pub run_id: Option<Uuid>,
+    /// The root of that run's tree (its trace), when the run is not a root itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_run_id: Option<Uuid>,
     /// When the evaluation finished, RFC 3339 in UTC.
     pub time: String,
     /// The evaluated row: question, context, response, variants, ...
@@ -101,6 +104,7 @@ impl EvaluatedRow {
             project: project.to_owned(),
             evaluation: evaluation.to_owned(),
             run_id,
+            root_run_id: None,
             time: rfc3339(SystemTime::now()),
             input,
             scores: BTreeMap::new(),
@@ -110,6 +114,55 @@ impl EvaluatedRow {
             estimate: false,
             checks: Vec::new(),
         }
+    }
+
+    /// Sets the root of the graded run's tree.
+    pub(crate) fn in_tree(mut self, root_run_id: Option<Uuid>) -> Self {
+        self.root_run_id = root_run_id;
+        self
+    }
+
+    /// The check names in check order (or score order for rows that were never graded).
+    pub(crate) fn check_names(&self) -> Vec<&str> {
+        if self.checks.is_empty() {
+            self.scores.keys().map(String::as_str).collect()
+        } else {
+            self.checks.iter().map(|c| c.check.as_str()).collect()
+        }
+    }
+
+    /// One core evaluation result per check, for the evaluation listeners: evaluator
+    /// `"uptrain"`, the graded run's ids, score, explanation, error, and metadata (project,
+    /// evaluation, evaluator kind; offline estimates say so).
+    pub(crate) fn evaluation_results(&self) -> Vec<handler_core::evaluation::EvaluationResult> {
+        use handler_core::evaluation::EvaluationResult;
+        self.check_names()
+            .into_iter()
+            .map(|name| {
+                let mut result = EvaluationResult::new("uptrain", name)
+                    .with_metadata("project", self.project.as_str())
+                    .with_metadata("evaluation", self.evaluation.as_str())
+                    .with_metadata("evaluator_kind", self.evaluator.as_str());
+                if let Some(run_id) = self.run_id {
+                    result = result.with_run_ids(run_id, self.root_run_id);
+                }
+                if let Some(score) = self.scores.get(name).copied().flatten() {
+                    result = result.with_score(score);
+                }
+                if let Some(explanation) = self.explanations.get(name) {
+                    result = result.with_explanation(explanation.as_str());
+                }
+                if let Some(error) = self.errors.get(name) {
+                    result = result.with_error(error.as_str());
+                }
+                if self.estimate {
+                    result = result
+                        .with_metadata("estimate", true)
+                        .with_metadata("method", "offline lexical heuristic");
+                }
+                result
+            })
+            .collect()
     }
 
     /// Names the evaluator, and whether its scores are estimates.
@@ -148,12 +201,7 @@ impl EvaluatedRow {
         } else {
             ""
         };
-        let ordered: Vec<&str> = if self.checks.is_empty() {
-            self.scores.keys().map(String::as_str).collect()
-        } else {
-            self.checks.iter().map(|c| c.check.as_str()).collect()
-        };
-        for name in ordered {
+        for name in self.check_names() {
             let label = name
                 .parse::<Check>()
                 .map(Check::display_name)

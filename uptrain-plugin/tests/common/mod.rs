@@ -121,12 +121,12 @@ pub fn answer_with(
     let run_id = chain.run_id();
     let Ok(llm) = chain.child().on_llm_start(
         &Serialized::named("llm"),
-        &["prompt".into()],
+        "prompt",
         handler_core::RunOptions::new(),
     ) else {
         panic!("llm start failed");
     };
-    let _ = llm[0].on_llm_end(&LlmResult::from_text(response));
+    let _ = llm.on_llm_end(&LlmResult::from_text(response));
     let _ = chain.on_chain_end(&json!({}));
     run_id
 }
