@@ -333,10 +333,11 @@ impl UptrainHandler {
     /// evaluations were enqueued (the order the answers came in), failed checks included
     /// (with their errors); at most the [retention](UptrainHandlerBuilder::retention).
     ///
-    /// Blocks the calling thread, for at most about the evaluation deadline per queued
-    /// evaluation batch; on a multi-thread tokio runtime it lets the runtime move its other
-    /// tasks away first. In async code prefer [`flush_async`](Self::flush_async); to bound
-    /// the wait, [`flush_timeout`](Self::flush_timeout).
+    /// Blocks the calling thread. The wait always ends, since every evaluation ends by its
+    /// deadline, but with a full queue that can take several deadlines; to choose the bound,
+    /// use [`flush_timeout`](Self::flush_timeout). On a multi-thread tokio runtime it lets the
+    /// runtime move its other tasks away first; in async code prefer
+    /// [`flush_async`](Self::flush_async).
     pub fn flush(&self) -> Vec<EvaluatedRow> {
         self.flush_until(None).rows
     }
