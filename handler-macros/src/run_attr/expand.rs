@@ -270,8 +270,9 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
         let ret = ret.map(|ret| quote!(-> #ret));
         quote! {
             let #run = #started;
-            #[allow(clippy::redundant_closure_call)]
-            let #body = move || #ret #block;
+            // `mut`: a body that mutates an argument makes the closure `FnMut`.
+            #[allow(unused_mut)]
+            let mut #body = move || #ret #block;
             match #run {
                 ::core::option::Option::None => #body(),
                 ::core::option::Option::Some(#run) => {
