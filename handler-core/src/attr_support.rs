@@ -444,6 +444,8 @@ impl<E: ?Sized> ErrorViaName for Arg<'_, E> {
 }
 
 #[cfg(test)]
+// The borrows choose the impl, as in generated code, where the types are not known.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
     use serde_json::json;
