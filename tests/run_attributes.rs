@@ -423,3 +423,38 @@ fn a_sync_manager_does_not_trace_async_functions() {
     assert_eq!(loud, "A");
     assert!(recorder.events().is_empty());
 }
+
+/// Fails every chain start and end, and asks for its errors to be raised.
+struct Failing;
+
+impl CallbackHandler for Failing {
+    fn options(&self) -> llm_callbacks::HandlerOptions {
+        llm_callbacks::HandlerOptions::new().raise_error(true)
+    }
+    fn on_chain_start(&self, _: &ChainStart<'_>) -> HandlerResult {
+        Err("start refused".into())
+    }
+    fn on_chain_end(&self, _: &ChainEnd<'_>) -> HandlerResult {
+        Err("end refused".into())
+    }
+}
+
+#[test]
+fn handler_errors_never_change_the_result() {
+    let (recorder, manager) = recording();
+    let manager = manager.with_handler(Arc::new(Failing));
+    let calculator = Calculator { offset: 0 };
+    assert_eq!(manager.in_scope(|| calculator.checked(2)), Ok(3));
+    // The failed start ended the chain run as abandoned; the body still ran, and its tool run
+    // is a root run since the chain never became current.
+    assert_eq!(
+        recorder.kinds(),
+        [
+            "chain_start:calculate",
+            "chain_error:calculate",
+            "tool_start:add",
+            "tool_end:add",
+        ]
+    );
+    assert_eq!(recorder.events()[1]["error"]["kind"], "abandoned");
+}
