@@ -2,6 +2,8 @@
 //! current run, with their arguments as inputs and their return values as outputs, and end them
 //! exactly once, whatever happens (an `Err`, a panic, a cancelled future).
 
+#![cfg(feature = "derive")]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -290,6 +290,12 @@ impl AsyncRun {
     }
 }
 
+/// Calls the body of a marked sync function when nothing is current.
+#[inline(always)]
+pub fn call<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// Forces the output type of a marked async function's body, so that `?` inside it knows the
 /// error type.
 pub fn typed_body<T, F: Future<Output = T>>(body: F) -> F {

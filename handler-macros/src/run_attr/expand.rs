@@ -270,11 +270,10 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
         let ret = ret.map(|ret| quote!(-> #ret));
         quote! {
             let #run = #started;
-            // `mut`: a body that mutates an argument makes the closure `FnMut`.
-            #[allow(unused_mut)]
-            let mut #body = move || #ret #block;
+            let #body = move || #ret #block;
             match #run {
-                ::core::option::Option::None => #body(),
+                // Called as `FnOnce`: a body that mutates an argument makes the closure `FnMut`.
+                ::core::option::Option::None => #attr::call(#body),
                 ::core::option::Option::Some(#run) => {
                     let #out = #run.in_scope(#body);
                     let #outcome = {
