@@ -73,10 +73,11 @@
 /// | `err(Display)`, `err(Debug)` | the run's error message is the error's `Display` or `Debug` form |
 /// | `crate = "handler_core"` | for code that depends on `handler-core` directly |
 ///
-/// By default an `Err(e)` becomes [`ErrorInfo::from(&e)`](crate::payload::ErrorInfo) (its
-/// message and causes) when `e` is a `std::error::Error`, else its `Display` form (`{:#}`, so
-/// `anyhow::Error` shows its causes), else its `Debug` form. The error type's name is the
-/// error's kind.
+/// By default an `Err(e)` becomes [`ErrorInfo::from_error(&e)`](crate::payload::ErrorInfo::from_error)
+/// (its type as the kind, its message and causes) when `e` is a `std::error::Error` or a boxed
+/// `dyn Error` (named by its real type), else its `Display` form (`{:#}`, so `anyhow::Error`
+/// shows its causes), else its `Debug` form, with the error type's name as the kind.
+/// `fields(...)` and `metadata(...)` expressions are evaluated only when a manager is current.
 ///
 /// Mistakes are compile errors that point at them:
 ///

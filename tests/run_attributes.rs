@@ -460,3 +460,23 @@ fn handler_errors_never_change_the_result() {
     );
     assert_eq!(recorder.events()[1]["error"]["kind"], "abandoned");
 }
+
+#[tool]
+fn parse_number(text: &str) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(text.trim().parse::<i32>()?)
+}
+
+#[test]
+fn a_boxed_error_is_named_by_its_real_type() {
+    let (recorder, manager) = recording();
+    assert!(manager.in_scope(|| parse_number("twelve")).is_err());
+    assert_eq!(manager.in_scope(|| parse_number(" 12 ")).ok(), Some(12));
+    let events = recorder.events();
+    assert_eq!(events[1]["event"], "tool_error");
+    assert_eq!(events[1]["error"]["kind"], "ParseIntError");
+    assert_eq!(
+        events[1]["error"]["message"],
+        "invalid digit found in string"
+    );
+    assert_eq!(events[3]["output"], 12);
+}

@@ -9,8 +9,8 @@
 //! Which arguments and return values serialize is decided per type at compile time, on stable
 //! Rust, by autoref specialization: `(&&Arg(&value)).attr_input()` resolves to the
 //! [`SerializeInput`] method when the type implements `Serialize` and to the [`SkipInput`] one
-//! (which gives `None`) otherwise. Errors go the same way: `std::error::Error`, then `Display`,
-//! then `Debug`, then the type name alone.
+//! (which gives `None`) otherwise. Errors go the same way: `std::error::Error`, then a boxed
+//! `dyn Error`, then `Display`, then `Debug`, then the type name alone.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::current::Instrumented;
 use crate::manager::{AsyncMode, Manager, RunManager, SyncMode};
 use crate::manager::{ChainRun, RetrieverRun, ToolRun};
-use crate::payload::{Document, ErrorInfo, Metadata};
+use crate::payload::{AsDynError, Document, ErrorInfo, Metadata};
 use crate::run_context::RunOptions;
 
 /// The kind of run a marked function starts.
@@ -366,25 +366,9 @@ impl<'a, T: ?Sized> OpaqueOutput<'a> for Arg<'a, T> {
     }
 }
 
-/// The short name of a type: `Box<dyn Error + Send>` for
-/// `alloc::boxed::Box<dyn core::error::Error + core::marker::Send>`.
+/// The short name of a type, as error kinds have it: `io::Error`, `Box<dyn Error + Send>`.
 pub fn short_type_name<T: ?Sized>() -> String {
-    let full = std::any::type_name::<T>();
-    let mut out = String::with_capacity(full.len());
-    let mut path_start = 0;
-    let mut chars = full.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
-            out.truncate(path_start);
-        } else {
-            out.push(c);
-            if !(c.is_alphanumeric() || c == '_') {
-                path_start = out.len();
-            }
-        }
-    }
-    out
+    crate::payload::short_type_name(std::any::type_name::<T>())
 }
 
 /// An error for `err(Display)`.
@@ -403,11 +387,22 @@ pub trait ErrorViaError {
     fn attr_error(&self) -> ErrorInfo;
 }
 
-impl<E: std::error::Error + ?Sized> ErrorViaError for &&&Arg<'_, E> {
+impl<E: AsDynError + ?Sized> ErrorViaError for &&&&Arg<'_, E> {
     fn attr_error(&self) -> ErrorInfo {
-        let mut info = ErrorInfo::from(self.0);
-        info.kind = short_type_name::<E>();
-        info
+        ErrorInfo::from_error(self.0)
+    }
+}
+
+/// An `Err` that is a boxed error (`Box<dyn Error + Send + Sync>`): the boxed error's real
+/// type, found by downcasting, and its causes.
+pub trait ErrorViaBox {
+    /// The run's error.
+    fn attr_error(&self) -> ErrorInfo;
+}
+
+impl<E: AsDynError + ?Sized> ErrorViaBox for &&&Arg<'_, Box<E>> {
+    fn attr_error(&self) -> ErrorInfo {
+        ErrorInfo::from_error(&**self.0)
     }
 }
 
@@ -489,25 +484,27 @@ mod tests {
     fn errors_use_the_richest_form_their_type_has() {
         let io = std::io::Error::other("disk full");
         assert_eq!(
-            (&&&&Arg(&io)).attr_error(),
-            ErrorInfo::new("Error", "disk full")
+            (&&&&&Arg(&io)).attr_error(),
+            ErrorInfo::new("io::Error", "disk full")
         );
         let text = String::from("bad input");
         assert_eq!(
-            (&&&&Arg(&text)).attr_error(),
+            (&&&&&Arg(&text)).attr_error(),
             ErrorInfo::new("String", "bad input")
         );
-        assert_eq!((&&&&Arg(&OnlyDebug)).attr_error().message, "OnlyDebug");
-        assert_eq!((&&&&Arg(&Opaque)).attr_error().kind, "Opaque");
+        assert_eq!((&&&&&Arg(&OnlyDebug)).attr_error().message, "OnlyDebug");
+        assert_eq!((&&&&&Arg(&Opaque)).attr_error().kind, "Opaque");
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(io);
+        assert_eq!(
+            (&&&&&Arg(&boxed)).attr_error(),
+            ErrorInfo::new("io::Error", "disk full")
+        );
     }
 
     #[test]
     fn short_type_names_drop_paths() {
-        assert_eq!(
-            short_type_name::<Box<dyn std::error::Error + Send>>(),
-            "Box<dyn Error + Send>"
-        );
-        assert_eq!(short_type_name::<std::io::Error>(), "Error");
+        assert_eq!(short_type_name::<Vec<String>>(), "Vec<String>");
+        assert_eq!(short_type_name::<std::io::Error>(), "io::Error");
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
         let error = match args.err {
             ErrMode::Display => quote!(#attr::display_error(#err)),
             ErrMode::Debug => quote!(#attr::debug_error(#err)),
-            _ => quote!((&&&&#attr::Arg(#err)).attr_error()),
+            _ => quote!((&&&&&#attr::Arg(#err)).attr_error()),
         };
         quote! {
             match &#out {
@@ -229,7 +229,7 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
     let imports = quote! {
         #[allow(unused_imports)]
         use #attr::{
-            DocumentsOutput as _, ErrorViaDebug as _, ErrorViaDisplay as _, ErrorViaError as _,
+            DocumentsOutput as _, ErrorViaBox as _, ErrorViaDebug as _, ErrorViaDisplay as _, ErrorViaError as _,
             ErrorViaName as _, OpaqueOutput as _, SerializeInput as _, SerializedOutput as _,
             SkipInput as _,
         };
