@@ -4,16 +4,16 @@
 
 /// Makes every call of a function a chain run, nested in the current run (feature `derive`).
 ///
-/// Calling a marked function, when a manager is current ([`Manager::current`](crate::Manager::current)):
+/// Calling a marked function, when a manager is current ([`Manager::current`](crate::manager::Manager::current)):
 ///
 /// 1. starts a run of the attribute's kind from the current manager: a child of the current
 ///    run, or a root run when a manager was entered rather than a run
-///    ([`Manager::in_scope`](crate::Manager::in_scope));
+///    ([`Manager::in_scope`](crate::manager::Manager::in_scope));
 /// 2. emits its start event with the arguments as inputs: a JSON object with one entry per
 ///    named argument whose type implements `serde::Serialize`, chosen at compile time (other
 ///    arguments, and `self`, are left out without being named);
-/// 3. runs the body with the run current ([`RunManager::in_scope`](crate::RunManager::in_scope),
-///    or [`RunManager::instrument`](crate::RunManager::instrument) for an `async fn`, so the
+/// 3. runs the body with the run current ([`RunManager::in_scope`](crate::manager::RunManager::in_scope),
+///    or [`RunManager::instrument`](crate::manager::RunManager::instrument) for an `async fn`, so the
 ///    run follows the body across `.await`), so marked functions it calls nest under it;
 /// 4. ends the run with the return value, serialized; or, for a function returning a
 ///    `Result`, with the run's error event when it returns `Err(e)`; or, when the body panics
