@@ -12,7 +12,7 @@ pub use crate::event::{
     Text, ToolEnd, ToolError, ToolStart,
 };
 pub use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
-pub use crate::run::RunContext;
+pub use crate::run_context::RunContext;
 pub use core::future::Future;
 
 /// What `#[callback(...)]` says: a name, and flags set explicitly (`None`: computed from the

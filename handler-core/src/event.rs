@@ -12,7 +12,7 @@ use crate::category::Category;
 use crate::payload::{
     ChatMessage, Document, ErrorInfo, GenerationChunk, LlmResult, RetryState, Serialized,
 };
-use crate::run::RunContext;
+use crate::run_context::RunContext;
 
 /// Borrows an owned record field as the event's field type.
 trait View<'a, V> {

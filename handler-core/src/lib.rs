@@ -46,7 +46,7 @@ pub mod handlers;
 mod manager;
 pub mod payload;
 pub mod registry;
-mod run;
+mod run_context;
 
 pub use category::{Category, Interest};
 pub use error::{
@@ -64,7 +64,7 @@ pub use manager::{
     DispatchMode, ErasedAsyncHandler, LlmRun, LlmRunManager, Manager, Nestable, RetrieverRun,
     RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode, ToolRun, ToolRunManager,
 };
-pub use run::{RunContext, RunOptions};
+pub use run_context::{RunContext, RunOptions};
 
 /// Re-exports used by generated code and plugins.
 #[doc(hidden)]

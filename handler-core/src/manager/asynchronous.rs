@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::emit::Emit;
-use super::run::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
-use super::scope::{DispatchMode, Manager, Sealed};
+use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::shared::SharedHandler;
+use super::{DispatchMode, Manager, Sealed};
 use crate::error::CallbackError;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
@@ -20,7 +20,7 @@ use crate::handler::{AsyncCallbackHandler, CallbackHandler};
 use crate::payload::{
     ChatMessage, Document, ErrorInfo, GenerationChunk, LlmResult, RetryState, Serialized,
 };
-use crate::run::RunOptions;
+use crate::run_context::RunOptions;
 
 /// Async dispatch: handlers with `run_inline` and sync handlers run one after another in
 /// registration order (sync handlers are called directly on the dispatching task, so they

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::scope::{Manager, identity};
 use super::set::Slot;
 use super::synchronous::SyncMode;
+use super::{Manager, identity};
 use crate::error::{CallbackError, HandlerResult};
 use crate::event::Event;
 use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};

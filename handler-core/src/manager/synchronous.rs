@@ -6,16 +6,16 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::dispatch::dispatch_sync;
-use super::run::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
-use super::scope::{DispatchMode, Manager, Sealed};
+use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
 use super::set::{HandlerSet, Slot};
+use super::{DispatchMode, Manager, Sealed};
 use crate::error::CallbackError;
 use crate::event::{
     ChainStart, ChatModelStart, CustomEvent, Event, LlmStart, RetrieverStart, ToolStart,
 };
 use crate::handler::{CallbackHandler, HandlerOptions};
 use crate::payload::{ChatMessage, Serialized};
-use crate::run::RunOptions;
+use crate::run_context::RunOptions;
 
 /// Synchronous dispatch: every handler is called on the caller's thread, in registration
 /// order. A handler with `raise_error` that fails stops the dispatch: later handlers are not

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scope::{DispatchMode, Manager, Scope};
 use super::set::HandlerSet;
 use super::synchronous::{SyncMode, dispatch};
+use super::{DispatchMode, Manager, Scope};
 use crate::category::Interest;
 use crate::error::CallbackError;
 use crate::event::{
@@ -18,7 +18,7 @@ use crate::event::{
     LlmNewToken, RetrieverEnd, RetrieverError, Retry, Text, ToolEnd, ToolError,
 };
 use crate::payload::{Document, ErrorInfo, GenerationChunk, LlmResult, RetryState};
-use crate::run::RunContext;
+use crate::run_context::RunContext;
 
 mod sealed {
     pub trait Sealed {}

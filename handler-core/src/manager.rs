@@ -1,14 +1,61 @@
-//! What a manager holds (handlers, tags, metadata; inheritable or local) and how it is edited.
+//! Managers and run managers: how events get from the application to the handlers.
+//!
+//! A [`Manager`] holds handlers, tags and metadata, each either inheritable (it flows to child
+//! runs) or local. Starting a run (`on_chain_start`, `on_llm_start`, ...) dispatches the start
+//! event and returns a [`RunManager`] that emits the run's later events and makes child managers
+//! for nested runs. [`CallbackManager`] dispatches synchronously to [`CallbackHandler`]s;
+//! [`AsyncCallbackManager`] also runs [`AsyncCallbackHandler`]s.
+//!
+//! [`CallbackHandler`]: crate::CallbackHandler
+//! [`AsyncCallbackHandler`]: crate::AsyncCallbackHandler
+//!
+//! This file holds the [`Manager`] itself: what it holds (handlers, tags, metadata; inheritable or
+//! local) and how it is edited.
+
+mod asynchronous;
+mod dispatch;
+mod emit;
+mod run_manager;
+mod set;
+mod shared;
+mod synchronous;
+
+pub use asynchronous::AsyncMode;
+pub use run_manager::{ChainRun, LlmRun, Nestable, RetrieverRun, RunKind, RunManager, ToolRun};
+pub use shared::{ErasedAsyncHandler, SharedHandler};
+pub use synchronous::SyncMode;
+
+/// A manager that dispatches synchronously to [`CallbackHandler`](crate::CallbackHandler)s.
+pub type CallbackManager = Manager<SyncMode>;
+/// A manager that dispatches to sync and async handlers, on tokio or any executor.
+pub type AsyncCallbackManager = Manager<AsyncMode>;
+
+/// The run manager of an LLM or chat model run.
+pub type LlmRunManager = RunManager<SyncMode, LlmRun>;
+/// The run manager of a chain run.
+pub type ChainRunManager = RunManager<SyncMode, ChainRun>;
+/// The run manager of a tool run.
+pub type ToolRunManager = RunManager<SyncMode, ToolRun>;
+/// The run manager of a retriever run.
+pub type RetrieverRunManager = RunManager<SyncMode, RetrieverRun>;
+/// The async run manager of an LLM or chat model run.
+pub type AsyncLlmRunManager = RunManager<AsyncMode, LlmRun>;
+/// The async run manager of a chain run.
+pub type AsyncChainRunManager = RunManager<AsyncMode, ChainRun>;
+/// The async run manager of a tool run.
+pub type AsyncToolRunManager = RunManager<AsyncMode, ToolRun>;
+/// The async run manager of a retriever run.
+pub type AsyncRetrieverRunManager = RunManager<AsyncMode, RetrieverRun>;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use uuid::Uuid;
 
-use super::set::{Entry, HandlerSet, Slot};
 use crate::handler::CallbackHandler;
 use crate::payload::Metadata;
-use crate::run::{RunContext, RunOptions};
+use crate::run_context::{RunContext, RunOptions};
+use set::{Entry, HandlerSet, Slot};
 
 mod sealed {
     pub trait Sealed {}
