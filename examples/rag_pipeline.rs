@@ -11,6 +11,11 @@
 //!   key it grades offline (and says so once in the log); with `OPENAI_API_KEY` (and
 //!   `OPENAI_BASE_URL` for a local OpenAI-compatible server) it asks that judge.
 //!
+//! - with the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` (or `PHOENIX_COLLECTOR_ENDPOINT`)
+//!   set, the OpenTelemetry plugin exports every run as a span and every score as an event
+//!   of the run it grades (and, with Phoenix, as a span annotation):
+//!   `cargo run --features otel --example rag_pipeline`.
+//!
 //! The pipeline answers a few questions with a keyword retriever (UpTrain's RAG checks), one
 //! with a multi-query retriever (plus multi-query accuracy) and one with a contextual
 //! compression retriever (plus context conciseness and reranking).
@@ -83,6 +88,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         (QUESTIONS[3], Retrieval::MultiQuery),
         (QUESTIONS[4], Retrieval::Compression),
     ];
+    #[cfg(feature = "otel")]
+    let otel = manager.find_handler::<llm_callbacks::otel::OtelHandler>();
+    #[cfg(feature = "otel")]
+    match &otel {
+        Some(otel) => println!(
+            "OpenTelemetry export to {}",
+            otel.config().traces_endpoint.as_deref().unwrap_or("?")
+        ),
+        None => println!("OpenTelemetry export is off (set OTEL_EXPORTER_OTLP_ENDPOINT)"),
+    }
+
     let mut rows: Vec<EvaluatedRow> = Vec::new();
     for (question, retrieval) in runs {
         println!("\n=== {question} ({} retrieval) ===", retrieval.label());
@@ -90,7 +106,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         // Waiting here keeps each answer's scores next to its run in the output; a pipeline
         // that does not care would flush once at the end.
         if let Some(uptrain) = &uptrain {
-            rows.extend(uptrain.flush());
+            let evaluated = uptrain.flush();
+            #[cfg(feature = "otel")]
+            if let Some(otel) = &otel {
+                examples::export::record_rows(otel, &evaluated);
+            }
+            rows.extend(evaluated);
         }
     }
 
@@ -101,6 +122,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         tokens.prompt.load(Ordering::Relaxed),
         tokens.completion.load(Ordering::Relaxed),
     );
+    #[cfg(feature = "otel")]
+    if let Some(otel) = &otel {
+        let report = otel.shutdown(std::time::Duration::from_secs(30));
+        println!(
+            "\nOpenTelemetry: {} spans exported, {} failed, {} dropped; {} Phoenix annotations sent, {} failed",
+            report.spans.exported,
+            report.spans.failed,
+            report.spans.dropped,
+            report.annotations.sent,
+            report.annotations.failed,
+        );
+    }
     match uptrain {
         Some(_) => {
             let failed = rows.iter().filter(|r| !r.is_ok()).count();
