@@ -158,16 +158,16 @@ async fn main() -> Result<(), CallbackError> {
     let llm = steps
         .on_llm_start(
             &Serialized::named("echo-model"),
-            &[question.into()],
+            question,
             RunOptions::new(),
         )
         .await?;
     let mut answer = String::new();
     for token in ["Paris", " is", " the", " capital", "."] {
         answer.push_str(token);
-        llm[0].on_llm_new_token(token, None).await?;
+        llm.on_llm_new_token(token, None).await?;
     }
-    llm[0].on_llm_end(&LlmResult::from_text(&answer)).await?;
+    llm.on_llm_end(&LlmResult::from_text(&answer)).await?;
     chain.on_chain_end(&json!({ "answer": answer })).await?;
 
     // An empty answer: the auditor's error is logged (it does not raise), the pipeline goes on.

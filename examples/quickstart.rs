@@ -52,14 +52,14 @@ fn main() -> Result<(), CallbackError> {
     )?;
     let llm = chain.child().on_llm_start(
         &Serialized::new(["llm", "stand_in", "EchoModel"]),
-        &[format!("Answer briefly: {question}")],
+        &format!("Answer briefly: {question}"),
         RunOptions::default(),
     )?;
     let answer = "It fans every event of a run out to the handlers that want it.";
     for token in answer.split_inclusive(' ') {
-        llm[0].on_llm_new_token(token, None)?;
+        llm.on_llm_new_token(token, None)?;
     }
-    llm[0].on_llm_end(&LlmResult::from_text(answer))?;
+    llm.on_llm_end(&LlmResult::from_text(answer))?;
     chain.on_chain_end(&json!({ "answer": answer }))?;
 
     println!(

@@ -63,10 +63,10 @@ pub use handler_core::*;
 /// let counter = Arc::new(TokenCounter::default());
 /// let manager = CallbackManager::new().with_handler(counter.clone());
 /// assert_eq!(manager.handlers(), ["token-counter"]);
-/// let llm = manager.on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
-/// llm[0].on_llm_new_token("hel", None)?;
-/// llm[0].on_llm_new_token("lo", None)?;
-/// llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+/// let llm = manager.on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
+/// llm.on_llm_new_token("hel", None)?;
+/// llm.on_llm_new_token("lo", None)?;
+/// llm.on_llm_end(&LlmResult::from_text("hello"))?;
 /// assert_eq!(counter.tokens.load(Ordering::Relaxed), 2);
 /// # Ok::<(), llm_callbacks::CallbackError>(())
 /// ```

@@ -307,17 +307,19 @@ impl Pipeline {
             RunOptions::named("prompt"),
         )?;
         let prompt = rag_prompt(question, &retrieved.documents);
+        let prompt_id = prompt_run.run_id();
         prompt_run.on_chain_end(&json!({ "prompt": prompt }))?;
 
         let (llm, response, tokens) = self.generate(&steps, &prompt, true)?;
+        let chain_id = chain.run_id();
         chain.on_chain_end(&json!({ "answer": response }))?;
         Ok(Answer {
             question: question.to_owned(),
             retrieval,
             runs: RunIds {
-                chain: chain.run_id(),
+                chain: chain_id,
                 retriever: retrieved.run_id,
-                prompt: prompt_run.run_id(),
+                prompt: prompt_id,
                 llm,
             },
             retrieved,
@@ -385,14 +387,13 @@ impl Pipeline {
         prompt: &str,
         stream: bool,
     ) -> Result<(Uuid, String, usize), CallbackError> {
-        let runs = manager.on_llm_start(
+        let run = manager.on_llm_start(
             &components::llm(),
-            &[prompt.to_owned()],
+            prompt,
             RunOptions::named(StandInLlm::MODEL_NAME),
         )?;
         let text = self.llm.complete(prompt);
-        let mut out = (Uuid::nil(), String::new(), 0);
-        for run in runs {
+        {
             let mut streamed = 0;
             if stream {
                 for token in StandInLlm::tokens(&text) {
@@ -403,10 +404,10 @@ impl Pipeline {
                     streamed += 1;
                 }
             }
+            let run_id = run.run_id();
             run.on_llm_end(&StandInLlm::result(prompt, &text))?;
-            out = (run.run_id(), text.clone(), streamed);
+            Ok((run_id, text, streamed))
         }
-        Ok(out)
     }
 
     // ---- AsyncCallbackManager ----
@@ -436,19 +437,21 @@ impl Pipeline {
             )
             .await?;
         let prompt = rag_prompt(question, &retrieved.documents);
+        let prompt_id = prompt_run.run_id();
         prompt_run
             .on_chain_end(&json!({ "prompt": prompt }))
             .await?;
 
         let (llm, response, tokens) = self.generate_async(&steps, &prompt, true).await?;
+        let chain_id = chain.run_id();
         chain.on_chain_end(&json!({ "answer": response })).await?;
         Ok(Answer {
             question: question.to_owned(),
             retrieval,
             runs: RunIds {
-                chain: chain.run_id(),
+                chain: chain_id,
                 retriever: retrieved.run_id,
-                prompt: prompt_run.run_id(),
+                prompt: prompt_id,
                 llm,
             },
             retrieved,
@@ -517,16 +520,15 @@ impl Pipeline {
         prompt: &str,
         stream: bool,
     ) -> Result<(Uuid, String, usize), CallbackError> {
-        let runs = manager
+        let run = manager
             .on_llm_start(
                 &components::llm(),
-                &[prompt.to_owned()],
+                prompt,
                 RunOptions::named(StandInLlm::MODEL_NAME),
             )
             .await?;
         let text = self.llm.complete(prompt);
-        let mut out = (Uuid::nil(), String::new(), 0);
-        for run in runs {
+        {
             let mut streamed = 0;
             if stream {
                 for token in StandInLlm::tokens(&text) {
@@ -537,9 +539,9 @@ impl Pipeline {
                     streamed += 1;
                 }
             }
+            let run_id = run.run_id();
             run.on_llm_end(&StandInLlm::result(prompt, &text)).await?;
-            out = (run.run_id(), text.clone(), streamed);
+            Ok((run_id, text, streamed))
         }
-        Ok(out)
     }
 }

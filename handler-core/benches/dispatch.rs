@@ -110,14 +110,10 @@ fn sync_tokens(c: &mut Criterion) {
     let mut group = c.benchmark_group("sync token");
     for (name, ignoring, counting) in SYNC_CASES {
         let manager = sync_manager(ignoring, counting);
-        let runs = manager
-            .on_llm_start(
-                &Serialized::named("m"),
-                &["p".into()],
-                RunOptions::default(),
-            )
-            .unwrap_or_default();
-        let Some(run) = runs.first() else { return };
+        let Ok(run) = manager.on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
+        else {
+            return;
+        };
         group.bench_function(name, |b| {
             b.iter(|| run.on_llm_new_token(black_box("tok"), None))
         });
@@ -127,17 +123,30 @@ fn sync_tokens(c: &mut Criterion) {
 
 fn whole_run_sync(manager: &CallbackManager) -> Result<(), CallbackError> {
     let chain = manager.on_chain_start(None, &json!(null), RunOptions::default())?;
-    let llm = chain.child().on_llm_start(
-        &Serialized::named("m"),
-        &[String::new()],
-        RunOptions::default(),
-    )?;
-    for run in &llm {
-        for _ in 0..100 {
-            run.on_llm_new_token(black_box("tok"), None)?;
-        }
-        run.on_llm_end(&LlmResult::default())?;
+    let llm = chain
+        .child()
+        .on_llm_start(&Serialized::named("m"), "", RunOptions::default())?;
+    for _ in 0..100 {
+        llm.on_llm_new_token(black_box("tok"), None)?;
     }
+    llm.on_llm_end(&LlmResult::default())?;
+    chain.on_chain_end(&json!(null))
+}
+
+/// The same run, with the LLM started from the current run instead of `chain.child()`: what
+/// entering a run and looking it up costs.
+fn whole_run_through_current(manager: &CallbackManager) -> Result<(), CallbackError> {
+    let chain = manager.on_chain_start(None, &json!(null), RunOptions::default())?;
+    chain.in_scope(|| {
+        let Some(current) = CallbackManager::current() else {
+            return Ok(());
+        };
+        let llm = current.on_llm_start(&Serialized::named("m"), "", RunOptions::default())?;
+        for _ in 0..100 {
+            llm.on_llm_new_token(black_box("tok"), None)?;
+        }
+        llm.on_llm_end(&LlmResult::default())
+    })?;
     chain.on_chain_end(&json!(null))
 }
 
@@ -146,6 +155,9 @@ fn sync_whole_run(c: &mut Criterion) {
     for (name, ignoring, counting) in SYNC_CASES {
         let manager = sync_manager(ignoring, counting);
         group.bench_function(name, |b| b.iter(|| whole_run_sync(&manager)));
+        group.bench_function(format!("{name}, through the current run"), |b| {
+            b.iter(|| whole_run_through_current(&manager))
+        });
     }
     group.finish();
 }
@@ -181,14 +193,13 @@ fn async_tokens(c: &mut Criterion) {
     let mut group = c.benchmark_group("async token");
     for (name, ignoring, counting, async_counting) in ASYNC_CASES {
         let manager = async_manager(ignoring, counting, async_counting);
-        let runs = runtime
-            .block_on(manager.on_llm_start(
-                &Serialized::named("m"),
-                &["p".into()],
-                RunOptions::default(),
-            ))
-            .unwrap_or_default();
-        let Some(run) = runs.first() else { return };
+        let Ok(run) = runtime.block_on(manager.on_llm_start(
+            &Serialized::named("m"),
+            "p",
+            RunOptions::default(),
+        )) else {
+            return;
+        };
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 time_async(&runtime, iters, || async {
@@ -216,18 +227,12 @@ fn async_whole_run(c: &mut Criterion) {
                             .await?;
                         let llm = chain
                             .child()
-                            .on_llm_start(
-                                &Serialized::named("m"),
-                                &[String::new()],
-                                RunOptions::default(),
-                            )
+                            .on_llm_start(&Serialized::named("m"), "", RunOptions::default())
                             .await?;
-                        for run in &llm {
-                            for _ in 0..100 {
-                                run.on_llm_new_token(black_box("tok"), None).await?;
-                            }
-                            run.on_llm_end(&LlmResult::default()).await?;
+                        for _ in 0..100 {
+                            llm.on_llm_new_token(black_box("tok"), None).await?;
                         }
+                        llm.on_llm_end(&LlmResult::default()).await?;
                         chain.on_chain_end(&json!(null)).await
                     };
                     let _ = black_box(run.await);

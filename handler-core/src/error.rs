@@ -172,6 +172,12 @@ pub enum CallbackErrorKind {
         /// The custom event's name.
         name: String,
     },
+    /// A run was ended twice, through two clones of its run manager.
+    #[error("run {run_id} already ended: a run gets exactly one end or error event")]
+    RunAlreadyEnded {
+        /// The run.
+        run_id: Uuid,
+    },
     /// An async handler was given to a sync manager.
     #[error("handler `{handler}` is asynchronous: add it to an AsyncCallbackManager")]
     AsyncHandlerInSyncManager {

@@ -43,6 +43,35 @@ impl<'a, T> View<'a, Option<&'a T>> for Option<T> {
     }
 }
 
+/// Copies an event field into the owned record field.
+trait Own<T> {
+    fn own(self) -> T;
+}
+
+impl<T: Clone> Own<T> for &T {
+    fn own(self) -> T {
+        self.clone()
+    }
+}
+
+impl<T: Clone> Own<Vec<T>> for &[T] {
+    fn own(self) -> Vec<T> {
+        self.to_vec()
+    }
+}
+
+impl Own<String> for &str {
+    fn own(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl<T: Clone> Own<Option<T>> for Option<&T> {
+    fn own(self) -> Option<T> {
+        self.cloned()
+    }
+}
+
 macro_rules! define_events {
     ($(
         $(#[$doc:meta])*
@@ -134,21 +163,34 @@ macro_rules! define_events {
                 }
             }
         }
+
+        impl From<&Event<'_>> for EventRecord {
+            /// Copies a borrowed event into an owned record (what the recorder writes, and what
+            /// the async manager hands to a detached dispatch).
+            fn from(event: &Event<'_>) -> Self {
+                match *event {
+                    $( Event::$name($name { run, $($field),* }) => EventRecord::$name {
+                        run: run.clone(),
+                        $( $field: $field.own(), )*
+                    }, )*
+                }
+            }
+        }
     };
 }
 
 define_events! {
     /// A text model starts, on one prompt (a start with N prompts is N runs).
     LlmStart = "llm_start" in Llm {
-        /// The model.
-        serialized: &'a Serialized => Serialized,
+        /// The model, when it has a serialized form.
+        serialized: Option<&'a Serialized> => Option<Serialized>,
         /// The prompt of this run (one element).
         prompts: &'a [String] => Vec<String>,
     }
     /// A chat model starts, on one conversation (a start with N conversations is N runs).
     ChatModelStart = "chat_model_start" in ChatModel {
-        /// The model.
-        serialized: &'a Serialized => Serialized,
+        /// The model, when it has a serialized form.
+        serialized: Option<&'a Serialized> => Option<Serialized>,
         /// The conversation of this run (one element).
         messages: &'a [Vec<ChatMessage>] => Vec<Vec<ChatMessage>>,
     }

@@ -25,11 +25,11 @@
 //! let manager = CallbackManager::new().with_handler(tokens.clone());
 //!
 //! let chain = manager.on_chain_start(None, &json!({"question": "hi"}), RunOptions::named("qa"))?;
-//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
+//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
 //! for token in ["hel", "lo"] {
-//!     llm[0].on_llm_new_token(token, None)?;
+//!     llm.on_llm_new_token(token, None)?;
 //! }
-//! llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
+//! llm.on_llm_end(&LlmResult::from_text("hello"))?;
 //! chain.on_chain_end(&json!({"answer": "hello"}))?;
 //! assert_eq!(tokens.0.load(Ordering::Relaxed), 2);
 //! # Ok::<(), handler_core::CallbackError>(())
@@ -37,9 +37,11 @@
 #![deny(missing_docs)]
 
 mod category;
+pub mod current;
 #[doc(hidden)]
 pub mod derive_support;
 mod error;
+pub mod evaluation;
 pub mod event;
 mod handler;
 pub mod handlers;
@@ -61,8 +63,9 @@ pub use handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 pub use manager::{
     AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncMode,
     AsyncRetrieverRunManager, AsyncToolRunManager, CallbackManager, ChainRun, ChainRunManager,
-    DispatchMode, ErasedAsyncHandler, LlmRun, LlmRunManager, Manager, Nestable, RetrieverRun,
-    RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode, ToolRun, ToolRunManager,
+    DispatchMode, ErasedAsyncHandler, IntoCallbackHandler, LlmRun, LlmRunManager, Manager,
+    Nestable, RetrieverRun, RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode,
+    ToolRun, ToolRunManager,
 };
 pub use run_context::{RunContext, RunOptions};
 

@@ -71,6 +71,19 @@ pub trait DispatchMode: Sealed + Send + Sync + 'static {
     /// Stores a sync handler.
     #[doc(hidden)]
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot;
+    /// Stores a handler of either kind; the sync manager refuses async ones.
+    #[doc(hidden)]
+    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, crate::CallbackError>;
+    /// Wraps a manager of this kind as the current run's.
+    #[doc(hidden)]
+    fn into_current(manager: Manager<Self>) -> crate::current::Current
+    where
+        Self: Sized;
+    /// The current run's manager, when it is of this kind.
+    #[doc(hidden)]
+    fn from_current(current: &crate::current::Current) -> Option<Manager<Self>>
+    where
+        Self: Sized;
 }
 
 /// The shared, immutable state of a manager. Editing a manager replaces its scope; run managers
@@ -161,6 +174,8 @@ impl<S> Clone for Scope<S> {
 /// ```
 pub struct Manager<D: DispatchMode> {
     pub(crate) parent_run_id: Option<Uuid>,
+    /// The root of the parent's run tree (`None` when the parent is the root, or no parent).
+    pub(crate) root_run_id: Option<Uuid>,
     pub(crate) scope: Arc<Scope<D::Slot>>,
 }
 
@@ -169,13 +184,16 @@ impl<D: DispatchMode> Manager<D> {
     pub fn new() -> Self {
         Self {
             parent_run_id: None,
+            root_run_id: None,
             scope: Arc::new(Scope::empty()),
         }
     }
 
-    pub(crate) fn from_scope(parent_run_id: Option<Uuid>, scope: Arc<Scope<D::Slot>>) -> Self {
+    /// The manager of runs nested in the run `parent`, holding `scope`.
+    pub(crate) fn from_scope(parent: &RunContext, scope: Arc<Scope<D::Slot>>) -> Self {
         Self {
-            parent_run_id,
+            parent_run_id: Some(parent.run_id),
+            root_run_id: Some(parent.root_id()),
             scope,
         }
     }
@@ -253,77 +271,257 @@ impl<D: DispatchMode> Manager<D> {
     }
 
     /// Adds a sync handler that child runs inherit. Adding a handler twice does nothing.
-    pub fn add_handler<H: CallbackHandler>(&mut self, handler: Arc<H>) -> &mut Self {
-        let slot = D::sync_slot(handler.clone());
-        self.insert(
-            slot,
-            handler.options(),
-            handler.name(),
-            identity(&handler),
-            true,
-        )
+    ///
+    /// Takes an `Arc` of a handler type or an `Arc<dyn CallbackHandler>`.
+    pub fn add_handler(&mut self, handler: impl IntoCallbackHandler) -> &mut Self {
+        self.insert_sync(handler.into_callback_handler(), Reach::Inheritable)
     }
 
     /// Adds a sync handler for this manager's runs only: child runs do not see it.
-    pub fn add_local_handler<H: CallbackHandler>(&mut self, handler: Arc<H>) -> &mut Self {
-        let slot = D::sync_slot(handler.clone());
-        self.insert(
-            slot,
-            handler.options(),
-            handler.name(),
-            identity(&handler),
-            false,
-        )
+    pub fn add_local_handler(&mut self, handler: impl IntoCallbackHandler) -> &mut Self {
+        self.insert_sync(handler.into_callback_handler(), Reach::Local)
+    }
+
+    /// Adds a sync handler for child runs only: this manager's own runs do not see it
+    /// (LangChain's handler that is inheritable without being local).
+    pub fn add_child_handler(&mut self, handler: impl IntoCallbackHandler) -> &mut Self {
+        self.insert_sync(handler.into_callback_handler(), Reach::Children)
     }
 
     /// Builder form of [`add_handler`](Self::add_handler).
     #[must_use]
-    pub fn with_handler<H: CallbackHandler>(mut self, handler: Arc<H>) -> Self {
+    pub fn with_handler(mut self, handler: impl IntoCallbackHandler) -> Self {
         self.add_handler(handler);
         self
     }
 
     /// Builder form of [`add_local_handler`](Self::add_local_handler).
     #[must_use]
-    pub fn with_local_handler<H: CallbackHandler>(mut self, handler: Arc<H>) -> Self {
+    pub fn with_local_handler(mut self, handler: impl IntoCallbackHandler) -> Self {
         self.add_local_handler(handler);
         self
+    }
+
+    fn insert_sync(&mut self, handler: Arc<dyn CallbackHandler>, reach: Reach) -> &mut Self {
+        let (options, id) = (handler.options(), identity(&handler));
+        let name: Arc<str> = Arc::from(handler.name());
+        self.insert(D::sync_slot(handler), options, name, id, reach)
     }
 
     pub(crate) fn insert(
         &mut self,
         handler: D::Slot,
         options: crate::HandlerOptions,
-        name: &str,
+        name: Arc<str>,
         id: usize,
-        inherit: bool,
+        reach: Reach,
     ) -> &mut Self {
         let entry = Entry {
             handler,
             options,
-            name: Arc::from(name),
+            name,
             id,
         };
         let scope = self.edit();
-        if !scope.handlers.contains(id) {
+        if reach != Reach::Children && !scope.handlers.contains(id) {
             scope.handlers = Arc::new(scope.handlers.with(entry.clone()));
         }
-        if inherit && !scope.inheritable_handlers.contains(id) {
+        if reach != Reach::Local && !scope.inheritable_handlers.contains(id) {
             scope.inheritable_handlers = Arc::new(scope.inheritable_handlers.with(entry));
         }
         self
     }
 
-    /// Removes a handler (inheritable or local). Returns whether it was there.
+    /// Adds a handler of either kind that child runs inherit, or (`inherit: false`) for this
+    /// manager's runs only. A sync manager refuses an async handler.
+    pub fn add_shared(
+        &mut self,
+        handler: SharedHandler,
+        inherit: bool,
+    ) -> Result<&mut Self, crate::CallbackError> {
+        let (options, name, id) = (
+            handler.options(),
+            Arc::from(handler.name()),
+            handler.identity(),
+        );
+        let slot = D::slot_from_shared(handler)?;
+        let reach = if inherit {
+            Reach::Inheritable
+        } else {
+            Reach::Local
+        };
+        Ok(self.insert(slot, options, name, id, reach))
+    }
+
+    /// Replaces every handler with `handlers`, all inheritable or all local (LangChain's
+    /// `set_handlers`). On error (an async handler given to a sync manager) the manager is left
+    /// as it was.
+    pub fn set_handlers(
+        &mut self,
+        handlers: impl IntoIterator<Item = SharedHandler>,
+        inherit: bool,
+    ) -> Result<&mut Self, crate::CallbackError> {
+        let mut next = self.clone();
+        next.clear_handlers();
+        for handler in handlers {
+            next.add_shared(handler, inherit)?;
+        }
+        *self = next;
+        Ok(self)
+    }
+
+    /// Removes every handler, inheritable or local.
+    pub fn clear_handlers(&mut self) -> &mut Self {
+        let scope = self.edit();
+        scope.handlers = Arc::new(HandlerSet::default());
+        scope.inheritable_handlers = Arc::new(HandlerSet::default());
+        self
+    }
+
+    /// The handlers themselves, in registration order: to copy them into another manager.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use handler_core::{AsyncCallbackManager, CallbackHandler, CallbackManager};
+    ///
+    /// struct Audit;
+    /// impl CallbackHandler for Audit {}
+    ///
+    /// let sync = CallbackManager::new().with_handler(Arc::new(Audit));
+    /// let mut copy = AsyncCallbackManager::new();
+    /// copy.set_handlers(sync.shared_handlers(), true)?;
+    /// assert_eq!(copy.handlers(), sync.handlers());
+    /// # Ok::<(), handler_core::CallbackError>(())
+    /// ```
+    pub fn shared_handlers(&self) -> Vec<SharedHandler> {
+        self.scope
+            .handlers
+            .entries()
+            .iter()
+            .map(|e| e.handler.to_shared())
+            .collect()
+    }
+
+    /// The handlers that child runs inherit, in registration order.
+    pub fn inheritable_shared_handlers(&self) -> Vec<SharedHandler> {
+        self.scope
+            .inheritable_handlers
+            .entries()
+            .iter()
+            .map(|e| e.handler.to_shared())
+            .collect()
+    }
+
+    /// Removes a handler (inheritable, local, or for children only). Returns whether it was
+    /// there.
     pub fn remove_handler<H: ?Sized>(&mut self, handler: &Arc<H>) -> bool {
         let id = identity(handler);
-        if !self.scope.handlers.contains(id) {
+        if !self.scope.handlers.contains(id) && !self.scope.inheritable_handlers.contains(id) {
             return false;
         }
         let scope = self.edit();
         scope.handlers = Arc::new(scope.handlers.without(id));
         scope.inheritable_handlers = Arc::new(scope.inheritable_handlers.without(id));
         true
+    }
+
+    /// This manager plus `other`'s handlers, tags and metadata (LangChain's `merge`): handlers
+    /// and tags keep their order without duplicates, `other`'s metadata keys win, and each part
+    /// stays inheritable or local as it was. The parent run is this manager's.
+    #[must_use]
+    pub fn merge(&self, other: &Self) -> Self {
+        let mut merged = self.clone();
+        merged.absorb(other, true);
+        merged
+    }
+
+    /// The manager LangChain's `configure` builds: `inheritable`'s handlers, tags, metadata and
+    /// parent run as they are, plus everything of `local` as local parts (its runs only). Tags
+    /// and metadata are then added with [`add_tags`](Self::add_tags),
+    /// [`add_local_tags`](Self::add_local_tags), [`add_metadata`](Self::add_metadata) and
+    /// [`add_local_metadata`](Self::add_local_metadata).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use handler_core::{CallbackHandler, CallbackManager};
+    ///
+    /// struct Trace;
+    /// impl CallbackHandler for Trace {
+    ///     fn name(&self) -> &str { "trace" }
+    /// }
+    /// struct Step;
+    /// impl CallbackHandler for Step {
+    ///     fn name(&self) -> &str { "step" }
+    /// }
+    ///
+    /// let parent = CallbackManager::new().with_handler(Arc::new(Trace));
+    /// let local = CallbackManager::new().with_handler(Arc::new(Step));
+    /// let mut configured = CallbackManager::configure(Some(&parent), Some(&local));
+    /// configured.add_local_tags(["step-1"]);
+    /// assert_eq!(configured.handlers(), ["trace", "step"]);
+    /// assert_eq!(configured.inheritable_handlers(), ["trace"]);
+    /// assert_eq!(configured.inheritable_tags(), [] as [&str; 0]);
+    /// ```
+    pub fn configure(inheritable: Option<&Self>, local: Option<&Self>) -> Self {
+        let mut configured = inheritable.cloned().unwrap_or_default();
+        if let Some(local) = local {
+            configured.absorb(local, false);
+        }
+        configured
+    }
+
+    /// Adds `other`'s handlers, tags and metadata; `keep_reach: false` makes them all local.
+    fn absorb(&mut self, other: &Self, keep_reach: bool) {
+        let other_scope = other.scope.clone();
+        for entry in other_scope.handlers.entries() {
+            let inherit = keep_reach && other_scope.inheritable_handlers.contains(entry.id);
+            let reach = if inherit {
+                Reach::Inheritable
+            } else {
+                Reach::Local
+            };
+            self.insert(
+                entry.handler.clone(),
+                entry.options,
+                entry.name.clone(),
+                entry.id,
+                reach,
+            );
+        }
+        if keep_reach {
+            for entry in other_scope.inheritable_handlers.entries() {
+                if !other_scope.handlers.contains(entry.id) {
+                    self.insert(
+                        entry.handler.clone(),
+                        entry.options,
+                        entry.name.clone(),
+                        entry.id,
+                        Reach::Children,
+                    );
+                }
+            }
+        }
+        let inheritable_tags: Vec<String> = if keep_reach {
+            other_scope.inheritable_tags.to_vec()
+        } else {
+            Vec::new()
+        };
+        let local_tags: Vec<String> = other_scope
+            .tags
+            .iter()
+            .filter(|t| !inheritable_tags.contains(t))
+            .cloned()
+            .collect();
+        self.add_tags(inheritable_tags);
+        self.add_local_tags(local_tags);
+        let mut local_metadata = Metadata::clone(&other_scope.metadata);
+        if keep_reach {
+            for key in other_scope.inheritable_metadata.keys() {
+                local_metadata.remove(key);
+            }
+            self.add_metadata(Metadata::clone(&other_scope.inheritable_metadata));
+        }
+        self.add_local_metadata(local_metadata);
     }
 
     /// Adds tags that child runs inherit. A tag already present moves to the end and becomes
@@ -435,11 +633,23 @@ impl<D: DispatchMode> Manager<D> {
         Arc::new(RunContext {
             run_id: run_id.unwrap_or_else(Uuid::now_v7),
             parent_run_id: self.parent_run_id,
+            root_run_id: self.root_run_id.or(self.parent_run_id),
             tags: self.scope.tags.clone(),
             metadata: self.scope.metadata.clone(),
             name: options.name.clone(),
             run_type: options.run_type.clone(),
         })
+    }
+
+    /// The run manager of a new run of this manager, before its start event is sent. When the
+    /// start's dispatch fails (a handler with `raise_error`), the caller drops it, so the run
+    /// still gets its one terminal event (abandoned).
+    pub(crate) fn run_manager<K: RunKind>(
+        &self,
+        run_id: Option<Uuid>,
+        options: &RunOptions,
+    ) -> RunManager<D, K> {
+        RunManager::new(self.new_run(run_id, options), self.scope.clone())
     }
 
     /// The context of a custom event dispatched from this manager: the enclosing run's id, the
@@ -456,11 +666,42 @@ impl<D: DispatchMode> Manager<D> {
         Ok(RunContext {
             run_id,
             parent_run_id: None,
+            root_run_id: self.root_run_id.filter(|root| *root != run_id),
             tags: self.scope.tags.clone(),
             metadata: self.scope.metadata.clone(),
             name: None,
             run_type: None,
         })
+    }
+}
+
+/// Where a handler is added: to this manager's runs, to its children, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// This manager's runs only.
+    Local,
+    /// This manager's runs and its children's.
+    Inheritable,
+    /// Children's runs only.
+    Children,
+}
+
+/// A sync handler as [`Manager::add_handler`] takes it: an `Arc` of a handler type, or an
+/// `Arc<dyn CallbackHandler>`.
+pub trait IntoCallbackHandler {
+    /// The handler, shared.
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler>;
+}
+
+impl<H: CallbackHandler> IntoCallbackHandler for Arc<H> {
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler> {
+        self
+    }
+}
+
+impl IntoCallbackHandler for Arc<dyn CallbackHandler> {
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler> {
+        self
     }
 }
 
@@ -479,6 +720,7 @@ impl<D: DispatchMode> Clone for Manager<D> {
     fn clone(&self) -> Self {
         Self {
             parent_run_id: self.parent_run_id,
+            root_run_id: self.root_run_id,
             scope: self.scope.clone(),
         }
     }

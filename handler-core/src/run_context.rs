@@ -19,6 +19,10 @@ pub struct RunContext {
     /// The enclosing run's id; `None` for a root run and for custom events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_run_id: Option<Uuid>,
+    /// The id of the root of this run's tree (the outermost run); `None` when this run is the
+    /// root. [`root_id`](Self::root_id) gives the one to use: a trace backend's trace id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_run_id: Option<Uuid>,
     /// The run's tags, inheritable ones first.
     #[serde(default)]
     pub tags: Arc<[String]>,
@@ -39,11 +43,26 @@ impl RunContext {
         Self {
             run_id,
             parent_run_id: None,
+            root_run_id: None,
             tags: Arc::from(Vec::new()),
             metadata: Arc::new(Metadata::new()),
             name: None,
             run_type: None,
         }
+    }
+
+    /// The id of the root of this run's tree: [`root_run_id`](Self::root_run_id), or this run's
+    /// own id when it is the root. Every run of one tree has the same root id, on any thread.
+    ///
+    /// ```
+    /// use handler_core::RunContext;
+    /// use uuid::Uuid;
+    ///
+    /// let root = RunContext::new(Uuid::now_v7());
+    /// assert_eq!(root.root_id(), root.run_id);
+    /// ```
+    pub fn root_id(&self) -> Uuid {
+        self.root_run_id.unwrap_or(self.run_id)
     }
 
     /// True when the run carries this tag.

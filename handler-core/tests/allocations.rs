@@ -83,13 +83,9 @@ fn sync_manager_token_burst_allocates_nothing() {
     }
     manager.add_handler(Arc::new(IgnoresLlm));
     let runs = manager
-        .on_llm_start(
-            &Serialized::named("m"),
-            &["p".into()],
-            RunOptions::default(),
-        )
+        .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
         .unwrap();
-    let run = &runs[0];
+    let run = &runs;
 
     let before = allocations();
     for _ in 0..BURST {
@@ -119,16 +115,12 @@ fn async_manager_token_burst_allocates_nothing_for_sync_handlers() {
     }
     runtime.block_on(async {
         let runs = manager
-            .on_llm_start(
-                &Serialized::named("m"),
-                &["p".into()],
-                RunOptions::default(),
-            )
+            .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
             .await
             .unwrap();
         let before = allocations();
         for _ in 0..BURST {
-            runs[0].on_llm_new_token("tok", None).await.unwrap();
+            runs.on_llm_new_token("tok", None).await.unwrap();
         }
         let during = allocations() - before;
         assert_eq!(during, 0, "{during} allocations for {BURST} token events");
@@ -146,16 +138,12 @@ fn async_handlers_cost_two_boxed_futures_per_token() {
     manager.add_async_handler(one.clone());
     runtime.block_on(async {
         let runs = manager
-            .on_llm_start(
-                &Serialized::named("m"),
-                &["p".into()],
-                RunOptions::default(),
-            )
+            .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
             .await
             .unwrap();
         let before = allocations();
         for _ in 0..BURST {
-            runs[0].on_llm_new_token("tok", None).await.unwrap();
+            runs.on_llm_new_token("tok", None).await.unwrap();
         }
         let per_token = (allocations() - before) as f64 / BURST as f64;
         // One box for the dispatch (kept off the sync-only fast path) and one for the

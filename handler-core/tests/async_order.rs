@@ -119,24 +119,15 @@ async fn one_handler_sees_each_runs_events_in_emission_order() {
         let manager = manager.clone();
         tasks.push(tokio::spawn(async move {
             let runs = manager
-                .on_llm_start(
-                    &Serialized::named("m"),
-                    &["p".into()],
-                    RunOptions::default(),
-                )
+                .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
                 .await
                 .unwrap();
             for i in 0..5 {
-                runs[0]
-                    .on_llm_new_token(&i.to_string(), None)
-                    .await
-                    .unwrap();
+                runs.on_llm_new_token(&i.to_string(), None).await.unwrap();
             }
-            runs[0]
-                .on_llm_end(&LlmResult::from_text("x"))
-                .await
-                .unwrap();
-            runs[0].run_id()
+            let run_id = runs.run_id();
+            runs.on_llm_end(&LlmResult::from_text("x")).await.unwrap();
+            run_id
         }));
     }
     for task in tasks {
@@ -170,7 +161,7 @@ async fn every_handler_gets_llm_start_when_inline_and_concurrent_handlers_mix() 
         .add_async_handler(Arc::new(Starts(log.clone(), "inline", true)))
         .add_async_handler(Arc::new(Starts(log.clone(), "concurrent", false)));
     manager
-        .on_llm_start(
+        .on_llm_start_batch(
             &Serialized::named("m"),
             &["a".into(), "b".into()],
             RunOptions::default(),

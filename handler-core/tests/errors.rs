@@ -112,9 +112,11 @@ fn raise_error_returns_the_error_and_stops_later_handlers() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(err.to_string().contains("disk full"));
-    assert!(
-        after.kinds().is_empty(),
-        "as in LangChain's sync dispatch, later handlers are skipped"
+    assert_eq!(
+        after.kinds(),
+        [EventKind::ChainError],
+        "as in LangChain's sync dispatch, later handlers skip the start; \
+         the run the failed start leaves behind still ends, as abandoned"
     );
 }
 

@@ -22,33 +22,38 @@ fn every_event(probe: Arc<Probe>) {
         .unwrap();
     let child = chain.child();
     let llm = child
-        .on_llm_start(
-            &Serialized::named("m"),
-            &["p".into()],
-            RunOptions::default(),
-        )
+        .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
         .unwrap();
-    llm[0].on_llm_new_token("t", None).unwrap();
-    llm[0].on_llm_end(&LlmResult::from_text("x")).unwrap();
-    llm[0].on_llm_error(err.clone(), None).unwrap();
+    llm.on_llm_new_token("t", None).unwrap();
+    llm.on_llm_end(&LlmResult::from_text("x")).unwrap();
+    let failing = child
+        .on_llm_start(None, "p", RunOptions::default())
+        .unwrap();
+    failing.on_llm_error(err.clone()).unwrap();
     let chat = child
         .on_chat_model_start(
             &Serialized::named("c"),
-            &[vec![ChatMessage::user("hi")]],
+            &[ChatMessage::user("hi")],
             RunOptions::default(),
         )
         .unwrap();
-    chat[0].on_llm_end(&LlmResult::from_text("y")).unwrap();
+    chat.on_llm_end(&LlmResult::from_text("y")).unwrap();
     let tool = child
         .on_tool_start(None, "in", None, RunOptions::default())
         .unwrap();
     tool.on_tool_end(&json!("out")).unwrap();
-    tool.on_tool_error(err.clone()).unwrap();
+    let failing = child
+        .on_tool_start(None, "in", None, RunOptions::default())
+        .unwrap();
+    failing.on_tool_error(err.clone()).unwrap();
     let retriever = child
         .on_retriever_start(None, "q", RunOptions::default())
         .unwrap();
     retriever.on_retriever_end(&[Document::new("d")]).unwrap();
-    retriever.on_retriever_error(err.clone()).unwrap();
+    let failing = child
+        .on_retriever_start(None, "q", RunOptions::default())
+        .unwrap();
+    failing.on_retriever_error(err.clone()).unwrap();
     chain
         .on_agent_action("search", &json!("q"), "thinking")
         .unwrap();
@@ -65,7 +70,10 @@ fn every_event(probe: Arc<Probe>) {
         .unwrap();
     chain.on_text("text").unwrap();
     chain.dispatch_custom_event("mine", &json!(1)).unwrap();
-    chain.on_chain_error(err).unwrap();
+    let failing = child
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    failing.on_chain_error(err).unwrap();
     chain.on_chain_end(&json!({})).unwrap();
 }
 
@@ -76,20 +84,24 @@ const ALL_EMITTED: &[EventKind] = &[
     LlmStart,
     LlmNewToken,
     LlmEnd,
+    LlmStart,
     LlmError,
     ChatModelStart,
     LlmEnd,
     ToolStart,
     ToolEnd,
+    ToolStart,
     ToolError,
     RetrieverStart,
     RetrieverEnd,
+    RetrieverStart,
     RetrieverError,
     AgentAction,
     AgentFinish,
     Retry,
     Text,
     CustomEvent,
+    ChainStart,
     ChainError,
     ChainEnd,
 ];
@@ -169,7 +181,8 @@ fn text_reaches_a_handler_that_ignores_everything() {
     assert_eq!(seen_with(options), [Text]);
 }
 
-fn chat_start(probe: Arc<Probe>) {
+/// Starts two chat runs and returns them still open: what the probe saw is the starts alone.
+fn chat_start(probe: Arc<Probe>) -> Vec<LlmRunManager> {
     let manager = CallbackManager::new().with_handler(probe);
     let conversations = [
         vec![
@@ -180,18 +193,18 @@ fn chat_start(probe: Arc<Probe>) {
         vec![ChatMessage::user("second")],
     ];
     manager
-        .on_chat_model_start(
+        .on_chat_model_start_batch(
             &Serialized::named("chat"),
             &conversations,
             RunOptions::default(),
         )
-        .unwrap();
+        .unwrap()
 }
 
 #[test]
 fn chat_start_falls_back_to_llm_start_with_rendered_prompts() {
     let probe = Arc::new(Probe::new("fallback").without_chat());
-    chat_start(probe.clone());
+    let _open = chat_start(probe.clone());
     let seen = probe.seen();
     assert_eq!(probe.kinds(), [LlmStart, LlmStart]);
     assert_eq!(seen[0].detail, "System: s\nHuman: hi\nAI: yo");
@@ -203,21 +216,27 @@ fn chat_start_falls_back_to_llm_start_with_rendered_prompts() {
 fn chat_fallback_honours_ignore_llm_and_ignore_chat_model() {
     let no_llm =
         Arc::new(Probe::with("no-llm", HandlerOptions::new().ignore(Category::Llm)).without_chat());
-    chat_start(no_llm.clone());
+    let _open = chat_start(no_llm.clone());
     assert!(no_llm.kinds().is_empty());
 
     let no_chat = Arc::new(
         Probe::with("no-chat", HandlerOptions::new().ignore(Category::ChatModel)).without_chat(),
     );
-    chat_start(no_chat.clone());
+    let _open = chat_start(no_chat.clone());
     assert!(no_chat.kinds().is_empty());
 }
 
 #[test]
 fn a_handler_that_handles_chat_start_gets_no_fallback() {
     let probe = Arc::new(Probe::new("chat"));
-    chat_start(probe.clone());
+    let open = chat_start(probe.clone());
     assert_eq!(probe.kinds(), [ChatModelStart, ChatModelStart]);
+    drop(open);
+    assert_eq!(
+        probe.kinds(),
+        [ChatModelStart, ChatModelStart, LlmError, LlmError],
+        "runs dropped without an end are abandoned"
+    );
 }
 
 #[tokio::test]
@@ -241,14 +260,20 @@ async fn async_manager_gates_like_the_sync_one() {
     child
         .on_chat_model_start(
             &Serialized::named("c"),
-            &[vec![ChatMessage::user("hi")]],
+            &[ChatMessage::user("hi")],
             RunOptions::default(),
         )
+        .await
+        .unwrap()
+        .on_llm_end(&LlmResult::from_text("yo"))
         .await
         .unwrap();
     chain.on_text("t").await.unwrap();
     chain.on_chain_end(&json!({})).await.unwrap();
-    assert_eq!(probe.kinds(), [ChainStart, LlmStart, Text, ChainEnd]);
+    assert_eq!(
+        probe.kinds(),
+        [ChainStart, LlmStart, LlmEnd, Text, ChainEnd]
+    );
     assert_eq!(probe.seen()[1].detail, "Human: hi");
 }
 

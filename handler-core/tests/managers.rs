@@ -93,15 +93,11 @@ fn parent_ids_chain_through_three_levels() {
         .unwrap();
     let llm = retriever
         .child()
-        .on_llm_start(
-            &Serialized::named("m"),
-            &["p".into()],
-            RunOptions::default(),
-        )
+        .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
         .unwrap();
     assert_eq!(root.parent_run_id(), None);
     assert_eq!(retriever.parent_run_id(), Some(root.run_id()));
-    assert_eq!(llm[0].parent_run_id(), Some(retriever.run_id()));
+    assert_eq!(llm.parent_run_id(), Some(retriever.run_id()));
     let parents: Vec<_> = probe.seen().iter().map(|s| s.parent_run_id).collect();
     assert_eq!(
         parents,
@@ -116,7 +112,7 @@ fn llm_start_with_n_prompts_starts_n_runs_and_uses_the_given_id_for_the_first_on
     let given = Uuid::now_v7();
     let prompts: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
     let runs = manager
-        .on_llm_start(
+        .on_llm_start_batch(
             &Serialized::named("m"),
             &prompts,
             RunOptions::new().with_run_id(given),
@@ -273,7 +269,7 @@ fn custom_events_use_the_enclosing_run_and_carry_no_parent() {
 fn start_methods_mint_ids_even_without_handlers() {
     let manager = CallbackManager::new();
     let runs = manager
-        .on_llm_start(
+        .on_llm_start_batch(
             &Serialized::named("m"),
             &["a".into(), "b".into()],
             RunOptions::default(),

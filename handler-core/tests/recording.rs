@@ -32,22 +32,22 @@ fn run_everything(manager: &CallbackManager) {
     let chat = child
         .on_chat_model_start(
             &Serialized::named("chat"),
-            &[vec![
+            &[
                 ChatMessage::system("be brief"),
                 ChatMessage::user("where is Paris?"),
-            ]],
+            ],
             RunOptions::default(),
         )
         .unwrap();
     let chunk = Generation::from_message(ChatMessage::assistant("Fr"));
-    chat[0].on_llm_new_token("Fr", Some(&chunk)).unwrap();
+    chat.on_llm_new_token("Fr", Some(&chunk)).unwrap();
     let mut result = LlmResult::from_text("France");
     result.token_usage = Some(TokenUsage {
         prompt_tokens: 3,
         completion_tokens: 1,
         total_tokens: 4,
     });
-    chat[0].on_llm_end(&result).unwrap();
+    chat.on_llm_end(&result).unwrap();
     let tool = child
         .on_tool_start(
             Some(&Serialized::named("calc")),

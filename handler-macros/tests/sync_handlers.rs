@@ -130,7 +130,8 @@ fn llm_events_and_the_chat_fallback() {
             "llm_end",
             "llm_start",
             "llm_error",
-            "llm_start"
+            "llm_start",
+            "llm_error"
         ]
     );
 }

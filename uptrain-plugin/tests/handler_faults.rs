@@ -34,14 +34,9 @@ fn a_panicking_console_does_not_lose_the_row_or_hang_flush() {
         .unwrap();
     let llm = chain
         .child()
-        .on_llm_start(
-            &Serialized::named("m"),
-            &["p".into()],
-            RunOptions::default(),
-        )
+        .on_llm_start(&Serialized::named("m"), "p", RunOptions::default())
         .unwrap();
-    llm[0]
-        .on_llm_end(&LlmResult::from_text("Mars is red."))
+    llm.on_llm_end(&LlmResult::from_text("Mars is red."))
         .unwrap();
     chain.on_chain_end(&json!({})).unwrap();
 

@@ -45,10 +45,9 @@ fn answer(manager: &CallbackManager, question: &str) {
         .unwrap();
     let llm = chain
         .child()
-        .on_llm_start(&Serialized::named("llm"), &["p".into()], RunOptions::new())
+        .on_llm_start(&Serialized::named("llm"), "p", RunOptions::new())
         .unwrap();
-    llm[0]
-        .on_llm_end(&LlmResult::from_text("Some answer."))
+    llm.on_llm_end(&LlmResult::from_text("Some answer."))
         .unwrap();
     chain.on_chain_end(&json!({})).unwrap();
 }

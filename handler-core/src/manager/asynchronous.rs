@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::emit::Emit;
+use super::emit::{Emit, emit_end};
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, ToolRun, run_event};
 use super::shared::SharedHandler;
-use super::{DispatchMode, Manager, Sealed};
+use super::{DispatchMode, Manager, Reach, Sealed};
+use crate::current::Current;
 use crate::error::CallbackError;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
@@ -38,12 +39,27 @@ impl DispatchMode for AsyncMode {
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {
         SharedHandler::Sync(handler)
     }
+
+    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError> {
+        Ok(handler)
+    }
+
+    fn into_current(manager: Manager<Self>) -> Current {
+        Current::Async(manager)
+    }
+
+    fn from_current(current: &Current) -> Option<Manager<Self>> {
+        match current {
+            Current::Async(manager) => Some(manager.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Manager<AsyncMode> {
     /// Adds an async handler that child runs inherit. Adding a handler twice does nothing.
     pub fn add_async_handler<H: AsyncCallbackHandler>(&mut self, handler: Arc<H>) -> &mut Self {
-        self.add_shared(SharedHandler::from_async(handler), true)
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Inheritable)
     }
 
     /// Adds an async handler for this manager's runs only.
@@ -51,7 +67,15 @@ impl Manager<AsyncMode> {
         &mut self,
         handler: Arc<H>,
     ) -> &mut Self {
-        self.add_shared(SharedHandler::from_async(handler), false)
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Local)
+    }
+
+    /// Adds an async handler for child runs only: this manager's own runs do not see it.
+    pub fn add_child_async_handler<H: AsyncCallbackHandler>(
+        &mut self,
+        handler: Arc<H>,
+    ) -> &mut Self {
+        self.insert_shared(SharedHandler::from_async(handler), Reach::Children)
     }
 
     /// Builder form of [`add_async_handler`](Self::add_async_handler).
@@ -61,18 +85,25 @@ impl Manager<AsyncMode> {
         self
     }
 
-    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
-    pub fn add_shared_handler(&mut self, handler: SharedHandler) -> &mut Self {
-        self.add_shared(handler, true)
+    /// Builder form of [`add_local_async_handler`](Self::add_local_async_handler).
+    #[must_use]
+    pub fn with_local_async_handler<H: AsyncCallbackHandler>(mut self, handler: Arc<H>) -> Self {
+        self.add_local_async_handler(handler);
+        self
     }
 
-    fn add_shared(&mut self, handler: SharedHandler, inherit: bool) -> &mut Self {
+    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
+    pub fn add_shared_handler(&mut self, handler: SharedHandler) -> &mut Self {
+        self.insert_shared(handler, Reach::Inheritable)
+    }
+
+    fn insert_shared(&mut self, handler: SharedHandler, reach: Reach) -> &mut Self {
         let (options, name, id) = (
             handler.options(),
-            handler.name().to_owned(),
+            Arc::from(handler.name()),
             handler.identity(),
         );
-        self.insert(handler, options, &name, id, inherit)
+        self.insert(handler, options, name, id, reach)
     }
 
     /// Dispatches an already-built event to this manager's handlers (used by replay).
@@ -81,100 +112,153 @@ impl Manager<AsyncMode> {
         Emit::new(handlers, handlers.interest(), *event).await
     }
 
-    /// Starts one LLM run per prompt; see [`CallbackManager::on_llm_start`](super::CallbackManager::on_llm_start).
-    pub async fn on_llm_start(
+    /// Starts an LLM run on one prompt; see
+    /// [`CallbackManager::on_llm_start`](super::CallbackManager::on_llm_start).
+    pub async fn on_llm_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        prompt: &str,
+        options: RunOptions,
+    ) -> Result<RunManager<AsyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let prompts = [prompt.to_owned()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::LlmStart(LlmStart {
+            run,
+            serialized,
+            prompts: &prompts,
+        }))
+        .await?;
+        Ok(manager)
+    }
+
+    /// Starts one LLM run per prompt; see
+    /// [`CallbackManager::on_llm_start_batch`](super::CallbackManager::on_llm_start_batch).
+    pub async fn on_llm_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         prompts: &[String],
         options: RunOptions,
     ) -> Result<Vec<RunManager<AsyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(prompts.len());
         for (i, prompt) in prompts.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::LlmStart(LlmStart {
-                run: &run,
+                run,
                 serialized,
                 prompts: std::slice::from_ref(prompt),
             }))
             .await?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
-    /// Starts one chat model run per conversation; see
+    /// Starts a chat model run on one conversation; see
     /// [`CallbackManager::on_chat_model_start`](super::CallbackManager::on_chat_model_start).
-    pub async fn on_chat_model_start(
+    pub async fn on_chat_model_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        messages: &[ChatMessage],
+        options: RunOptions,
+    ) -> Result<RunManager<AsyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let conversations = [messages.to_vec()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::ChatModelStart(ChatModelStart {
+            run,
+            serialized,
+            messages: &conversations,
+        }))
+        .await?;
+        Ok(manager)
+    }
+
+    /// Starts one chat model run per conversation; see
+    /// [`CallbackManager::on_chat_model_start_batch`](super::CallbackManager::on_chat_model_start_batch).
+    pub async fn on_chat_model_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         messages: &[Vec<ChatMessage>],
         options: RunOptions,
     ) -> Result<Vec<RunManager<AsyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(messages.len());
         for (i, conversation) in messages.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::ChatModelStart(ChatModelStart {
-                run: &run,
+                run,
                 serialized,
                 messages: std::slice::from_ref(conversation),
             }))
             .await?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
     /// Starts a chain run.
-    pub async fn on_chain_start(
+    pub async fn on_chain_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         inputs: &Value,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, ChainRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ChainStart(ChainStart {
-            run: &run,
+            run,
             serialized,
             inputs,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a tool run.
-    pub async fn on_tool_start(
+    pub async fn on_tool_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         input: &str,
         inputs: Option<&Value>,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, ToolRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ToolStart(ToolStart {
-            run: &run,
+            run,
             serialized,
             input,
             inputs,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a retriever run.
-    pub async fn on_retriever_start(
+    pub async fn on_retriever_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         query: &str,
         options: RunOptions,
     ) -> Result<RunManager<AsyncMode, RetrieverRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::RetrieverStart(RetrieverStart {
-            run: &run,
+            run,
             serialized,
             query,
         }))
         .await?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Dispatches a custom event attributed to the enclosing run; fails outside any run.
@@ -197,6 +281,13 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
     #[inline]
     fn emit<'a>(&'a self, event: Event<'a>) -> Emit<'a> {
         Emit::new(&self.handlers, self.interest, event)
+    }
+
+    /// Ends the run with its terminal event. Cancel-safe: once this future has been polled,
+    /// every interested handler gets the event even if the caller drops the future midway.
+    async fn emit_end(&self, event: Event<'_>) -> Result<(), CallbackError> {
+        self.end()?;
+        emit_end(&self.handlers, self.interest, event).await
     }
 
     /// The run printed text. Every handler receives it.
@@ -236,33 +327,41 @@ impl RunManager<AsyncMode, LlmRun> {
         self.emit(run_event!(self, LlmNewToken { token, chunk }))
     }
 
-    /// The model run ended.
-    pub async fn on_llm_end(&self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, LlmEnd { response })).await
+    /// The model run ended. Ends the run.
+    pub async fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, LlmEnd { response })).await
     }
 
-    /// The model run failed.
-    pub async fn on_llm_error(
-        &self,
+    /// The model run failed. Ends the run.
+    pub async fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+        let (error, response) = (&error.into(), None);
+        self.emit_end(run_event!(self, LlmError { error, response }))
+            .await
+    }
+
+    /// The model run failed after producing `response`. Ends the run.
+    pub async fn on_llm_error_with_response(
+        self,
         error: impl Into<ErrorInfo>,
-        response: Option<&LlmResult>,
+        response: &LlmResult,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, LlmError { error, response }))
+        let response = Some(response);
+        self.emit_end(run_event!(self, LlmError { error, response }))
             .await
     }
 }
 
 impl RunManager<AsyncMode, ChainRun> {
-    /// The chain ended.
-    pub async fn on_chain_end(&self, outputs: &Value) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, ChainEnd { outputs })).await
+    /// The chain ended. Ends the run.
+    pub async fn on_chain_end(self, outputs: &Value) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, ChainEnd { outputs })).await
     }
 
-    /// The chain failed.
-    pub async fn on_chain_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The chain failed. Ends the run.
+    pub async fn on_chain_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, ChainError { error })).await
+        self.emit_end(run_event!(self, ChainError { error })).await
     }
 
     /// The agent of this chain chose an action.
@@ -283,7 +382,8 @@ impl RunManager<AsyncMode, ChainRun> {
         .await
     }
 
-    /// The agent of this chain finished.
+    /// The agent of this chain finished. The chain itself ends with
+    /// [`on_chain_end`](Self::on_chain_end).
     pub async fn on_agent_finish(
         &self,
         return_values: &Value,
@@ -295,31 +395,32 @@ impl RunManager<AsyncMode, ChainRun> {
 }
 
 impl RunManager<AsyncMode, ToolRun> {
-    /// The tool ended.
-    pub async fn on_tool_end(&self, output: &Value) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, ToolEnd { output })).await
+    /// The tool ended. Ends the run.
+    pub async fn on_tool_end(self, output: &Value) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, ToolEnd { output })).await
     }
 
-    /// The tool failed.
-    pub async fn on_tool_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The tool failed. Ends the run.
+    pub async fn on_tool_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, ToolError { error })).await
+        self.emit_end(run_event!(self, ToolError { error })).await
     }
 }
 
 impl RunManager<AsyncMode, RetrieverRun> {
-    /// The retriever ended with these documents.
-    pub async fn on_retriever_end(&self, documents: &[Document]) -> Result<(), CallbackError> {
-        self.emit(run_event!(self, RetrieverEnd { documents }))
+    /// The retriever ended with these documents. Ends the run.
+    pub async fn on_retriever_end(self, documents: &[Document]) -> Result<(), CallbackError> {
+        self.emit_end(run_event!(self, RetrieverEnd { documents }))
             .await
     }
 
-    /// The retriever failed.
+    /// The retriever failed. Ends the run.
     pub async fn on_retriever_error(
-        &self,
+        self,
         error: impl Into<ErrorInfo>,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(run_event!(self, RetrieverError { error })).await
+        self.emit_end(run_event!(self, RetrieverError { error }))
+            .await
     }
 }

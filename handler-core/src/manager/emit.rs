@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
@@ -16,7 +17,7 @@ use super::set::{Entry, HandlerSet, Lists};
 use super::shared::{ErasedAsyncHandler, SharedHandler};
 use crate::category::Interest;
 use crate::error::{CallbackError, Failure};
-use crate::event::Event;
+use crate::event::{Event, EventRecord};
 
 /// Calls an async handler, catching its panic.
 async fn call_async(handler: &dyn ErasedAsyncHandler, event: &Event<'_>) -> Result<(), Failure> {
@@ -162,5 +163,66 @@ async fn dispatch_mixed(
             let results = join_all(many.iter().map(|entry| call_entry(entry, event))).await;
             results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
         }
+    }
+}
+
+/// Dispatches an owned copy of an event to the handlers of `set`, as a `'static` future that can
+/// outlive the caller.
+async fn detached(
+    set: Arc<HandlerSet<SharedHandler>>,
+    record: EventRecord,
+) -> Result<(), CallbackError> {
+    let event = record.as_event();
+    dispatch_mixed(set.lists(event.kind().category()), &event).await
+}
+
+/// Sends a run's terminal event so that dropping the caller's future midway cannot lose it:
+/// sync handlers are called at once; when async handlers want the event, the dispatch runs as
+/// a task of the current tokio runtime (shielded from the caller's cancellation) and this
+/// future waits for it. Outside a tokio runtime the dispatch runs in this future.
+pub(crate) async fn emit_end(
+    set: &Arc<HandlerSet<SharedHandler>>,
+    interest: Interest,
+    event: Event<'_>,
+) -> Result<(), CallbackError> {
+    let category = event.kind().category();
+    if !interest.contains(category) {
+        return Ok(());
+    }
+    let lists = set.lists(category);
+    if lists.sync_only {
+        return dispatch_sync(lists, &event);
+    }
+    let dispatch = detached(set.clone(), EventRecord::from(&event));
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => match runtime.spawn(dispatch).await {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::warn!(run_id = %event.run().run_id, event = event.kind().name(), %error, "the dispatch of a terminal event did not complete");
+                Ok(())
+            }
+        },
+        Err(_) => dispatch.await,
+    }
+}
+
+/// Dispatches an event from a place that cannot wait (a `Drop`): sync handlers at once, async
+/// handlers as a task of the current tokio runtime, or to completion on this thread when there
+/// is no runtime.
+pub(crate) fn dispatch_detached(
+    set: &Arc<HandlerSet<SharedHandler>>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
+    let lists = set.lists(event.kind().category());
+    if lists.sync_only {
+        return dispatch_sync(lists, event);
+    }
+    let dispatch = detached(set.clone(), EventRecord::from(event));
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(dispatch);
+            Ok(())
+        }
+        Err(_) => futures_executor::block_on(dispatch),
     }
 }

@@ -4,20 +4,21 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::set::HandlerSet;
+use super::set::{HandlerSet, Slot};
 use super::synchronous::{SyncMode, dispatch};
 use super::{DispatchMode, Manager, Scope};
 use crate::category::Interest;
-use crate::error::CallbackError;
+use crate::error::{CallbackError, CallbackErrorKind};
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, CustomEvent, Event, LlmEnd, LlmError,
     LlmNewToken, RetrieverEnd, RetrieverError, Retry, Text, ToolEnd, ToolError,
 };
-use crate::payload::{Document, ErrorInfo, GenerationChunk, LlmResult, RetryState};
+use crate::payload::{Document, ErrorInfo, GenerationChunk, LlmResult, Metadata, RetryState};
 use crate::run_context::RunContext;
 
 mod sealed {
@@ -25,35 +26,95 @@ mod sealed {
 }
 
 /// The kind of a run: which events its run manager emits.
-pub trait RunKind: sealed::Sealed + Send + Sync + 'static {}
+pub trait RunKind: sealed::Sealed + Send + Sync + 'static {
+    /// The error event of this kind of run, sent when a run manager is dropped without an end.
+    #[doc(hidden)]
+    fn error_event<'a>(run: &'a RunContext, error: &'a ErrorInfo) -> Event<'a>;
+}
 /// A run kind whose run manager makes child managers (chain, tool, retriever).
 pub trait Nestable: RunKind {}
 
 macro_rules! run_kinds {
-    ($($(#[$doc:meta])* $name:ident $(: $nestable:ident)?;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $error:ident $({ $($extra:ident),* })? $(: $nestable:ident)?;)*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub enum $name {}
         impl sealed::Sealed for $name {}
-        impl RunKind for $name {}
+        impl RunKind for $name {
+            fn error_event<'a>(run: &'a RunContext, error: &'a ErrorInfo) -> Event<'a> {
+                Event::$error($error { run, error $($(, $extra: None)*)? })
+            }
+        }
         $(impl $nestable for $name {})?
     )*};
 }
 
 run_kinds! {
     /// An LLM or chat model run: tokens, end, error. It has no children.
-    LlmRun;
+    LlmRun => LlmError { response };
     /// A chain run: end, error, agent action and finish; children.
-    ChainRun: Nestable;
+    ChainRun => ChainError: Nestable;
     /// A tool run: end, error; children.
-    ToolRun: Nestable;
+    ToolRun => ToolError: Nestable;
     /// A retriever run: end, error; children.
-    RetrieverRun: Nestable;
+    RetrieverRun => RetrieverError: Nestable;
+}
+
+/// What every clone of one run manager shares: the run, and whether it has ended. When the
+/// last clone goes away before the run ended, the run's error event is sent with
+/// [`ErrorInfo::abandoned`].
+pub(crate) struct RunState<S: Slot> {
+    pub(crate) context: Arc<RunContext>,
+    pub(crate) scope: Arc<Scope<S>>,
+    ended: AtomicBool,
+    error_event: for<'a> fn(&'a RunContext, &'a ErrorInfo) -> Event<'a>,
+}
+
+impl<S: Slot> RunState<S> {
+    /// Marks the run ended; fails when it already was (another clone ended it).
+    fn end(&self) -> Result<(), CallbackError> {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return Err(CallbackErrorKind::RunAlreadyEnded {
+                run_id: self.context.run_id,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+impl<S: Slot> Drop for RunState<S> {
+    fn drop(&mut self) {
+        if *self.ended.get_mut() {
+            return;
+        }
+        let error = ErrorInfo::abandoned();
+        let event = (self.error_event)(&self.context, &error);
+        if self
+            .scope
+            .handlers
+            .interest()
+            .contains(event.kind().category())
+        {
+            // Errors are logged by the dispatch; nobody is left to return them to.
+            let _ = S::dispatch_detached(&self.scope.handlers, &event);
+        }
+    }
 }
 
 /// The handle of a started run. Every run manager emits text, retry and custom events; the
 /// others depend on the run's kind `K`. Use the aliases ([`ChainRunManager`](super::ChainRunManager),
 /// [`AsyncLlmRunManager`](super::AsyncLlmRunManager), ...).
+///
+/// # Every run ends exactly once
+///
+/// Handlers may rely on it: every started run gets one terminal event (its end or its error).
+/// The methods that end a run (`on_chain_end`, `on_llm_error`, ...) consume the run manager. A
+/// run manager dropped without an end (an early `?`, a panic, a cancelled future) sends the
+/// run's error event with [`ErrorInfo::abandoned`] when its last clone goes away. Clones share
+/// the run: ending it through a second clone fails with
+/// [`CallbackErrorKind::RunAlreadyEnded`](crate::CallbackErrorKind::RunAlreadyEnded) and sends
+/// nothing.
 ///
 /// ```
 /// use handler_core::{CallbackManager, RunOptions};
@@ -63,12 +124,11 @@ run_kinds! {
 /// let chain = manager.on_chain_start(None, &json!({"question": "?"}), RunOptions::default())?;
 /// let child = chain.child();
 /// assert_eq!(child.parent_run_id(), Some(chain.run_id()));
-/// chain.on_chain_end(&json!({"answer": "!"}))?;
+/// chain.on_chain_end(&json!({"answer": "!"}))?; // consumes `chain`
 /// # Ok::<(), handler_core::CallbackError>(())
 /// ```
 pub struct RunManager<D: DispatchMode, K: RunKind> {
-    pub(crate) context: Arc<RunContext>,
-    pub(crate) scope: Arc<Scope<D::Slot>>,
+    pub(crate) state: Arc<RunState<D::Slot>>,
     /// The scope's handlers and their interest, kept here to save two loads per event.
     pub(crate) handlers: Arc<HandlerSet<D::Slot>>,
     pub(crate) interest: Interest,
@@ -77,40 +137,82 @@ pub struct RunManager<D: DispatchMode, K: RunKind> {
 
 impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
     pub(crate) fn new(context: Arc<RunContext>, scope: Arc<Scope<D::Slot>>) -> Self {
-        Self {
+        Self::from_state(Arc::new(RunState {
             context,
-            handlers: scope.handlers.clone(),
-            interest: scope.handlers.interest(),
             scope,
+            ended: AtomicBool::new(false),
+            error_event: K::error_event,
+        }))
+    }
+
+    fn from_state(state: Arc<RunState<D::Slot>>) -> Self {
+        Self {
+            handlers: state.scope.handlers.clone(),
+            interest: state.scope.handlers.interest(),
+            state,
             kind: PhantomData,
         }
     }
 
+    /// Marks the run ended, before its terminal event is sent.
+    pub(crate) fn end(&self) -> Result<(), CallbackError> {
+        self.state.end()
+    }
+
     /// The run's id.
     pub fn run_id(&self) -> Uuid {
-        self.context.run_id
+        self.state.context.run_id
     }
 
     /// The run's parent id.
     pub fn parent_run_id(&self) -> Option<Uuid> {
-        self.context.parent_run_id
+        self.state.context.parent_run_id
     }
 
     /// The run's context, as its events carry it.
     pub fn context(&self) -> &RunContext {
-        &self.context
+        &self.state.context
+    }
+
+    /// The run's tags, as its events carry them.
+    pub fn tags(&self) -> &[String] {
+        &self.state.context.tags
+    }
+
+    /// The run's metadata, as its events carry it.
+    pub fn metadata(&self) -> &Metadata {
+        &self.state.context.metadata
+    }
+
+    /// The names of the handlers that receive this run's events, in registration order.
+    pub fn handler_names(&self) -> Vec<&str> {
+        self.handlers.entries().iter().map(|e| &*e.name).collect()
+    }
+
+    /// The handlers that receive this run's events, in registration order.
+    pub fn shared_handlers(&self) -> Vec<super::SharedHandler> {
+        self.handlers
+            .entries()
+            .iter()
+            .map(|e| e.handler.to_shared())
+            .collect()
+    }
+
+    /// True once the run has ended (through any clone of this run manager).
+    pub fn is_ended(&self) -> bool {
+        self.state.ended.load(Ordering::Acquire)
     }
 
     pub(crate) fn text_event<'a>(&'a self, text: &'a str) -> Event<'a> {
         Event::Text(Text {
-            run: &self.context,
+            run: &self.state.context,
             text,
         })
     }
 
     pub(crate) fn retry_event<'a>(&'a self, state: &'a RetryState) -> Event<'a> {
         Event::Retry(Retry {
-            run: &self.context,
+            run: &self.state.context,
             state,
         })
     }
@@ -121,7 +223,7 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
             parent_run_id: None,
             name: None,
             run_type: None,
-            ..RunContext::clone(&self.context)
+            ..RunContext::clone(&self.state.context)
         }
     }
 }
@@ -131,7 +233,7 @@ impl<D: DispatchMode, K: Nestable> RunManager<D, K> {
     /// this run's inheritable handlers, tags and metadata (all inheritable again); local ones do
     /// not flow down. Costs no allocation after the first child of a scope.
     pub fn child(&self) -> Manager<D> {
-        Manager::from_scope(Some(self.context.run_id), self.scope.child())
+        Manager::from_scope(&self.state.context, self.state.scope.child())
     }
 
     /// Like [`child`](Self::child), with a tag that the child's runs carry but that does not
@@ -144,8 +246,10 @@ impl<D: DispatchMode, K: Nestable> RunManager<D, K> {
 }
 
 impl<D: DispatchMode, K: RunKind> Clone for RunManager<D, K> {
+    /// Another handle of the same run: the run ends once, through either handle, and is
+    /// abandoned when every handle is dropped without an end.
     fn clone(&self) -> Self {
-        Self::new(self.context.clone(), self.scope.clone())
+        Self::from_state(self.state.clone())
     }
 }
 
@@ -153,7 +257,8 @@ impl<D: DispatchMode, K: RunKind> fmt::Debug for RunManager<D, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunManager")
             .field("kind", &std::any::type_name::<K>())
-            .field("context", &self.context)
+            .field("context", &self.state.context)
+            .field("ended", &self.is_ended())
             .finish()
     }
 }
@@ -161,7 +266,7 @@ impl<D: DispatchMode, K: RunKind> fmt::Debug for RunManager<D, K> {
 /// Builds the event of a run-manager method from its run context and arguments.
 macro_rules! run_event {
     ($self:ident, $variant:ident { $($field:ident),* }) => {
-        Event::$variant($variant { run: &$self.context, $($field),* })
+        Event::$variant($variant { run: &$self.state.context, $($field),* })
     };
 }
 pub(crate) use run_event;
@@ -174,6 +279,12 @@ impl<K: RunKind> RunManager<SyncMode, K> {
             return Ok(());
         }
         dispatch(&self.handlers, event)
+    }
+
+    /// Ends the run with its terminal event.
+    fn emit_end(&self, event: &Event<'_>) -> Result<(), CallbackError> {
+        self.end()?;
+        self.emit(event)
     }
 
     /// The run printed text. Every handler receives it: no flag gates text.
@@ -208,32 +319,39 @@ impl RunManager<SyncMode, LlmRun> {
         self.emit(&run_event!(self, LlmNewToken { token, chunk }))
     }
 
-    /// The model run ended.
-    pub fn on_llm_end(&self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, LlmEnd { response }))
+    /// The model run ended. Ends the run.
+    pub fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
+        self.emit_end(&run_event!(self, LlmEnd { response }))
     }
 
-    /// The model run failed, with what it produced before, if anything.
-    pub fn on_llm_error(
-        &self,
+    /// The model run failed. Ends the run.
+    pub fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+        let (error, response) = (&error.into(), None);
+        self.emit_end(&run_event!(self, LlmError { error, response }))
+    }
+
+    /// The model run failed after producing `response`. Ends the run.
+    pub fn on_llm_error_with_response(
+        self,
         error: impl Into<ErrorInfo>,
-        response: Option<&LlmResult>,
+        response: &LlmResult,
     ) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, LlmError { error, response }))
+        let response = Some(response);
+        self.emit_end(&run_event!(self, LlmError { error, response }))
     }
 }
 
 impl RunManager<SyncMode, ChainRun> {
-    /// The chain ended.
-    pub fn on_chain_end(&self, outputs: &Value) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, ChainEnd { outputs }))
+    /// The chain ended. Ends the run.
+    pub fn on_chain_end(self, outputs: &Value) -> Result<(), CallbackError> {
+        self.emit_end(&run_event!(self, ChainEnd { outputs }))
     }
 
-    /// The chain failed.
-    pub fn on_chain_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The chain failed. Ends the run.
+    pub fn on_chain_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, ChainError { error }))
+        self.emit_end(&run_event!(self, ChainError { error }))
     }
 
     /// The agent of this chain chose an action.
@@ -253,34 +371,35 @@ impl RunManager<SyncMode, ChainRun> {
         ))
     }
 
-    /// The agent of this chain finished.
+    /// The agent of this chain finished. The chain itself ends with
+    /// [`on_chain_end`](Self::on_chain_end).
     pub fn on_agent_finish(&self, return_values: &Value, log: &str) -> Result<(), CallbackError> {
         self.emit(&run_event!(self, AgentFinish { return_values, log }))
     }
 }
 
 impl RunManager<SyncMode, ToolRun> {
-    /// The tool ended.
-    pub fn on_tool_end(&self, output: &Value) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, ToolEnd { output }))
+    /// The tool ended. Ends the run.
+    pub fn on_tool_end(self, output: &Value) -> Result<(), CallbackError> {
+        self.emit_end(&run_event!(self, ToolEnd { output }))
     }
 
-    /// The tool failed.
-    pub fn on_tool_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The tool failed. Ends the run.
+    pub fn on_tool_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, ToolError { error }))
+        self.emit_end(&run_event!(self, ToolError { error }))
     }
 }
 
 impl RunManager<SyncMode, RetrieverRun> {
-    /// The retriever ended with these documents.
-    pub fn on_retriever_end(&self, documents: &[Document]) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, RetrieverEnd { documents }))
+    /// The retriever ended with these documents. Ends the run.
+    pub fn on_retriever_end(self, documents: &[Document]) -> Result<(), CallbackError> {
+        self.emit_end(&run_event!(self, RetrieverEnd { documents }))
     }
 
-    /// The retriever failed.
-    pub fn on_retriever_error(&self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
+    /// The retriever failed. Ends the run.
+    pub fn on_retriever_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let error = &error.into();
-        self.emit(&run_event!(self, RetrieverError { error }))
+        self.emit_end(&run_event!(self, RetrieverError { error }))
     }
 }

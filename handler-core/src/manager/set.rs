@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use crate::category::{Category, Interest};
+use crate::error::CallbackError;
+use crate::event::Event;
 use crate::handler::{CallbackHandler, HandlerOptions};
 
 /// A handler slot: the stored form of a handler in one kind of manager.
@@ -13,6 +15,15 @@ pub(crate) trait Slot: Clone + Send + Sync + 'static {
     fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>>;
     /// The handler, for downcasting.
     fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync>;
+    /// The handler, as either kind.
+    fn to_shared(&self) -> super::SharedHandler;
+    /// Dispatches an event outside the caller's control flow (a run abandoned in `Drop`): sync
+    /// handlers at once; async ones on the current tokio runtime, or to completion on this
+    /// thread when there is none.
+    fn dispatch_detached(
+        set: &Arc<HandlerSet<Self>>,
+        event: &Event<'_>,
+    ) -> Result<(), CallbackError>;
 }
 
 /// One registered handler: the handler, its flags read once, its name for logs, and its

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::set::Slot;
+use super::set::{HandlerSet, Slot};
 use super::synchronous::SyncMode;
 use super::{Manager, identity};
 use crate::error::{CallbackError, HandlerResult};
@@ -146,23 +146,26 @@ impl Slot for SharedHandler {
             SharedHandler::Async(h) => h.clone(),
         }
     }
+
+    fn to_shared(&self) -> SharedHandler {
+        self.clone()
+    }
+
+    fn dispatch_detached(
+        set: &Arc<HandlerSet<Self>>,
+        event: &Event<'_>,
+    ) -> Result<(), CallbackError> {
+        super::emit::dispatch_detached(set, event)
+    }
 }
 
 impl Manager<SyncMode> {
-    /// Adds a shared handler (e.g. one a plugin built); an async one is refused.
+    /// Adds a shared handler (e.g. one a plugin built) that child runs inherit; an async one is
+    /// refused.
     pub fn add_shared_handler(
         &mut self,
         handler: SharedHandler,
     ) -> Result<&mut Self, CallbackError> {
-        match handler {
-            SharedHandler::Sync(h) => {
-                let (options, name, id) = (h.options(), h.name().to_owned(), identity(&h));
-                Ok(self.insert(h, options, &name, id, true))
-            }
-            SharedHandler::Async(h) => Err(crate::CallbackErrorKind::AsyncHandlerInSyncManager {
-                handler: h.name().to_owned(),
-            }
-            .into()),
-        }
+        self.add_shared(handler, true)
     }
 }

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::dispatch::dispatch_sync;
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
 use super::set::{HandlerSet, Slot};
+use super::shared::SharedHandler;
 use super::{DispatchMode, Manager, Sealed};
+use crate::current::Current;
 use crate::error::CallbackError;
 use crate::event::{
     ChainStart, ChatModelStart, CustomEvent, Event, LlmStart, RetrieverStart, ToolStart,
@@ -37,6 +39,17 @@ impl Slot for Arc<dyn CallbackHandler> {
     fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync> {
         self.clone()
     }
+
+    fn to_shared(&self) -> SharedHandler {
+        SharedHandler::Sync(self.clone())
+    }
+
+    fn dispatch_detached(
+        set: &Arc<HandlerSet<Self>>,
+        event: &Event<'_>,
+    ) -> Result<(), CallbackError> {
+        dispatch(set, event)
+    }
 }
 
 impl DispatchMode for SyncMode {
@@ -44,6 +57,29 @@ impl DispatchMode for SyncMode {
 
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {
         handler
+    }
+
+    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError> {
+        match handler {
+            SharedHandler::Sync(handler) => Ok(handler),
+            SharedHandler::Async(handler) => {
+                Err(crate::CallbackErrorKind::AsyncHandlerInSyncManager {
+                    handler: handler.name().to_owned(),
+                }
+                .into())
+            }
+        }
+    }
+
+    fn into_current(manager: Manager<Self>) -> Current {
+        Current::Sync(manager)
+    }
+
+    fn from_current(current: &Current) -> Option<Manager<Self>> {
+        match current {
+            Current::Sync(manager) => Some(manager.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -63,99 +99,161 @@ impl Manager<SyncMode> {
         dispatch(&self.scope.handlers, event)
     }
 
-    /// Starts one LLM run per prompt and returns their run managers, in prompt order. Each
-    /// handler receives one `on_llm_start` per prompt, with that prompt alone. `options.run_id`
-    /// is used for the first prompt only.
-    pub fn on_llm_start(
+    /// Starts an LLM run on one prompt.
+    ///
+    /// ```
+    /// use handler_core::{CallbackManager, RunOptions};
+    /// use handler_core::payload::{LlmResult, Serialized};
+    ///
+    /// let manager = CallbackManager::new();
+    /// let llm = manager.on_llm_start(&Serialized::named("echo"), "Say hi", RunOptions::new())?;
+    /// llm.on_llm_new_token("hi", None)?;
+    /// llm.on_llm_end(&LlmResult::from_text("hi"))?;
+    /// # Ok::<(), handler_core::CallbackError>(())
+    /// ```
+    pub fn on_llm_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        prompt: &str,
+        options: RunOptions,
+    ) -> Result<RunManager<SyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let prompts = [prompt.to_owned()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::LlmStart(LlmStart {
+            run,
+            serialized,
+            prompts: &prompts,
+        }))?;
+        Ok(manager)
+    }
+
+    /// Starts one LLM run per prompt and returns their run managers, in prompt order (LangChain's
+    /// shape). Each handler receives one `on_llm_start` per prompt, with that prompt alone.
+    /// `options.run_id` is used for the first prompt only.
+    pub fn on_llm_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         prompts: &[String],
         options: RunOptions,
     ) -> Result<Vec<RunManager<SyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(prompts.len());
         for (i, prompt) in prompts.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::LlmStart(LlmStart {
-                run: &run,
+                run,
                 serialized,
                 prompts: std::slice::from_ref(prompt),
             }))?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
-    /// Starts one chat model run per conversation and returns their run managers. Handlers that
-    /// do not handle chat model start receive `on_llm_start` with the conversation rendered as
-    /// text, unless they ignore LLM events.
-    pub fn on_chat_model_start(
+    /// Starts a chat model run on one conversation. Handlers that do not handle chat model
+    /// start receive `on_llm_start` with the conversation rendered as text, unless they ignore
+    /// LLM events. (The conversation is copied once; [`on_chat_model_start_batch`] borrows it.)
+    ///
+    /// [`on_chat_model_start_batch`]: Self::on_chat_model_start_batch
+    pub fn on_chat_model_start<'s>(
         &self,
-        serialized: &Serialized,
+        serialized: impl Into<Option<&'s Serialized>>,
+        messages: &[ChatMessage],
+        options: RunOptions,
+    ) -> Result<RunManager<SyncMode, LlmRun>, CallbackError> {
+        let serialized = serialized.into();
+        let conversations = [messages.to_vec()];
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
+        self.emit(&Event::ChatModelStart(ChatModelStart {
+            run,
+            serialized,
+            messages: &conversations,
+        }))?;
+        Ok(manager)
+    }
+
+    /// Starts one chat model run per conversation and returns their run managers, in order.
+    /// `options.run_id` is used for the first conversation only.
+    pub fn on_chat_model_start_batch<'s>(
+        &self,
+        serialized: impl Into<Option<&'s Serialized>>,
         messages: &[Vec<ChatMessage>],
         options: RunOptions,
     ) -> Result<Vec<RunManager<SyncMode, LlmRun>>, CallbackError> {
+        let serialized = serialized.into();
         let mut runs = Vec::with_capacity(messages.len());
         for (i, conversation) in messages.iter().enumerate() {
-            let run = self.new_run(options.run_id.filter(|_| i == 0), &options);
+            let manager = self.run_manager(options.run_id.filter(|_| i == 0), &options);
+            let run = manager.context();
             self.emit(&Event::ChatModelStart(ChatModelStart {
-                run: &run,
+                run,
                 serialized,
                 messages: std::slice::from_ref(conversation),
             }))?;
-            runs.push(RunManager::new(run, self.scope.clone()));
+            runs.push(manager);
         }
         Ok(runs)
     }
 
     /// Starts a chain run.
-    pub fn on_chain_start(
+    pub fn on_chain_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         inputs: &Value,
         options: RunOptions,
     ) -> Result<RunManager<SyncMode, ChainRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ChainStart(ChainStart {
-            run: &run,
+            run,
             serialized,
             inputs,
         }))?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a tool run. `input` is the tool's input as a string; `inputs` its structured
     /// form, if any.
-    pub fn on_tool_start(
+    pub fn on_tool_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         input: &str,
         inputs: Option<&Value>,
         options: RunOptions,
     ) -> Result<RunManager<SyncMode, ToolRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::ToolStart(ToolStart {
-            run: &run,
+            run,
             serialized,
             input,
             inputs,
         }))?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Starts a retriever run.
-    pub fn on_retriever_start(
+    pub fn on_retriever_start<'s>(
         &self,
-        serialized: Option<&Serialized>,
+        serialized: impl Into<Option<&'s Serialized>>,
         query: &str,
         options: RunOptions,
     ) -> Result<RunManager<SyncMode, RetrieverRun>, CallbackError> {
-        let run = self.new_run(options.run_id, &options);
+        let serialized = serialized.into();
+        let manager = self.run_manager(options.run_id, &options);
+        let run = manager.context();
         self.emit(&Event::RetrieverStart(RetrieverStart {
-            run: &run,
+            run,
             serialized,
             query,
         }))?;
-        Ok(RunManager::new(run, self.scope.clone()))
+        Ok(manager)
     }
 
     /// Dispatches a custom event attributed to the enclosing run (this manager's parent run),

@@ -35,6 +35,32 @@ impl ErrorInfo {
     }
 }
 
+impl ErrorInfo {
+    /// The kind of the error event a run gets when its run manager is dropped without an end.
+    pub const ABANDONED: &'static str = "abandoned";
+
+    /// The error of a run whose run manager was dropped without an end (an early `?`, a panic,
+    /// a cancelled future).
+    ///
+    /// ```
+    /// use handler_core::payload::ErrorInfo;
+    ///
+    /// assert!(ErrorInfo::abandoned().is_abandoned());
+    /// assert!(!ErrorInfo::new("TimeoutError", "late").is_abandoned());
+    /// ```
+    pub fn abandoned() -> Self {
+        Self::new(
+            Self::ABANDONED,
+            "the run was abandoned: its run manager was dropped without an end event",
+        )
+    }
+
+    /// True when this is the error of an abandoned run.
+    pub fn is_abandoned(&self) -> bool {
+        self.kind == Self::ABANDONED
+    }
+}
+
 impl<E: std::error::Error + ?Sized> From<&E> for ErrorInfo {
     fn from(error: &E) -> Self {
         let mut message = error.to_string();

@@ -9,7 +9,7 @@ use llm_callbacks::{AsyncCallbackManager, CallbackError, CallbackManager, RunOpt
 use serde_json::json;
 
 /// Every event the pipelines emit, in order.
-pub const EVERY_EVENT: [&str; 24] = [
+pub const EVERY_EVENT: [&str; 25] = [
     "chain_start",
     "retriever_start",
     "retriever_end",
@@ -32,6 +32,7 @@ pub const EVERY_EVENT: [&str; 24] = [
     "text",
     "custom_event",
     "chain_end",
+    "llm_error", // the chat run, abandoned
     "chain_start",
     "chain_error",
 ];
@@ -58,13 +59,13 @@ pub fn drive_sync(manager: &CallbackManager) -> Result<(), CallbackError> {
     retriever.on_retriever_end(&[Document::new("doc")])?;
     let retriever = child.on_retriever_start(None, "?", RunOptions::new())?;
     retriever.on_retriever_error(failure())?;
-    let llm = child.on_llm_start(&model, &["p".into()], RunOptions::new())?;
-    llm[0].on_llm_new_token("a", None)?;
-    llm[0].on_llm_new_token("b", None)?;
-    llm[0].on_llm_end(&LlmResult::from_text("ab"))?;
-    let llm = child.on_llm_start(&model, &["p".into()], RunOptions::new())?;
-    llm[0].on_llm_error(failure(), None)?;
-    child.on_chat_model_start(&model, &[vec![ChatMessage::user("hi")]], RunOptions::new())?;
+    let llm = child.on_llm_start(&model, "p", RunOptions::new())?;
+    llm.on_llm_new_token("a", None)?;
+    llm.on_llm_new_token("b", None)?;
+    llm.on_llm_end(&LlmResult::from_text("ab"))?;
+    let llm = child.on_llm_start(&model, "p", RunOptions::new())?;
+    llm.on_llm_error(failure())?;
+    let chat = child.on_chat_model_start(&model, &[ChatMessage::user("hi")], RunOptions::new())?;
     chain.on_agent_action("search", &json!("x"), "thinking")?;
     let tool = child.on_tool_start(None, "x", None, RunOptions::new())?;
     tool.on_tool_end(&json!("found"))?;
@@ -75,6 +76,7 @@ pub fn drive_sync(manager: &CallbackManager) -> Result<(), CallbackError> {
     chain.on_text("some text")?;
     chain.dispatch_custom_event("progress", &json!(50))?;
     chain.on_chain_end(&json!({"a": "!"}))?;
+    drop(chat); // abandoned: an LLM error
     let chain = manager.on_chain_start(None, &json!({}), RunOptions::new())?;
     chain.on_chain_error(failure())
 }
@@ -94,18 +96,14 @@ pub async fn drive_async(manager: &AsyncCallbackManager) -> Result<(), CallbackE
         .on_retriever_start(None, "?", RunOptions::new())
         .await?;
     retriever.on_retriever_error(failure()).await?;
-    let llm = child
-        .on_llm_start(&model, &["p".into()], RunOptions::new())
-        .await?;
-    llm[0].on_llm_new_token("a", None).await?;
-    llm[0].on_llm_new_token("b", None).await?;
-    llm[0].on_llm_end(&LlmResult::from_text("ab")).await?;
-    let llm = child
-        .on_llm_start(&model, &["p".into()], RunOptions::new())
-        .await?;
-    llm[0].on_llm_error(failure(), None).await?;
-    child
-        .on_chat_model_start(&model, &[vec![ChatMessage::user("hi")]], RunOptions::new())
+    let llm = child.on_llm_start(&model, "p", RunOptions::new()).await?;
+    llm.on_llm_new_token("a", None).await?;
+    llm.on_llm_new_token("b", None).await?;
+    llm.on_llm_end(&LlmResult::from_text("ab")).await?;
+    let llm = child.on_llm_start(&model, "p", RunOptions::new()).await?;
+    llm.on_llm_error(failure()).await?;
+    let chat = child
+        .on_chat_model_start(&model, &[ChatMessage::user("hi")], RunOptions::new())
         .await?;
     chain
         .on_agent_action("search", &json!("x"), "thinking")
@@ -123,6 +121,8 @@ pub async fn drive_async(manager: &AsyncCallbackManager) -> Result<(), CallbackE
     chain.on_text("some text").await?;
     chain.dispatch_custom_event("progress", &json!(50)).await?;
     chain.on_chain_end(&json!({"a": "!"})).await?;
+    // What dropping it would send, but from a task: awaited here to keep the order.
+    chat.on_llm_error(ErrorInfo::abandoned()).await?;
     let chain = manager
         .on_chain_start(None, &json!({}), RunOptions::new())
         .await?;

@@ -76,8 +76,8 @@ pub enum UptrainError {
 ///
 /// let inputs = json!({"question": "Where is Paris?", "context": "Paris is in France."});
 /// let chain = manager.on_chain_start(None, &inputs, RunOptions::named("rag"))?;
-/// let llm = chain.child().on_llm_start(&Serialized::named("llm"), &["...".into()], RunOptions::new())?;
-/// llm[0].on_llm_end(&LlmResult::from_text("Paris is in France."))?;
+/// let llm = chain.child().on_llm_start(&Serialized::named("llm"), "...", RunOptions::new())?;
+/// llm.on_llm_end(&LlmResult::from_text("Paris is in France."))?;
 /// chain.on_chain_end(&json!({}))?;
 ///
 /// let rows = uptrain.flush();
