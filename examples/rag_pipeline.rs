@@ -108,9 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         if let Some(uptrain) = &uptrain {
             let evaluated = uptrain.flush();
             #[cfg(feature = "otel")]
-            if let Some(otel) = &otel {
-                examples::export::record_rows(otel, &evaluated);
-            }
+            examples::export::publish_rows(&evaluated);
             rows.extend(evaluated);
         }
     }

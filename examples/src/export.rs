@@ -1,7 +1,9 @@
-//! Hands UpTrain's scores to the OpenTelemetry exporter (feature `otel`): one
-//! [`EvaluationResult`] per check of an evaluated row, about the run the row graded.
+//! Publishes UpTrain's scores through the core's evaluation bus (feature `otel`), where the
+//! OpenTelemetry exporter picks them up: one [`EvaluationResult`] per check of an evaluated
+//! row, about the run the row graded. (Only needed while the UpTrain plugin does not publish
+//! its results itself.)
 
-use llm_callbacks::otel::{EvaluationResult, OtelHandler};
+use llm_callbacks::evaluation::{self, EvaluationResult};
 use llm_callbacks::uptrain::EvaluatedRow;
 
 /// The evaluation results of `row`, one per check, in check order.
@@ -28,7 +30,7 @@ pub fn evaluation_results(row: &EvaluatedRow) -> Vec<EvaluationResult> {
         .map(|check| {
             let mut result = EvaluationResult::new("uptrain", check.check.as_str());
             if let Some(run_id) = row.run_id {
-                result = result.with_run_id(run_id);
+                result = result.with_run_ids(run_id, None);
             }
             if let Some(score) = check.score {
                 result = result.with_score(score);
@@ -44,11 +46,14 @@ pub fn evaluation_results(row: &EvaluatedRow) -> Vec<EvaluationResult> {
         .collect()
 }
 
-/// Records every check of `rows` with `otel`.
-pub fn record_rows(otel: &OtelHandler, rows: &[EvaluatedRow]) {
+/// Publishes every check of `rows`; returns how many results were published.
+pub fn publish_rows(rows: &[EvaluatedRow]) -> usize {
+    let mut published = 0;
     for row in rows {
         for result in evaluation_results(row) {
-            otel.record_evaluation(&result);
+            evaluation::publish(&result);
+            published += 1;
         }
     }
+    published
 }

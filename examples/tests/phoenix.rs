@@ -186,18 +186,13 @@ fn failing_flow(manager: &CallbackManager) -> Failures {
         .child()
         .on_llm_start(
             &Serialized::named("stand-in"),
-            &["p".into()],
+            "p",
             RunOptions::named("given-up"),
         )
         .unwrap();
-    let abandoned = llm[0].run_id();
-    llm[0].on_llm_new_token("half ", None).unwrap();
-    llm[0]
-        .on_llm_error(
-            ErrorInfo::new("abandoned", "the run manager was dropped without an end"),
-            None,
-        )
-        .unwrap();
+    let abandoned = llm.run_id();
+    llm.on_llm_new_token("half ", None).unwrap();
+    drop(llm); // given up without an end: the core ends it as abandoned
     let chain_id = chain.run_id();
     chain
         .on_chain_error(ErrorInfo::new("ToolFailed", "search_web timed out"))
@@ -243,7 +238,7 @@ fn runs_and_scores_land_in_phoenix() {
     ] {
         answers.push(pipeline.answer(&manager, question, retrieval).unwrap());
         let evaluated = uptrain.flush();
-        examples::export::record_rows(&otel, &evaluated);
+        examples::export::publish_rows(&evaluated);
         rows.extend(evaluated);
     }
     let failures = failing_flow(&manager);
@@ -423,6 +418,6 @@ fn runs_and_scores_land_in_phoenix() {
     let abandoned = span(&spans, failures.abandoned);
     assert_eq!(shape(abandoned), ("given-up", "LLM"));
     assert_eq!(abandoned["status_code"], "ERROR");
-    assert_eq!(abandoned["attributes"]["error.type"], "abandoned");
+    assert_eq!(abandoned["attributes"]["error.type"], ErrorInfo::ABANDONED);
     assert_eq!(abandoned["attributes"]["llm_callbacks.streamed_tokens"], 1);
 }

@@ -81,18 +81,20 @@ fn result() -> LlmResult {
 
 fn whole_run(manager: &CallbackManager, llm: &Serialized, response: &LlmResult) {
     let chain = manager
-        .on_chain_start(None, &json!({"question": "Where is Paris?"}), RunOptions::named("rag"))
+        .on_chain_start(
+            None,
+            &json!({"question": "Where is Paris?"}),
+            RunOptions::named("rag"),
+        )
         .unwrap();
-    let runs = chain
+    let run = chain
         .child()
-        .on_llm_start(llm, &["Where is Paris?".to_owned()], RunOptions::new())
+        .on_llm_start(llm, "Where is Paris?", RunOptions::new())
         .unwrap();
-    for run in &runs {
-        for _ in 0..100 {
-            run.on_llm_new_token(black_box("tok"), None).unwrap();
-        }
-        run.on_llm_end(response).unwrap();
+    for _ in 0..100 {
+        run.on_llm_new_token(black_box("tok"), None).unwrap();
     }
+    run.on_llm_end(response).unwrap();
     chain.on_chain_end(&json!({"answer": "Paris"})).unwrap();
 }
 
@@ -105,7 +107,10 @@ fn run(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| whole_run(&manager, &llm, &response)));
     }
     group.finish();
-    eprintln!("export report after `run`: {:?}", otel.flush(Duration::from_secs(30)));
+    eprintln!(
+        "export report after `run`: {:?}",
+        otel.flush(Duration::from_secs(30))
+    );
 }
 
 fn token(c: &mut Criterion) {
@@ -113,15 +118,13 @@ fn token(c: &mut Criterion) {
     let llm = Serialized::named("gpt-x");
     let mut group = c.benchmark_group("token");
     for (name, manager) in managers(&otel) {
-        let runs = manager
-            .on_llm_start(&llm, &["Where is Paris?".to_owned()], RunOptions::new())
+        let run = manager
+            .on_llm_start(&llm, "Where is Paris?", RunOptions::new())
             .unwrap();
         group.bench_function(name, |b| {
-            b.iter(|| runs[0].on_llm_new_token(black_box("tok"), None).unwrap())
+            b.iter(|| run.on_llm_new_token(black_box("tok"), None).unwrap())
         });
-        for run in runs {
-            run.on_llm_end(&LlmResult::default()).unwrap();
-        }
+        run.on_llm_end(&LlmResult::default()).unwrap();
     }
 
     // The handlers' own methods, without the manager.
@@ -137,7 +140,7 @@ fn token(c: &mut Criterion) {
     });
     let start = LlmStart {
         run: &context,
-        serialized: &llm,
+        serialized: Some(&llm),
         prompts: &["Where is Paris?".to_owned()],
     };
     otel.on_llm_start(&start).unwrap();
@@ -150,7 +153,10 @@ fn token(c: &mut Criterion) {
     })
     .unwrap();
     group.finish();
-    eprintln!("export report after `token`: {:?}", otel.flush(Duration::from_secs(30)));
+    eprintln!(
+        "export report after `token`: {:?}",
+        otel.flush(Duration::from_secs(30))
+    );
 }
 
 fn config() -> Criterion {

@@ -42,6 +42,7 @@ type MakeSink = Box<dyn FnOnce(&OtelConfig, &Resource) -> SpanSink + Send>;
 pub struct OtelHandlerBuilder {
     config: OtelConfig,
     exporter: Option<MakeSink>,
+    ignore_published: bool,
 }
 
 impl fmt::Debug for OtelHandlerBuilder {
@@ -49,6 +50,7 @@ impl fmt::Debug for OtelHandlerBuilder {
         f.debug_struct("OtelHandlerBuilder")
             .field("config", &self.config)
             .field("exporter", &self.exporter.as_ref().map(|_| "custom"))
+            .field("listen", &!self.ignore_published)
             .finish()
     }
 }
@@ -166,6 +168,15 @@ impl OtelHandlerBuilder {
         self
     }
 
+    /// Whether evaluations published through the core (`handler_core::evaluation::publish`)
+    /// are recorded (`true` by default). Off, only
+    /// [`record_evaluation`](OtelHandler::record_evaluation) records them.
+    #[must_use]
+    pub fn listen(mut self, listen: bool) -> Self {
+        self.ignore_published = !listen;
+        self
+    }
+
     /// Exports through this exporter (batched, in the background) instead of OTLP/HTTP: the
     /// SDK's in-memory exporter in tests, or any other.
     #[must_use]
@@ -216,7 +227,12 @@ impl OtelHandlerBuilder {
             )?),
             None => None,
         };
-        Ok(OtelHandler::from_parts(config, sink, annotations))
+        Ok(OtelHandler::from_parts(
+            config,
+            sink,
+            annotations,
+            !self.ignore_published,
+        ))
     }
 }
 

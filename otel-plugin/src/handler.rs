@@ -5,10 +5,11 @@
 //! nothing.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
 use handler_core::{
     AgentAction, AgentFinish, CallbackHandler, ChainEnd, ChainError, ChainStart, ChatModelStart,
@@ -21,7 +22,6 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::attributes::{Mapper, SpanKind};
 use crate::config::OtelConfig;
-use crate::evaluation::EvaluationResult;
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
@@ -38,7 +38,7 @@ const RECENT_TRACES: usize = 4096;
 /// (feature `otel` of the facade). Cloning is cheap: clones share one exporter.
 ///
 /// ```
-/// use std::sync::Arc;
+/// use std::sync::{Arc, Weak};
 /// use std::time::Duration;
 /// use handler_core::{CallbackManager, RunOptions};
 /// use opentelemetry_sdk::trace::InMemorySpanExporter;
@@ -74,6 +74,26 @@ pub(crate) struct Inner {
     evaluations_late: AtomicU64,
     evaluations_unattached: AtomicU64,
     shut_down: AtomicBool,
+    /// Evaluations published through the core reach this handler while this lives.
+    subscription: Option<Subscription>,
+}
+
+/// Receives the evaluations published through the core; holds the handler weakly, so that
+/// dropping the handler ends the subscription.
+struct Listener(Weak<Inner>);
+
+impl EvaluationListener for Listener {
+    fn on_evaluation(&self, result: &EvaluationResult) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.record_evaluation(result);
+        }
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
 }
 
 /// What the exporter did so far, as [`flush`](OtelHandler::flush),
@@ -106,12 +126,15 @@ impl OtelHandler {
         config: OtelConfig,
         sink: Arc<SpanSink>,
         annotations: Option<PhoenixAnnotations>,
+        listen: bool,
     ) -> Self {
         let scope = InstrumentationScope::builder("llm-callbacks")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|weak| Inner {
+                subscription: listen
+                    .then(|| evaluation::subscribe(Arc::new(Listener(weak.clone())))),
                 runs: OpenRuns::new(config.max_open_runs),
                 recent: RecentTraces::new(RECENT_TRACES),
                 config,
@@ -130,6 +153,11 @@ impl OtelHandler {
     /// The settings in use.
     pub fn config(&self) -> &OtelConfig {
         &self.inner.config
+    }
+
+    /// True when evaluations published through the core reach this handler.
+    pub fn listens(&self) -> bool {
+        self.inner.subscription.is_some()
     }
 
     /// Runs started and not yet ended.
@@ -161,7 +189,9 @@ impl OtelHandler {
 
     /// Records an evaluation of a run: an event on the run's span while it is open, else a
     /// short child span carrying the event; and, with Phoenix configured, a span annotation.
-    /// Never blocks.
+    /// Never blocks. Evaluations published through the core
+    /// (`handler_core::evaluation::publish`) arrive here by themselves unless the builder's
+    /// [`listen`](crate::OtelHandlerBuilder::listen) was turned off.
     pub fn record_evaluation(&self, result: &EvaluationResult) {
         self.inner.record_evaluation(result);
     }
@@ -207,16 +237,8 @@ impl Inner {
     }
 
     /// The trace a run belongs to: its root run's id.
-    fn trace_of(&self, run: &RunContext) -> TraceId {
-        match run.parent_run_id {
-            None => trace_id(run.run_id),
-            Some(parent) => self
-                .runs
-                .get(parent)
-                .map(|open| open.trace_id)
-                .or_else(|| self.recent.get(parent))
-                .unwrap_or_else(|| trace_id(parent)),
-        }
+    fn trace_of(run: &RunContext) -> TraceId {
+        trace_id(run.root_id())
     }
 
     fn start(
@@ -242,7 +264,11 @@ impl Inner {
             attributes,
             events: Vec::new(),
         };
-        let open = Arc::new(OpenRun::new(self.trace_of(run), span_id(run.run_id), draft));
+        let open = Arc::new(OpenRun::new(
+            Self::trace_of(run),
+            span_id(run.run_id),
+            draft,
+        ));
         if !self.runs.insert(run.run_id, open)
             && self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0
         {
@@ -490,7 +516,7 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_llm_start(&self, event: &LlmStart<'_>) -> HandlerResult {
-        let serialized = Some(event.serialized);
+        let serialized = event.serialized;
         self.inner.start(
             event.run,
             SpanKind::Llm,
@@ -506,7 +532,7 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_chat_model_start(&self, event: &ChatModelStart<'_>) -> HandlerResult {
-        let serialized = Some(event.serialized);
+        let serialized = event.serialized;
         self.inner.start(
             event.run,
             SpanKind::Llm,

@@ -11,9 +11,10 @@
 //!   trace.
 //! - Errors set the span's status and `error.type`; runs abandoned without an end close with
 //!   an error status. Streamed tokens are counted, and the time to the first one recorded.
-//! - Evaluations ([`OtelHandler::record_evaluation`]) become `gen_ai.evaluation.result`
-//!   events, on a short child span when the graded span has already ended, and, with Phoenix
-//!   configured, span annotations in Phoenix.
+//! - Evaluations published through the core (`handler_core::evaluation::publish`, as the
+//!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
+//!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
+//!   ended, and, with Phoenix configured, span annotations in Phoenix.
 //! - The event thread does no I/O: ended spans go to a bounded queue exported in batches by
 //!   the SDK's batch processor; drops are counted ([`ExportReport`]); `flush` and `shutdown`
 //!   take a timeout; an unreachable collector is a logged warning.
@@ -31,10 +32,11 @@
 //! let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
 //!
 //! let chain = manager.on_chain_start(None, &serde_json::json!({"question": "hi"}), RunOptions::named("rag"))?;
-//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), &["hi".into()], RunOptions::new())?;
-//! llm[0].on_llm_new_token("hello", None)?;
-//! llm[0].on_llm_end(&LlmResult::from_text("hello"))?;
-//! otel.record_evaluation(&EvaluationResult::new("demo", "politeness").with_run_id(chain.run_id()).with_score(1.0));
+//! let llm = chain.child().on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
+//! llm.on_llm_new_token("hello", None)?;
+//! llm.on_llm_end(&LlmResult::from_text("hello"))?;
+//! let score = EvaluationResult::new("demo", "politeness").with_run(chain.context()).with_score(1.0);
+//! handler_core::evaluation::publish(&score); // any plugin may publish; the exporter listens
 //! chain.on_chain_end(&serde_json::json!({"answer": "hello"}))?;
 //!
 //! otel.flush(Duration::from_secs(5));
@@ -51,7 +53,6 @@ mod attributes;
 mod builder;
 mod config;
 mod error;
-mod evaluation;
 mod export;
 mod handler;
 pub mod ids;
@@ -67,8 +68,9 @@ pub use config::{
     DEFAULT_MAX_QUEUE_SIZE, DEFAULT_SERVICE_NAME, OtelConfig, env, parse_headers, traces_url,
 };
 pub use error::OtelError;
-pub use evaluation::EvaluationResult;
 pub use export::SpanReport;
 pub use handler::{ExportReport, OtelHandler};
+/// The core's evaluation result, re-exported: what [`OtelHandler`] records.
+pub use handler_core::evaluation::EvaluationResult;
 pub use phoenix::AnnotationReport;
 pub use plugin::PLUGIN_NAME;

@@ -55,34 +55,37 @@ const BURST: usize = 10_000;
 #[test]
 fn token_events_allocate_nothing() {
     let spans = InMemorySpanExporter::default();
-    let otel = OtelHandler::builder().exporter(spans.clone()).build().unwrap();
+    let otel = OtelHandler::builder()
+        .exporter(spans.clone())
+        .build()
+        .unwrap();
     let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
     let llm = Serialized::named("m");
     let a = manager
-        .on_llm_start(&llm, &["a".to_owned()], RunOptions::named("a"))
+        .on_llm_start(&llm, "a", RunOptions::named("a"))
         .unwrap();
     let b = manager
-        .on_llm_start(&llm, &["b".to_owned()], RunOptions::named("b"))
+        .on_llm_start(&llm, "b", RunOptions::named("b"))
         .unwrap();
     // The first token of each run may fill the thread's cache (an Arc clone, no allocation).
-    a[0].on_llm_new_token("warm", None).unwrap();
-    b[0].on_llm_new_token("warm", None).unwrap();
+    a.on_llm_new_token("warm", None).unwrap();
+    b.on_llm_new_token("warm", None).unwrap();
 
     let before = allocations();
     for _ in 0..BURST {
-        a[0].on_llm_new_token("tok", None).unwrap();
+        a.on_llm_new_token("tok", None).unwrap();
     }
     assert_eq!(allocations() - before, 0, "one run streaming");
 
     let before = allocations();
     for _ in 0..BURST / 2 {
-        a[0].on_llm_new_token("tok", None).unwrap();
-        b[0].on_llm_new_token("tok", None).unwrap();
+        a.on_llm_new_token("tok", None).unwrap();
+        b.on_llm_new_token("tok", None).unwrap();
     }
     assert_eq!(allocations() - before, 0, "two runs interleaving");
 
-    a[0].on_llm_end(&LlmResult::default()).unwrap();
-    b[0].on_llm_end(&LlmResult::default()).unwrap();
+    a.on_llm_end(&LlmResult::default()).unwrap();
+    b.on_llm_end(&LlmResult::default()).unwrap();
     assert!(otel.flush(Duration::from_secs(10)).complete);
     let finished = spans.get_finished_spans().unwrap();
     let streamed = |name: &str| {

@@ -22,7 +22,12 @@ const WAIT: Duration = Duration::from_secs(10);
 fn setup()
 -> Result<(OtelHandler, InMemorySpanExporter, CallbackManager), Box<dyn std::error::Error>> {
     let spans = InMemorySpanExporter::default();
-    let otel = OtelHandler::builder().exporter(spans.clone()).build()?;
+    // Evaluations are given to the handler directly here (tests/bus.rs covers the core's bus),
+    // so that tests running side by side cannot see each other's.
+    let otel = OtelHandler::builder()
+        .exporter(spans.clone())
+        .listen(false)
+        .build()?;
     let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
     Ok((otel, spans, manager))
 }
@@ -76,10 +81,9 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
             .spawn(|| -> Result<(), handler_core::CallbackError> {
                 let mut llm = Serialized::named("gpt-x");
                 llm.kwargs.insert("temperature".into(), json!(0.2));
-                let runs =
-                    steps.on_llm_start(&llm, &["Where is Paris?".into()], RunOptions::new())?;
+                let run = steps.on_llm_start(&llm, "Where is Paris?", RunOptions::new())?;
                 for token in ["Paris ", "is ", "in ", "France."] {
-                    runs[0].on_llm_new_token(token, None)?;
+                    run.on_llm_new_token(token, None)?;
                 }
                 let mut result = LlmResult::from_text("Paris is in France.");
                 result.token_usage = Some(TokenUsage {
@@ -88,13 +92,13 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
                     total_tokens: 11,
                 });
                 result.model_name = Some("gpt-x-2026".into());
-                runs[0].on_llm_end(&result)
+                run.on_llm_end(&result)
             })
             .join()
             .unwrap_or_else(|_| panic!("the model thread panicked"))
     })?;
-    chain.on_chain_end(&json!({"answer": "Paris is in France."}))?;
     let root = chain.run_id();
+    chain.on_chain_end(&json!({"answer": "Paris is in France."}))?;
 
     let spans = finished(&otel, &spans)?;
     assert_eq!(spans.len(), 3);
@@ -213,13 +217,10 @@ fn chat_tools_tags_and_metadata_are_mapped() -> TestResult {
     call.on_tool_end(&json!("4"))?;
     let chat = agent.child().on_chat_model_start(
         &Serialized::named("chat-model"),
-        &[vec![
-            ChatMessage::system("be brief"),
-            ChatMessage::user("2+2?"),
-        ]],
+        &[ChatMessage::system("be brief"), ChatMessage::user("2+2?")],
         RunOptions::new(),
     )?;
-    chat[0].on_llm_end(&LlmResult::from_text("4"))?;
+    chat.on_llm_end(&LlmResult::from_text("4"))?;
     agent.on_agent_finish(&json!({"output": "4"}), "done")?;
     agent.on_chain_end(&json!({"output": "4"}))?;
 
@@ -261,16 +262,12 @@ fn errors_and_abandoned_runs_end_with_an_error_status() -> TestResult {
         .child()
         .on_tool_start(None, "x", None, RunOptions::named("broken"))?;
     tool.on_tool_error(ErrorInfo::new("Timeout", "the tool took too long"))?;
-    let llm = chain.child().on_llm_start(
-        &Serialized::named("m"),
-        &["p".into()],
-        RunOptions::named("cut-off"),
-    )?;
-    llm[0].on_llm_new_token("par", None)?;
-    llm[0].on_llm_error(
-        ErrorInfo::new("abandoned", "the run manager was dropped without an end"),
-        None,
-    )?;
+    let llm =
+        chain
+            .child()
+            .on_llm_start(&Serialized::named("m"), "p", RunOptions::named("cut-off"))?;
+    llm.on_llm_new_token("par", None)?;
+    drop(llm); // abandoned: no end
     chain.on_chain_error(ErrorInfo::new("ValueError", "bad input"))?;
 
     let spans = finished(&otel, &spans)?;
@@ -295,7 +292,7 @@ fn errors_and_abandoned_runs_end_with_an_error_status() -> TestResult {
     assert!(
         matches!(&cut.status, Status::Error { description } if description.starts_with("abandoned"))
     );
-    assert_eq!(text(cut, "error.type"), "abandoned");
+    assert_eq!(text(cut, "error.type"), ErrorInfo::ABANDONED);
     assert_eq!(
         attr(cut, "llm_callbacks.streamed_tokens"),
         Some(Value::I64(1))
@@ -308,19 +305,18 @@ fn evaluations_are_events_on_open_spans_and_child_spans_after_the_end() -> TestR
     let (otel, spans, manager) = setup()?;
     let chain =
         manager.on_chain_start(None, &json!({"question": "q"}), RunOptions::named("rag"))?;
-    let llm = chain.child().on_llm_start(
-        &Serialized::named("m"),
-        &["p".into()],
-        RunOptions::named("model"),
-    )?;
-    let llm_id = llm[0].run_id();
-    llm[0].on_llm_end(&LlmResult::from_text("a"))?;
+    let llm =
+        chain
+            .child()
+            .on_llm_start(&Serialized::named("m"), "p", RunOptions::named("model"))?;
+    let llm_id = llm.run_id();
+    llm.on_llm_end(&LlmResult::from_text("a"))?;
     let chain_id = chain.run_id();
 
     // While the chain is open: an event on its span.
     otel.record_evaluation(
         &EvaluationResult::new("uptrain", "context_relevance")
-            .with_run_id(chain_id)
+            .with_run(chain.context())
             .with_score(0.5)
             .with_label("partly_relevant")
             .with_explanation("half of the context helps"),
@@ -329,7 +325,7 @@ fn evaluations_are_events_on_open_spans_and_child_spans_after_the_end() -> TestR
     // After the model's span ended, naming only its run id: a child span in the same trace.
     otel.record_evaluation(
         &EvaluationResult::new("uptrain", "factual_accuracy")
-            .with_run_id(llm_id)
+            .with_run_ids(llm_id, None)
             .with_error("the judge timed out"),
     );
     // Naming no run: counted, not exported.
