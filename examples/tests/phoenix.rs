@@ -130,7 +130,7 @@ fn annotations(url: &str, project: &str, span_id: &str) -> Vec<Value> {
     page["data"].as_array().cloned().unwrap_or_default()
 }
 
-fn span<'a>(spans: &'a HashMap<String, Value>, run_id: Uuid) -> &'a Value {
+fn span(spans: &HashMap<String, Value>, run_id: Uuid) -> &Value {
     let id = hex_span(run_id);
     spans
         .get(&id)
