@@ -292,6 +292,27 @@ impl<'a> Mapper<'a> {
         }
     }
 
+    /// The attributes of an agent action event; its input and reasoning are inputs.
+    pub fn agent_action(&self, tool: &str, input: &Json, log: &str) -> Vec<KeyValue> {
+        let mut out = vec![KeyValue::new(k::TOOL_NAME, self.text(tool))];
+        if !self.config.hide_inputs {
+            out.push(KeyValue::new(k::TOOL_PARAMETERS, self.json(input)));
+            out.push(KeyValue::new("agent.log", self.text(log)));
+        }
+        out
+    }
+
+    /// The attributes of an agent finish event; its values and reasoning are outputs.
+    pub fn agent_finish(&self, return_values: &Json, log: &str) -> Vec<KeyValue> {
+        if self.config.hide_outputs {
+            return Vec::new();
+        }
+        vec![
+            KeyValue::new("agent.return_values", self.json(return_values)),
+            KeyValue::new("agent.log", self.text(log)),
+        ]
+    }
+
     /// A retriever's query.
     pub fn retriever_start(&self, out: &mut Vec<KeyValue>, query: &str) {
         self.io_text(out, true, query);
@@ -369,6 +390,8 @@ mod tests {
         mapper.chain_start(&mut out, &serde_json::json!({"q": "secret"}));
         mapper.llm_end(&mut out, &LlmResult::from_text("secret answer"));
         mapper.documents(&mut out, &[Document::new("secret document")]);
+        out.extend(mapper.agent_action("calc", &serde_json::json!("secret"), "secret plan"));
+        out.extend(mapper.agent_finish(&serde_json::json!("secret"), "secret log"));
         let leaked: Vec<_> = out
             .iter()
             .filter(|kv| kv.value.as_str().contains("secret"))

@@ -78,6 +78,7 @@ pub(crate) struct SpanSink {
     processor: Arc<dyn SpanProcessor>,
     counters: Arc<SpanCounters>,
     max_queue_size: u64,
+    closed: AtomicBool,
 }
 
 /// What became of the spans so far.
@@ -120,6 +121,7 @@ impl SpanSink {
             processor: Arc::new(processor),
             counters,
             max_queue_size: max_queue_size as u64,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -129,6 +131,12 @@ impl SpanSink {
         // Reserve a place first, so that threads racing for the last place cannot overfill
         // the processor's queue (whose own drops we could not count).
         let c = &self.counters;
+        if self.closed.load(Ordering::Acquire) {
+            if c.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!("a span ended after the exporter shut down: dropped and counted");
+            }
+            return;
+        }
         let handed = c.handed.fetch_add(1, Ordering::AcqRel) + 1;
         let done = c.exported.load(Ordering::Acquire) + c.failed.load(Ordering::Acquire);
         if handed.saturating_sub(done) > self.max_queue_size {
@@ -171,6 +179,7 @@ impl SpanSink {
 
     /// Exports what is queued and stops the export thread, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        self.closed.store(true, Ordering::Release);
         match self.processor.shutdown_with_timeout(timeout) {
             Ok(()) => true,
             Err(error) => {

@@ -650,11 +650,7 @@ impl CallbackHandler for OtelHandler {
             draft.events.push(Event::new(
                 "agent_action",
                 SystemTime::now(),
-                vec![
-                    KeyValue::new(k::TOOL_NAME, m.text(event.tool)),
-                    KeyValue::new(k::TOOL_PARAMETERS, m.json(event.tool_input)),
-                    KeyValue::new("agent.log", m.text(event.log)),
-                ],
+                m.agent_action(event.tool, event.tool_input, event.log),
                 0,
             ));
         });
@@ -667,10 +663,7 @@ impl CallbackHandler for OtelHandler {
             draft.events.push(Event::new(
                 "agent_finish",
                 SystemTime::now(),
-                vec![
-                    KeyValue::new("agent.return_values", m.json(event.return_values)),
-                    KeyValue::new("agent.log", m.text(event.log)),
-                ],
+                m.agent_finish(event.return_values, event.log),
                 0,
             ));
         });
@@ -694,9 +687,12 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_text(&self, event: &Text<'_>) -> HandlerResult {
-        let text = self.inner.mapper().text(event.text);
-        self.inner
-            .event(event.run.run_id, "text", vec![KeyValue::new("text", text)]);
+        // Text a run prints is output: hidden with the outputs.
+        let attributes = match self.inner.config.hide_outputs {
+            true => Vec::new(),
+            false => vec![KeyValue::new("text", self.inner.mapper().text(event.text))],
+        };
+        self.inner.event(event.run.run_id, "text", attributes);
         Ok(())
     }
 

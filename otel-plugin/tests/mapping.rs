@@ -498,3 +498,23 @@ fn ids_are_derived_from_run_ids_alone() {
     assert_ne!(ids::span_id(run), ids::span_id(Uuid::now_v7()));
     assert_eq!(ids::trace_id(run).to_bytes(), *run.as_bytes());
 }
+
+#[test]
+fn spans_ending_after_shutdown_are_dropped_and_counted() -> TestResult {
+    let (otel, spans, manager) = setup()?;
+    let late = manager.on_chain_start(None, &json!({}), RunOptions::named("late"))?;
+    let report = otel.shutdown(WAIT);
+    assert!(report.complete, "{report:?}");
+    late.on_chain_end(&json!({}))?;
+    let report = otel.report();
+    assert_eq!(
+        (
+            report.spans.exported,
+            report.spans.dropped,
+            report.spans.queued
+        ),
+        (0, 1, 0)
+    );
+    assert!(spans.get_finished_spans()?.is_empty());
+    Ok(())
+}
