@@ -1,7 +1,9 @@
 //! The current run, as `tracing` has a current span: code deep in a call stack reaches the run
 //! it is part of without the run manager being passed down.
 //!
-//! Entering a run ([`RunManager::enter`], [`RunManager::in_scope`]) makes it current on this
+//! Entering a manager ([`Manager::enter`], [`Manager::in_scope`], [`Manager::instrument`]) makes
+//! it current, for root runs; entering a run ([`RunManager::enter`], [`RunManager::in_scope`])
+//! makes it current on this
 //! thread until the guard drops; [`RunManager::instrument`] makes it current while a future is
 //! polled, so the run follows the future across `.await` points and onto other tasks and threads.
 //! [`Manager::current`] then gives the manager of runs nested in the current run: runs started from
@@ -99,14 +101,53 @@ impl fmt::Debug for Entered<'_> {
     }
 }
 
+/// Makes `manager` current until the guard drops.
+fn enter<D: DispatchMode>(manager: Manager<D>) -> Entered<'static> {
+    Entered {
+        previous: swap(Some(D::into_current(manager))),
+        _not_send: PhantomData,
+        _run: PhantomData,
+    }
+}
+
+impl<D: DispatchMode> Manager<D> {
+    /// Makes this manager current on this thread until the guard drops: code that starts runs
+    /// from [`Manager::current`] (the run attributes, instrumented clients) starts them here,
+    /// as root runs. Entering a run inside makes that run current instead, until it is left.
+    ///
+    /// ```
+    /// use handler_core::{CallbackManager, RunOptions};
+    /// use serde_json::json;
+    ///
+    /// let manager = CallbackManager::new();
+    /// let _entered = manager.enter();
+    /// let root = CallbackManager::current().map(|m| m.parent_run_id());
+    /// assert_eq!(root, Some(None)); // a manager, not a run: runs started from it are roots
+    /// ```
+    pub fn enter(&self) -> Entered<'_> {
+        enter(self.clone())
+    }
+
+    /// Runs `f` with this manager current on this thread; see [`enter`](Self::enter).
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// Makes this manager current whenever `future` is polled; see
+    /// [`RunManager::instrument`].
+    pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
+        Instrumented {
+            current: Some(D::into_current(self.clone())),
+            future: Box::pin(future),
+        }
+    }
+}
+
 impl<D: DispatchMode, K: Nestable> RunManager<D, K> {
     /// Makes this run current on this thread until the guard drops.
     pub fn enter(&self) -> Entered<'_> {
-        Entered {
-            previous: swap(Some(D::into_current(self.child()))),
-            _not_send: PhantomData,
-            _run: PhantomData,
-        }
+        enter(self.child())
     }
 
     /// Runs `f` with this run current on this thread.

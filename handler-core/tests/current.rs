@@ -191,3 +191,30 @@ fn runs_nested_through_the_current_run_share_the_root_id() {
     });
     root.on_chain_end(&json!({})).unwrap();
 }
+
+#[test]
+fn an_entered_manager_starts_root_runs_and_a_run_inside_takes_over() {
+    let probe = Arc::new(Probe::new("probe"));
+    let manager = CallbackManager::new().with_handler(probe.clone());
+    manager.in_scope(|| {
+        let root = CallbackManager::current()
+            .unwrap()
+            .on_chain_start(None, &json!({}), RunOptions::new())
+            .unwrap();
+        assert_eq!(root.parent_run_id(), None);
+        let tool_id = root.in_scope(tool_from_current).unwrap();
+        assert!(
+            CallbackManager::current().unwrap().parent_run_id().is_none(),
+            "the manager is current again after the run is left"
+        );
+        let root_id = root.run_id();
+        root.on_chain_end(&json!({})).unwrap();
+        let tool = probe
+            .seen()
+            .into_iter()
+            .find(|s| s.run_id == tool_id)
+            .unwrap();
+        assert_eq!(tool.parent_run_id, Some(root_id));
+    });
+    assert!(CallbackManager::current().is_none());
+}
