@@ -101,7 +101,7 @@ impl Default for OtelConfig {
 
 impl OtelConfig {
     /// Reads the settings from plugin configuration: explicit values, then (with
-    /// [`PluginConfig::from_env`]) the environment variables of [`env`].
+    /// [`PluginConfig::from_env`]) the environment variables of [`env`](mod@env).
     ///
     /// ```
     /// use handler_core::registry::PluginConfig;
