@@ -352,6 +352,7 @@ fn role_name(message: &ChatMessage) -> &str {
         Role::Tool => "tool",
         Role::Function => "function",
         Role::Other(name) => name,
+        _ => "unknown",
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use handler_core::SharedHandler;
-use handler_core::registry::{Plugin, PluginConfig, PluginError};
+use handler_core::registry::{PluginConfig, PluginError};
 
 use crate::config::OtelConfig;
 use crate::handler::OtelHandler;
@@ -33,10 +33,8 @@ fn build(config: &PluginConfig) -> Result<Option<SharedHandler>, PluginError> {
     Ok(Some(SharedHandler::from_sync(Arc::new(handler))))
 }
 
-inventory::submit! {
-    Plugin {
-        name: PLUGIN_NAME,
-        description: "Exports runs as OpenTelemetry spans and evaluations as gen_ai.evaluation.result events (and Phoenix annotations)",
-        build,
-    }
+handler_core::register_plugin! {
+    name: PLUGIN_NAME,
+    description: "Exports runs as OpenTelemetry spans and evaluations as gen_ai.evaluation.result events (and Phoenix annotations)",
+    build: build,
 }
