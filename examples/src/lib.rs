@@ -12,7 +12,6 @@
 //!   [`AsyncCallbackManager`](llm_callbacks::AsyncCallbackManager): RAG with a keyword,
 //!   multi-query or contextual compression retriever ([`Retrieval`]), or a retriever alone.
 //! - [`score_table`]: the table of scores the examples end with.
-//! - `export` (feature `otel`): UpTrain's scores handed to the OpenTelemetry exporter.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -36,8 +35,6 @@
 //! ```
 
 pub mod corpus;
-#[cfg(feature = "otel")]
-pub mod export;
 pub mod llm;
 pub mod pipeline;
 pub mod retriever;
