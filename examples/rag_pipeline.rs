@@ -17,6 +17,11 @@
 //! The output is pipe-friendly: `cargo run --example rag_pipeline | head -1` ends quietly, and
 //! the log on stderr has colours only when stderr is a terminal.
 //!
+//! - with the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` (or `PHOENIX_COLLECTOR_ENDPOINT`)
+//!   set, the OpenTelemetry plugin exports every run as a span and every score as an event
+//!   of the run it grades (and, with Phoenix, as a span annotation):
+//!   `cargo run --features otel --example rag_pipeline`.
+//!
 //! The pipeline answers a few questions with a keyword retriever (UpTrain's RAG checks), one
 //! with a multi-query retriever (plus multi-query accuracy) and one with a contextual
 //! compression retriever (plus context conciseness and reranking).
@@ -126,6 +131,17 @@ fn run() -> Result<(), Box<dyn Error>> {
         (QUESTIONS[3], Retrieval::MultiQuery),
         (QUESTIONS[4], Retrieval::Compression),
     ];
+    #[cfg(feature = "otel")]
+    let otel = manager.find_handler::<llm_callbacks::otel::OtelHandler>();
+    #[cfg(feature = "otel")]
+    match &otel {
+        Some(otel) => say!(
+            "OpenTelemetry export to {}",
+            otel.config().traces_endpoint.as_deref().unwrap_or("?")
+        )?,
+        None => say!("OpenTelemetry export is off (set OTEL_EXPORTER_OTLP_ENDPOINT)")?,
+    }
+
     let mut rows: Vec<EvaluatedRow> = Vec::new();
     for (question, retrieval) in runs {
         say!("\n=== {question} ({} retrieval) ===", retrieval.label())?;
@@ -133,6 +149,8 @@ fn run() -> Result<(), Box<dyn Error>> {
         // Waiting here keeps each answer's scores next to its run in the output; a pipeline
         // that does not care would flush once at the end.
         if let Some(uptrain) = &uptrain {
+            // The UpTrain plugin publishes each score through the core, where the
+            // OpenTelemetry exporter (feature `otel`) picks it up.
             rows.extend(uptrain.flush());
         }
     }
@@ -144,6 +162,18 @@ fn run() -> Result<(), Box<dyn Error>> {
         tokens.prompt.load(Ordering::Relaxed),
         tokens.completion.load(Ordering::Relaxed),
     )?;
+    #[cfg(feature = "otel")]
+    if let Some(otel) = &otel {
+        let report = otel.shutdown(std::time::Duration::from_secs(30));
+        say!(
+            "\nOpenTelemetry: {} spans exported, {} failed, {} dropped; {} Phoenix annotations sent, {} failed",
+            report.spans.exported,
+            report.spans.failed,
+            report.spans.dropped,
+            report.annotations.sent,
+            report.annotations.failed,
+        )?;
+    }
     match uptrain {
         Some(uptrain) => {
             let failed = rows.iter().filter(|r| !r.is_ok()).count();

@@ -73,6 +73,7 @@
 //! |---|---|---|
 //! | `derive` | yes | `#[derive(CallbackHandler)]` and `#[callbacks]` |
 //! | `uptrain` | no | the UpTrain evaluator plugin, as `llm_callbacks::uptrain`, discovered by [`registry`] |
+//! | `otel` | no | the OpenTelemetry exporter plugin (spans, evaluation events, Phoenix annotations), as `llm_callbacks::otel`, discovered by [`registry`] when an endpoint is configured |
 #![deny(missing_docs)]
 
 pub mod manager;
@@ -300,6 +301,10 @@ pub use run_attributes::*;
 #[cfg(feature = "uptrain")]
 pub use uptrain_plugin as uptrain;
 
+/// The OpenTelemetry exporter plugin (feature `otel`).
+#[cfg(feature = "otel")]
+pub use otel_plugin as otel;
+
 /// Paths used by the code the macros generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
@@ -308,6 +313,8 @@ pub mod __private {
 }
 
 // Names the plugin crate so that the linker keeps its `inventory` registration.
+#[cfg(feature = "otel")]
+extern crate otel_plugin as _;
 #[cfg(feature = "uptrain")]
 extern crate uptrain_plugin as _;
 

@@ -1,0 +1,107 @@
+//! A token event costs the exporter no heap allocation, counted with a counting global
+//! allocator: through a manager, on the thread's cached run and when several runs interleave.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+#![allow(unsafe_code)] // a global allocator is unsafe to implement
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::time::Duration;
+
+use handler_core::payload::{LlmResult, Serialized};
+use handler_core::{CallbackManager, RunOptions};
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::InMemorySpanExporter;
+use otel_plugin::OtelHandler;
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread; the export threads do not count.
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the slot may be gone while the thread shuts down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|n| n.get())
+}
+
+const BURST: usize = 10_000;
+
+#[test]
+fn token_events_allocate_nothing() {
+    let spans = InMemorySpanExporter::default();
+    let otel = OtelHandler::builder()
+        .exporter(spans.clone())
+        .build()
+        .unwrap();
+    let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
+    let llm = Serialized::named("m");
+    let a = manager
+        .on_llm_start(&llm, "a", RunOptions::named("a"))
+        .unwrap();
+    let b = manager
+        .on_llm_start(&llm, "b", RunOptions::named("b"))
+        .unwrap();
+    // The first token of each run may fill the thread's cache (an Arc clone, no allocation).
+    a.on_llm_new_token("warm", None).unwrap();
+    b.on_llm_new_token("warm", None).unwrap();
+
+    let before = allocations();
+    for _ in 0..BURST {
+        a.on_llm_new_token("tok", None).unwrap();
+    }
+    assert_eq!(allocations() - before, 0, "one run streaming");
+
+    let before = allocations();
+    for _ in 0..BURST / 2 {
+        a.on_llm_new_token("tok", None).unwrap();
+        b.on_llm_new_token("tok", None).unwrap();
+    }
+    assert_eq!(allocations() - before, 0, "two runs interleaving");
+
+    a.on_llm_end(&LlmResult::default()).unwrap();
+    b.on_llm_end(&LlmResult::default()).unwrap();
+    assert!(otel.flush(Duration::from_secs(10)).complete);
+    let finished = spans.get_finished_spans().unwrap();
+    let streamed = |name: &str| {
+        finished
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| {
+                s.attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == "llm_callbacks.streamed_tokens")
+            })
+            .map(|kv| kv.value.clone())
+    };
+    // Every token counted, none lost to the cache.
+    let a_tokens = 1 + BURST + BURST / 2;
+    let b_tokens = 1 + BURST / 2;
+    assert_eq!(streamed("a"), Some(Value::I64(a_tokens as i64)));
+    assert_eq!(streamed("b"), Some(Value::I64(b_tokens as i64)));
+}
