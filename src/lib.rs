@@ -162,6 +162,10 @@ pub use handler_macros::callbacks;
 #[cfg(feature = "uptrain")]
 pub use uptrain_plugin as uptrain;
 
+/// The instrumented OpenAI-compatible client (feature `openai`).
+#[cfg(feature = "openai")]
+pub use llm_callbacks_openai as openai;
+
 /// Paths used by the code the macros generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
