@@ -1,21 +1,20 @@
 //! The instrumented client: async-openai's client, whose chat completions become chat model
 //! runs of the current run.
 
-use std::future::Future;
+use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::{Config, OpenAIConfig};
-use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionResponse,
 };
-use handler_core::payload::{RetryOutcome, RetryState};
 use handler_core::{AsyncCallbackManager, AsyncLlmRunManager, RunOptions};
 
+use crate::call;
 use crate::error::{Error, error_info};
 use crate::request::{RUN_NAME, chat_messages, invocation_component};
 use crate::response::llm_result;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, RetryService};
 use crate::stream::{self, ChatStream};
 
 /// An async-openai [`Client`] whose chat completions report themselves to the current run
@@ -23,26 +22,27 @@ use crate::stream::{self, ChatStream};
 /// run (or a root run of the current manager). With nothing current, a call is the plain
 /// client call; the only cost is one thread-local read.
 ///
-/// Every call follows the client's [`RetryPolicy`], current run or not.
+/// The client's HTTP layer is left as it is. async-openai retries by itself without telling
+/// anyone, so retry events need [`RetryService`]: [`InstrumentedClient::with_config`] installs
+/// it, or install it yourself with `Client::with_http_service`.
 ///
 /// ```no_run
-/// use async_openai::Client;
 /// use async_openai::config::OpenAIConfig;
 /// use async_openai::types::chat::{
 ///     ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
 /// };
-/// use llm_callbacks_openai::{AsyncCallbackManager, InstrumentedClient};
+/// use llm_callbacks_openai::{AsyncCallbackManager, InstrumentedClient, RetryPolicy};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = OpenAIConfig::new().with_api_base("http://localhost:11434/v1");
-/// let client = InstrumentedClient::new(Client::with_config(config));
+/// let client = InstrumentedClient::with_config(config, RetryPolicy::default());
 /// let request = CreateChatCompletionRequestArgs::default()
 ///     .model("llama3.2")
 ///     .messages([ChatCompletionRequestUserMessage::from("Where is Paris?").into()])
 ///     .build()?;
 ///
 /// let manager = AsyncCallbackManager::new(); // with your handlers
-/// // A root chat model run of `manager`: start, then end with the answer and its usage.
+/// // A root chat model run of `manager`: start, a retry event per retry, then the end.
 /// let response = manager.instrument(client.chat().create(request)).await?;
 /// # let _ = response;
 /// # Ok(())
@@ -51,28 +51,23 @@ use crate::stream::{self, ChatStream};
 #[derive(Debug, Clone)]
 pub struct InstrumentedClient<C: Config = OpenAIConfig> {
     client: Client<C>,
-    retry: RetryPolicy,
 }
 
 impl<C: Config> InstrumentedClient<C> {
-    /// Instruments `client`, with the default [`RetryPolicy`].
+    /// Instruments `client` as it is (its HTTP client, its own silent retries).
     pub fn new(client: Client<C>) -> Self {
-        Self {
-            client,
-            retry: RetryPolicy::default(),
-        }
+        Self { client }
     }
 
-    /// Uses `policy` for every call.
-    #[must_use]
-    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The retry policy.
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
+    /// A client for `config` whose retries follow `policy` and are reported
+    /// ([`RetryService`] over a reqwest client with a 10 s connect timeout).
+    pub fn with_config(config: C, policy: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let client = Client::with_config(config).with_http_service(RetryService::new(http, policy));
+        Self::new(client)
     }
 
     /// The async-openai client, for the APIs this crate does not instrument.
@@ -93,7 +88,7 @@ impl<C: Config> InstrumentedClient<C> {
 
 /// Instruments an async-openai [`Client`]: `client.instrumented()`.
 pub trait ClientExt<C: Config> {
-    /// The client, instrumented, with the default [`RetryPolicy`].
+    /// The client, instrumented as it is; see [`InstrumentedClient::new`].
     fn instrumented(self) -> InstrumentedClient<C>;
 }
 
@@ -114,19 +109,21 @@ impl<C: Config> InstrumentedChat<'_, C> {
     /// Creates a chat completion, as [`async_openai::Chat::create`] does.
     ///
     /// Under a current run: a chat model start with the request's messages and invocation
-    /// parameters, an `on_retry` per retry, then an LLM end with the choices (text and tool
+    /// parameters, an `on_retry` per retry of a [`RetryService`], then an LLM end with the choices (text and tool
     /// calls) and the token usage, or an LLM error (`HTTP <status>: <body>` for API errors).
     pub async fn create(
         &self,
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, Error> {
-        let client = &self.client.client;
-        let call = move |request| async move { client.chat().create(request).await };
+        let chat = self.client.client.chat();
         let Some(manager) = AsyncCallbackManager::current() else {
-            return self.attempts(request, None, call).await;
+            return Ok(chat.create(request).await?);
         };
         let run = start(&manager, &request).await?;
-        match self.attempts(request, Some(&run), call).await {
+        match call::with_run(&run, chat.create(request))
+            .await
+            .map_err(Error::from_call)
+        {
             Ok(response) => {
                 run.on_llm_end(&llm_result(&response)).await?;
                 Ok(response)
@@ -137,7 +134,8 @@ impl<C: Config> InstrumentedChat<'_, C> {
 
     /// Creates a streamed chat completion, as [`async_openai::Chat::create_stream`] does.
     ///
-    /// Under a current run: a chat model start, an `on_retry` per retry of the opening request,
+    /// Under a current run: a chat model start, an `on_retry` per retry of the opening request
+    /// (with a [`RetryService`]),
     /// one `on_llm_new_token` per choice delta (with the delta as the chunk), then, when the
     /// stream ends, an LLM end with the assembled choices, tool calls and usage. The client asks
     /// for the usage (`stream_options.include_usage`) unless the request says otherwise, and then
@@ -148,66 +146,19 @@ impl<C: Config> InstrumentedChat<'_, C> {
         &self,
         mut request: CreateChatCompletionRequest,
     ) -> Result<ChatStream, Error> {
-        let client = &self.client.client;
-        let call = move |request| async move { client.chat().create_stream(request).await };
+        let chat = self.client.client.chat();
         let Some(manager) = AsyncCallbackManager::current() else {
-            return self.attempts(request, None, call).await.map(stream::plain);
+            return Ok(stream::plain(chat.create_stream(request).await?));
         };
         request.stream = Some(true);
         let hide_usage = ask_for_usage(&mut request);
         let run = start(&manager, &request).await?;
-        match self.attempts(request, Some(&run), call).await {
+        match call::with_run(&run, chat.create_stream(request))
+            .await
+            .map_err(Error::from_call)
+        {
             Ok(inner) => Ok(stream::instrumented(inner, run, hide_usage)),
             Err(error) => Err(fail(run, error).await),
-        }
-    }
-
-    /// Calls `call` until it succeeds, fails for good, or the retries run out; reports each
-    /// retry to `run`.
-    async fn attempts<T, F, Fut>(
-        &self,
-        request: CreateChatCompletionRequest,
-        run: Option<&AsyncLlmRunManager>,
-        call: F,
-    ) -> Result<T, Error>
-    where
-        F: Fn(CreateChatCompletionRequest) -> Fut,
-        Fut: Future<Output = Result<T, OpenAIError>>,
-    {
-        let policy = self.client.retry;
-        let mut request = Some(request);
-        let (mut retries, mut idle_for_secs) = (0, 0.0);
-        loop {
-            let last = retries >= policy.max_retries;
-            let attempt = if last {
-                request.take()
-            } else {
-                request.clone()
-            };
-            let Some(attempt) = attempt else {
-                return Err(OpenAIError::InvalidArgument("no request left to send".into()).into());
-            };
-            match call(attempt).await {
-                Ok(value) => return Ok(value),
-                Err(error) if !last && RetryPolicy::is_retryable(&error) => {
-                    retries += 1;
-                    let sleep = policy.backoff(retries);
-                    if let Some(run) = run {
-                        let state = RetryState {
-                            attempt: retries,
-                            idle_for_secs,
-                            upcoming_sleep_secs: Some(sleep.as_secs_f64()),
-                            outcome: RetryOutcome::Failed {
-                                error: error_info(&error),
-                            },
-                        };
-                        run.on_retry(&state).await?;
-                    }
-                    tokio::time::sleep(sleep).await;
-                    idle_for_secs += sleep.as_secs_f64();
-                }
-                Err(error) => return Err(error.into()),
-            }
         }
     }
 }

@@ -18,6 +18,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of a client call: a callback error that the [`RetryService`](crate::RetryService)
+    /// had to pass through the client is a callback error again.
+    pub(crate) fn from_call(error: OpenAIError) -> Self {
+        match error {
+            OpenAIError::Boxed(boxed) => match boxed.downcast::<CallbackError>() {
+                Ok(callback) => Error::Callback(*callback),
+                Err(other) => Error::OpenAi(OpenAIError::Boxed(other)),
+            },
+            other => Error::OpenAi(other),
+        }
+    }
+
     /// The client's error, when the call itself failed.
     pub fn as_openai(&self) -> Option<&OpenAIError> {
         match self {

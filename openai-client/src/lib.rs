@@ -8,7 +8,8 @@
 //!   parameters (model, temperature, max_tokens, tools, ...) in the component's `kwargs`
 //!   ([`invocation_component`]);
 //! - for a stream, one `on_llm_new_token` per delta;
-//! - an `on_retry` per retry of the client's [`RetryPolicy`];
+//! - an `on_retry` per retry, when the client's HTTP calls go through a [`RetryService`]
+//!   (async-openai's own retries are silent);
 //! - an LLM end with the choices, their tool calls and the token usage the server reported
 //!   ([`llm_result`]), or an LLM error with the HTTP status and body ([`error_info`]).
 //!
@@ -45,6 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod call;
 mod client;
 mod error;
 mod request;
@@ -56,7 +58,7 @@ pub use client::{ClientExt, InstrumentedChat, InstrumentedClient};
 pub use error::{API_ERROR, Error, INCOMPLETE_STREAM, error_info};
 pub use request::{COMPONENT_ID, RUN_NAME, chat_messages, invocation_component};
 pub use response::llm_result;
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, RetryService};
 pub use stream::ChatStream;
 
 pub use async_openai;
