@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let (manager, uptrain) = callbacks(ConsoleHandler::new(), &plugins)?;
 
-    let client = settings.client(RetryPolicy::default());
+    let client = settings.client(RetryPolicy::default())?;
     let service = RagService::new(client, Corpus::shipped()?, settings.model.as_str());
 
     for question in QUESTIONS {

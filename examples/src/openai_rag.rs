@@ -99,7 +99,10 @@ impl Settings {
     }
 
     /// The instrumented client for these settings, retrying by `policy`.
-    pub fn client(&self, policy: RetryPolicy) -> InstrumentedClient {
+    pub fn client(
+        &self,
+        policy: RetryPolicy,
+    ) -> Result<InstrumentedClient, llm_callbacks::openai::reqwest::Error> {
         let config = OpenAIConfig::new()
             .with_api_base(&self.base_url)
             .with_api_key(&self.api_key);

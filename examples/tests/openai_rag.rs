@@ -123,7 +123,7 @@ async fn the_service_answers_through_the_instrumented_client_and_uptrain_grades_
     )
     .ok_or("settings")?;
     let policy = RetryPolicy::default().with_initial_backoff(Duration::from_millis(1));
-    let service = RagService::new(settings.client(policy), Corpus::shipped()?, "test-model");
+    let service = RagService::new(settings.client(policy)?, Corpus::shipped()?, "test-model");
 
     let question = "Which planet has the Great Red Spot?";
     let answer = manager.instrument(service.answer(question)).await?;

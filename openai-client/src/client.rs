@@ -35,7 +35,7 @@ use crate::stream::{self, ChatStream};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = OpenAIConfig::new().with_api_base("http://localhost:11434/v1");
-/// let client = InstrumentedClient::with_config(config, RetryPolicy::default());
+/// let client = InstrumentedClient::with_config(config, RetryPolicy::default())?;
 /// let request = CreateChatCompletionRequestArgs::default()
 ///     .model("llama3.2")
 ///     .messages([ChatCompletionRequestUserMessage::from("Where is Paris?").into()])
@@ -59,15 +59,17 @@ impl<C: Config> InstrumentedClient<C> {
         Self { client }
     }
 
-    /// A client for `config` whose retries follow `policy` and are reported
-    /// ([`RetryService`] over a reqwest client with a 10 s connect timeout).
-    pub fn with_config(config: C, policy: RetryPolicy) -> Self {
+    /// A client for `config` whose retries follow `policy` and are reported: a
+    /// [`RetryService`] over a reqwest client that gives up connecting after 10 s and waiting
+    /// for the next bytes of a response after 120 s (streams may run as long as they keep
+    /// sending). Fails only when the TLS backend cannot start.
+    pub fn with_config(config: C, policy: RetryPolicy) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+            .read_timeout(Duration::from_secs(120))
+            .build()?;
         let client = Client::with_config(config).with_http_service(RetryService::new(http, policy));
-        Self::new(client)
+        Ok(Self::new(client))
     }
 
     /// The async-openai client, for the APIs this crate does not instrument.

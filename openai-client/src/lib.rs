@@ -64,3 +64,4 @@ pub use stream::ChatStream;
 pub use async_openai;
 pub use handler_core::payload;
 pub use handler_core::{AsyncCallbackManager, CallbackError};
+pub use reqwest;

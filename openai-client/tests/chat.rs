@@ -129,11 +129,14 @@ fn run_of(event: &EventRecord) -> &handler_core::RunContext {
     event.as_event().run()
 }
 
-fn client(server: &MockServer, policy: RetryPolicy) -> InstrumentedClient {
+fn client(
+    server: &MockServer,
+    policy: RetryPolicy,
+) -> Result<InstrumentedClient, Box<dyn std::error::Error>> {
     let config = OpenAIConfig::new()
         .with_api_base(server.uri())
         .with_api_key("test-key");
-    InstrumentedClient::with_config(config, policy)
+    Ok(InstrumentedClient::with_config(config, policy)?)
 }
 
 fn fast_retries(max_retries: u32) -> RetryPolicy {
@@ -229,7 +232,7 @@ async fn a_plain_completion_is_a_chat_model_run_of_the_current_chain() -> TestRe
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let (chain, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     assert_eq!(
@@ -297,7 +300,7 @@ async fn without_a_current_run_the_call_is_plain_and_emits_nothing() -> TestResu
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let response = client.chat().create(request()?).await?;
     assert_eq!(
@@ -320,7 +323,7 @@ async fn an_entered_manager_makes_the_call_a_root_run() -> TestResult {
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     recording
         .manager
@@ -356,7 +359,7 @@ async fn a_stream_sends_one_token_per_delta_and_ends_with_the_usage_it_asked_for
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let req = request()?;
     let (chain, received) = in_app_chain(&recording, async {
@@ -425,7 +428,7 @@ async fn a_stream_that_asked_for_usage_itself_keeps_the_usage_chunk() -> TestRes
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
     let mut request = request()?;
     request.stream_options = Some(async_openai::types::chat::ChatCompletionStreamOptions {
         include_usage: Some(true),
@@ -462,7 +465,7 @@ async fn a_stream_cut_before_the_model_finished_ends_the_run_with_an_error() -> 
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let req = request()?;
     let (chain, received) = in_app_chain(&recording, async {
@@ -570,7 +573,7 @@ async fn a_dropped_stream_leaves_its_run_abandoned() -> TestResult {
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let req = request()?;
     let (_, first) = in_app_chain(&recording, async {
@@ -607,7 +610,7 @@ async fn a_429_is_retried_with_retry_events_then_fails_with_status_and_body() ->
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, fast_retries(2));
+    let client = client(&server, fast_retries(2))?;
 
     let (chain, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     let Err(error) = response else {
@@ -658,7 +661,7 @@ async fn a_429_then_a_success_is_one_run_with_one_retry() -> TestResult {
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, fast_retries(2));
+    let client = client(&server, fast_retries(2))?;
 
     let (chain, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     response?;
@@ -705,7 +708,7 @@ async fn a_500_without_retries_fails_with_the_status_and_the_raw_body() -> TestR
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let (chain, response) =
         in_app_chain(&recording, client.chat().create_stream(request()?)).await?;
@@ -751,7 +754,7 @@ async fn tool_calls_appear_in_the_result() -> TestResult {
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let (_, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     response?;
@@ -801,7 +804,7 @@ async fn streamed_tool_calls_are_assembled_from_their_pieces() -> TestResult {
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = client(&server, RetryPolicy::none());
+    let client = client(&server, RetryPolicy::none())?;
 
     let req = request()?;
     let (_, done) = in_app_chain(&recording, async {
@@ -866,7 +869,7 @@ async fn retry_after_sets_the_wait_and_insufficient_quota_is_not_retried() -> Te
         .with_max_retries(5)
         .with_initial_backoff(Duration::from_secs(10))
         .with_max_backoff(Duration::from_secs(20));
-    let client = client(&server, policy);
+    let client = client(&server, policy)?;
 
     let (_, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     assert_eq!(response.err().and_then(|e| e.status()), Some(429));
