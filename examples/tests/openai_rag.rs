@@ -232,3 +232,62 @@ async fn the_service_answers_through_the_instrumented_client_and_uptrain_grades_
     assert_eq!(row.score(Check::FactualAccuracy), Some(1.0));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_server_fails_the_answer_through_every_run_and_nothing_is_graded() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("overloaded"))
+        .expect(2) // the call and one retry
+        .mount(&server)
+        .await;
+    let plugins = PluginConfig::new()
+        .set(env::EVALUATOR, "offline")
+        .set(env::LOG_RESULTS, "false");
+    let (manager, uptrain) = callbacks(ConsoleHandler::to_writer(Vec::new()), &plugins)?;
+    let uptrain = uptrain.ok_or("the UpTrain plugin is on by default")?;
+    let buffer = Buffer::default();
+    let recorder = Arc::new(JsonlRecorder::new(buffer.clone()));
+    let manager = manager.with_handler(recorder.clone());
+    let settings = Settings::from_values(Some(server.uri()), None, Some("test-model".into()))
+        .ok_or("settings")?;
+    let policy = RetryPolicy::default()
+        .with_max_retries(1)
+        .with_initial_backoff(Duration::from_millis(1));
+    let service = RagService::new(settings.client(policy)?, Corpus::shipped()?, "test-model");
+
+    let outcome = manager
+        .instrument(service.answer("How long is a day on Venus?"))
+        .await;
+    let Err(error) = outcome else {
+        return Err("a 503 must fail the answer".into());
+    };
+    assert!(error.to_string().contains("503"), "{error}");
+
+    recorder.flush()?;
+    let events = parse_events(&buffer)?;
+    let kinds: Vec<&str> = events.iter().map(|e| e.as_event().kind().name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "chain_start",
+            "retriever_start",
+            "retriever_end",
+            "chain_start",
+            "chat_model_start",
+            "retry",
+            "llm_error",
+            "chain_error",
+            "chain_error",
+        ]
+    );
+    let chat = run(&events[4]).run_id;
+    assert_eq!(run(&events[5]).run_id, chat); // the retry belongs to the model run
+    let EventRecord::LlmError { error, .. } = &events[6] else {
+        return Err("no llm error".into());
+    };
+    assert_eq!(error.message, "HTTP 503 Service Unavailable: overloaded");
+    assert!(uptrain.flush_async().await.is_empty());
+    Ok(())
+}
