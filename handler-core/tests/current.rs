@@ -204,7 +204,10 @@ fn an_entered_manager_starts_root_runs_and_a_run_inside_takes_over() {
         assert_eq!(root.parent_run_id(), None);
         let tool_id = root.in_scope(tool_from_current).unwrap();
         assert!(
-            CallbackManager::current().unwrap().parent_run_id().is_none(),
+            CallbackManager::current()
+                .unwrap()
+                .parent_run_id()
+                .is_none(),
             "the manager is current again after the run is left"
         );
         let root_id = root.run_id();

@@ -53,6 +53,29 @@ pub(crate) fn dispatch_sync<S: Slot>(
     Ok(())
 }
 
+/// Like [`dispatch_sync`], for an event nobody waits for (a dropped run's abandoned error): a
+/// failing handler with `raise_error` does not stop the dispatch, since there is no caller to
+/// raise to; every handler gets the event, and the first such error is returned (each failure
+/// is logged).
+pub(crate) fn dispatch_sync_to_all<S: Slot>(
+    lists: &Lists<S>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
+    let mut first_error = Ok(());
+    for entry in lists.ordered.iter() {
+        let Some(handler) = entry.handler.as_sync() else {
+            continue;
+        };
+        if let Err(failure) = call_sync(&**handler, event)
+            && let Err(error) = settle_sync(entry, &**handler, event, failure)
+            && first_error.is_ok()
+        {
+            first_error = Err(error);
+        }
+    }
+    first_error
+}
+
 /// Applies the error policy to a sync handler's failure, running the chat fallback.
 #[cold]
 fn settle_sync<S>(

@@ -11,7 +11,8 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 
 use super::dispatch::{
-    Next, call_sync, dispatch_sync, fallback_event, panic_message, report, triage,
+    Next, call_sync, dispatch_sync, dispatch_sync_to_all, fallback_event, panic_message, report,
+    triage,
 };
 use super::set::{Entry, HandlerSet, Lists};
 use super::shared::{ErasedAsyncHandler, SharedHandler};
@@ -156,6 +157,14 @@ async fn dispatch_mixed(
             SharedHandler::Async(_) => call_entry(entry, event).await?,
         }
     }
+    dispatch_concurrent(lists, event).await
+}
+
+/// Dispatches to the concurrent group: async handlers without `run_inline`, together.
+async fn dispatch_concurrent(
+    lists: &Lists<SharedHandler>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
     match &*lists.concurrent {
         [] => Ok(()),
         [one] => call_entry(one, event).await,
@@ -193,36 +202,131 @@ pub(crate) async fn emit_end(
     if lists.sync_only {
         return dispatch_sync(lists, &event);
     }
-    let dispatch = detached(set.clone(), EventRecord::from(&event));
+    let record = EventRecord::from(&event);
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => match runtime.spawn(dispatch).await {
+        Ok(runtime) => match spawn_shielded(&runtime, set.clone(), record, detached).await {
             Ok(result) => result,
             Err(error) => {
-                tracing::warn!(run_id = %event.run().run_id, event = event.kind().name(), %error, "the dispatch of a terminal event did not complete");
+                tracing::warn!(run_id = %event.run().run_id, event = event.kind().name(), %error, "the task dispatching a terminal event was cancelled (is the runtime shutting down?)");
                 Ok(())
             }
         },
-        Err(_) => dispatch.await,
+        Err(_) => detached(set.clone(), record).await,
     }
 }
 
-/// Dispatches an event from a place that cannot wait (a `Drop`): sync handlers at once, async
-/// handlers as a task of the current tokio runtime, or to completion on this thread when there
-/// is no runtime.
+/// Dispatches an event from a place that cannot wait (a `Drop`): sync handlers at once, in
+/// registration order; async handlers as a task of the current tokio runtime, or, when there
+/// is none, to completion on this thread, or on a thread of their own when this thread is
+/// already running another executor (blocking on it there would panic).
 pub(crate) fn dispatch_detached(
     set: &Arc<HandlerSet<SharedHandler>>,
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
     let lists = set.lists(event.kind().category());
+    let sync_result = dispatch_sync_to_all(lists, event);
     if lists.sync_only {
-        return dispatch_sync(lists, event);
+        return sync_result;
     }
-    let dispatch = detached(set.clone(), EventRecord::from(event));
-    match tokio::runtime::Handle::try_current() {
+    let record = EventRecord::from(event);
+    let async_result = match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            runtime.spawn(dispatch);
+            drop(spawn_shielded(
+                &runtime,
+                set.clone(),
+                record,
+                detached_async,
+            ));
             Ok(())
         }
-        Err(_) => futures_executor::block_on(dispatch),
+        Err(_) => match futures_executor::enter() {
+            Ok(enter) => {
+                drop(enter);
+                futures_executor::block_on(detached_async(set.clone(), record))
+            }
+            Err(_) => {
+                on_own_thread(set.clone(), record, detached_async);
+                Ok(())
+            }
+        },
+    };
+    sync_result.and(async_result)
+}
+
+/// A detached dispatch: the handlers and an owned copy of the event.
+type Dispatch<F> = fn(Arc<HandlerSet<SharedHandler>>, EventRecord) -> F;
+
+/// Spawns `dispatch` on `runtime` so that it happens even if the task is dropped before it
+/// first runs (a runtime shutting down drops the tasks still queued, and refuses new ones):
+/// then it runs on a thread of its own.
+fn spawn_shielded<F>(
+    runtime: &tokio::runtime::Handle,
+    set: Arc<HandlerSet<SharedHandler>>,
+    record: EventRecord,
+    dispatch: Dispatch<F>,
+) -> tokio::task::JoinHandle<Result<(), CallbackError>>
+where
+    F: Future<Output = Result<(), CallbackError>> + Send + 'static,
+{
+    let mut unstarted = Unstarted(Some((set, record, dispatch)));
+    runtime.spawn(async move {
+        match unstarted.0.take() {
+            Some((set, record, dispatch)) => dispatch(set, record).await,
+            None => Ok(()),
+        }
+    })
+}
+
+/// The dispatch of a task that has not run yet; dropped unstarted, it runs on its own thread.
+struct Unstarted<F: Future<Output = Result<(), CallbackError>> + Send + 'static>(
+    Option<(Arc<HandlerSet<SharedHandler>>, EventRecord, Dispatch<F>)>,
+);
+
+impl<F: Future<Output = Result<(), CallbackError>> + Send + 'static> Drop for Unstarted<F> {
+    fn drop(&mut self) {
+        if let Some((set, record, dispatch)) = self.0.take() {
+            on_own_thread(set, record, dispatch);
+        }
     }
+}
+
+/// Runs a dispatch to completion on a new thread, for when neither a tokio runtime nor this
+/// thread can run it (blocking here would panic inside another executor). Handler errors are
+/// logged by the dispatch.
+fn on_own_thread<F>(set: Arc<HandlerSet<SharedHandler>>, record: EventRecord, dispatch: Dispatch<F>)
+where
+    F: Future<Output = Result<(), CallbackError>> + Send + 'static,
+{
+    let (run_id, kind) = {
+        let event = record.as_event();
+        (event.run().run_id, event.kind().name())
+    };
+    let spawned = std::thread::Builder::new()
+        .name("llm-callbacks-dispatch".into())
+        .spawn(move || futures_executor::block_on(dispatch(set, record)));
+    if let Err(error) = spawned {
+        tracing::warn!(%run_id, event = kind, %error, "could not dispatch an event to the async handlers");
+    }
+}
+
+/// Dispatches an owned copy of an event nobody waits for to the async handlers of `set` only
+/// (the sync ones already had it): inline ones in registration order, then the concurrent
+/// group. A failing handler with `raise_error` does not stop it (there is no caller to raise
+/// to); the first such error is returned.
+async fn detached_async(
+    set: Arc<HandlerSet<SharedHandler>>,
+    record: EventRecord,
+) -> Result<(), CallbackError> {
+    let event = record.as_event();
+    let lists = set.lists(event.kind().category());
+    let mut first_error = Ok(());
+    for entry in lists.ordered.iter() {
+        if let SharedHandler::Async(_) = entry.handler
+            && let Err(error) = call_entry(entry, &event).await
+            && first_error.is_ok()
+        {
+            first_error = Err(error);
+        }
+    }
+    first_error.and(dispatch_concurrent(lists, &event).await)
 }

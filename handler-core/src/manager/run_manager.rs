@@ -111,7 +111,11 @@ impl<S: Slot> Drop for RunState<S> {
 /// Handlers may rely on it: every started run gets one terminal event (its end or its error).
 /// The methods that end a run (`on_chain_end`, `on_llm_error`, ...) consume the run manager. A
 /// run manager dropped without an end (an early `?`, a panic, a cancelled future) sends the
-/// run's error event with [`ErrorInfo::abandoned`] when its last clone goes away. Clones share
+/// run's error event with [`ErrorInfo::abandoned`] when its last clone goes away: sync handlers
+/// get it in the drop; async handlers from a task of the current tokio runtime or, outside
+/// tokio, in the drop too. When neither works (the dropping thread already runs another
+/// executor, or the runtime is shutting down) the async handlers get it from a thread of their
+/// own. Clones share
 /// the run: ending it through a second clone fails with
 /// [`CallbackErrorKind::RunAlreadyEnded`](crate::CallbackErrorKind::RunAlreadyEnded) and sends
 /// nothing.

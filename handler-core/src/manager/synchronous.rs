@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::dispatch::dispatch_sync;
+use super::dispatch::{dispatch_sync, dispatch_sync_to_all};
 use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunManager, ToolRun};
 use super::set::{HandlerSet, Slot};
 use super::shared::SharedHandler;
@@ -48,7 +48,7 @@ impl Slot for Arc<dyn CallbackHandler> {
         set: &Arc<HandlerSet<Self>>,
         event: &Event<'_>,
     ) -> Result<(), CallbackError> {
-        dispatch(set, event)
+        dispatch_sync_to_all(set.lists(event.kind().category()), event)
     }
 }
 

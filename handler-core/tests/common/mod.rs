@@ -12,7 +12,10 @@ pub struct Seen {
     pub kind: EventKind,
     pub run_id: Uuid,
     pub parent_run_id: Option<Uuid>,
+    /// The root of the run's tree, as the event carries it.
+    pub root_id: Uuid,
     pub tags: Vec<String>,
+    /// The prompt of a start, the token of a token event, the error kind of an error event.
     pub detail: String,
 }
 
@@ -58,6 +61,7 @@ impl Probe {
             kind: event.kind(),
             run_id: run.run_id,
             parent_run_id: run.parent_run_id,
+            root_id: run.root_id(),
             tags: run.tags.to_vec(),
             detail,
         });
@@ -86,6 +90,18 @@ macro_rules! probe_methods {
             fn on_llm_new_token(&self, e: &LlmNewToken<'_>) -> HandlerResult {
                 self.push(Event::LlmNewToken(*e), e.token.to_owned())
             }
+            fn on_llm_error(&self, e: &LlmError<'_>) -> HandlerResult {
+                self.push(Event::LlmError(*e), e.error.kind.clone())
+            }
+            fn on_chain_error(&self, e: &ChainError<'_>) -> HandlerResult {
+                self.push(Event::ChainError(*e), e.error.kind.clone())
+            }
+            fn on_tool_error(&self, e: &ToolError<'_>) -> HandlerResult {
+                self.push(Event::ToolError(*e), e.error.kind.clone())
+            }
+            fn on_retriever_error(&self, e: &RetrieverError<'_>) -> HandlerResult {
+                self.push(Event::RetrieverError(*e), e.error.kind.clone())
+            }
             $(
                 fn $method(&self, e: &$event<'_>) -> HandlerResult {
                     self.push(Event::$event(*e), String::new())
@@ -97,16 +113,12 @@ macro_rules! probe_methods {
 
 probe_methods! {
     on_llm_end(LlmEnd);
-    on_llm_error(LlmError);
     on_chain_start(ChainStart);
     on_chain_end(ChainEnd);
-    on_chain_error(ChainError);
     on_tool_start(ToolStart);
     on_tool_end(ToolEnd);
-    on_tool_error(ToolError);
     on_retriever_start(RetrieverStart);
     on_retriever_end(RetrieverEnd);
-    on_retriever_error(RetrieverError);
     on_agent_action(AgentAction);
     on_agent_finish(AgentFinish);
     on_retry(Retry);
