@@ -126,7 +126,8 @@ async fn main() -> Result<(), CallbackError> {
     println!("handlers: {:?}", manager.handlers());
     let flags = |o: HandlerOptions| {
         Category::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|c| !o.ignores(*c))
             .map(|c| c.to_string())
             .collect::<Vec<_>>()

@@ -24,7 +24,7 @@ impl CallbackHandler for TokenCounter {
 
     fn options(&self) -> HandlerOptions {
         let mut options = HandlerOptions::new();
-        for category in Category::ALL {
+        for &category in Category::ALL {
             if category != Category::Llm {
                 options = options.ignore(category);
             }

@@ -98,16 +98,9 @@ impl StandInLlm {
     pub fn result(prompt: &str, text: &str) -> LlmResult {
         let prompt_tokens = prompt.split_whitespace().count() as u64;
         let completion_tokens = Self::tokens(text).len() as u64;
-        LlmResult {
-            generations: vec![vec![Generation::new(text)]],
-            token_usage: Some(TokenUsage {
-                prompt_tokens,
-                completion_tokens,
-                total_tokens: prompt_tokens + completion_tokens,
-            }),
-            model_name: Some(Self::MODEL_NAME.to_owned()),
-            llm_output: None,
-        }
+        LlmResult::new(vec![vec![Generation::new(text)]])
+            .with_token_usage(TokenUsage::new(prompt_tokens, completion_tokens))
+            .with_model_name(Self::MODEL_NAME)
     }
 }
 

@@ -4,7 +4,11 @@ use std::fmt;
 
 /// The category an event belongs to; each has an `ignore_*` flag, except [`Category::Text`],
 /// which reaches every handler, as in LangChain.
+///
+/// New categories may come with new kinds of events, so matches need a wildcard arm; iterate
+/// [`Category::ALL`] rather than counting them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Category {
     /// LLM start, new token, end and error (and the LLM-start fallback of a chat start).
     Llm,
@@ -26,7 +30,18 @@ pub enum Category {
 
 impl Category {
     /// Every category, in declaration order.
-    pub const ALL: [Category; 8] = [
+    ///
+    /// ```
+    /// use handler_core::Category;
+    ///
+    /// assert_eq!(Category::ALL.first(), Some(&Category::Llm));
+    /// assert!(Category::ALL.iter().enumerate().all(|(i, c)| c.index() == i));
+    /// ```
+    pub const ALL: &'static [Category] = &Self::ARRAY;
+
+    /// Every category, as an array: for tables indexed by category inside the crate. The public
+    /// [`ALL`](Self::ALL) is a slice, so that adding a category changes no public type.
+    pub(crate) const ARRAY: [Category; 8] = [
         Category::Llm,
         Category::ChatModel,
         Category::Chain,

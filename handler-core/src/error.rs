@@ -24,12 +24,46 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// let err = HandlerError::msg("disk full");
 /// assert_eq!(err.to_string(), "disk full");
 /// ```
+///
+/// The handler's own error stays reachable: [`get_ref`](Self::get_ref) and
+/// [`downcast_ref`](Self::downcast_ref) return it, and so does the `source()` of the
+/// [`CallbackError`] a manager raises with it.
+///
+/// ```
+/// use handler_core::HandlerError;
+///
+/// let err = HandlerError::from(std::io::Error::other("disk full"));
+/// let io = err.downcast_ref::<std::io::Error>().map(|e| e.kind());
+/// assert_eq!(io, Some(std::io::ErrorKind::Other));
+/// // Usable wherever a `dyn Error` is expected:
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into_error();
+/// assert_eq!(boxed.to_string(), "disk full");
+///
+/// // And `?` passes it up where a `Box<dyn Error>` is returned:
+/// fn report() -> Result<(), Box<dyn std::error::Error>> {
+///     Err(HandlerError::msg("quota exceeded"))?
+/// }
+/// assert_eq!(report().unwrap_err().to_string(), "quota exceeded");
+/// ```
+///
+/// Like `anyhow::Error` and `Box<dyn Error>`, it does not implement `std::error::Error` itself:
+/// a type that converts from every error with `?` cannot also be one (its `From` would overlap
+/// with `From<T> for T`). [`as_error`](Self::as_error), `AsRef<dyn Error>`,
+/// [`into_error`](Self::into_error) and the conversion into `Box<dyn Error>` give the error view
+/// instead.
 pub struct HandlerError(Repr);
 
 enum Repr {
     NotImplemented,
     Error(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
+
+/// The error behind [`HandlerError::not_implemented`], when it is viewed as an error.
+#[derive(Debug, Error)]
+#[error("event not handled")]
+struct NotHandled;
+
+static NOT_HANDLED: NotHandled = NotHandled;
 
 impl HandlerError {
     /// Says that the handler does not handle this event. The manager skips it silently, except
@@ -49,11 +83,43 @@ impl HandlerError {
         matches!(self.0, Repr::NotImplemented)
     }
 
-    /// The underlying error, if any.
-    pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+    /// The handler's error, as it returned it; `None` for
+    /// [`not_implemented`](Self::not_implemented).
+    pub fn get_ref(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match &self.0 {
             Repr::NotImplemented => None,
             Repr::Error(error) => Some(error.as_ref()),
+        }
+    }
+
+    /// The handler's error, if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.get_ref()?.downcast_ref::<E>()
+    }
+
+    /// The handler's error, by value.
+    pub fn into_inner(self) -> Option<Box<dyn std::error::Error + Send + Sync + 'static>> {
+        match self.0 {
+            Repr::NotImplemented => None,
+            Repr::Error(error) => Some(error),
+        }
+    }
+
+    /// This error as a boxed `dyn Error`: the handler's error itself, or an "event not
+    /// handled" error.
+    pub fn into_error(self) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        match self.0 {
+            Repr::NotImplemented => Box::new(NotHandled),
+            Repr::Error(error) => error,
+        }
+    }
+
+    /// This error as a `dyn Error`: the handler's error itself (so its `source()` chain is the
+    /// handler's), or an "event not handled" error.
+    pub fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        match &self.0 {
+            Repr::NotImplemented => &NOT_HANDLED,
+            Repr::Error(error) => error.as_ref(),
         }
     }
 }
@@ -67,12 +133,29 @@ where
     }
 }
 
+/// Lets `?` pass a handler error up through a function returning `Box<dyn Error>`. (The
+/// `Send + Sync` box cannot have this conversion: see [`into_error`](HandlerError::into_error).)
+impl From<HandlerError> for Box<dyn std::error::Error + 'static> {
+    fn from(error: HandlerError) -> Self {
+        error.into_error()
+    }
+}
+
+impl AsRef<dyn std::error::Error + Send + Sync + 'static> for HandlerError {
+    fn as_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.as_error()
+    }
+}
+
+impl AsRef<dyn std::error::Error + 'static> for HandlerError {
+    fn as_ref(&self) -> &(dyn std::error::Error + 'static) {
+        self.as_error()
+    }
+}
+
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Repr::NotImplemented => f.write_str("event not handled"),
-            Repr::Error(error) => fmt::Display::fmt(error, f),
-        }
+        fmt::Display::fmt(self.as_error(), f)
     }
 }
 
@@ -105,14 +188,44 @@ impl<E: Into<HandlerError>> IntoHandlerResult for Result<(), E> {
 }
 
 /// How a handler failed.
-#[derive(Debug, Error)]
+///
+/// As an error it is transparent: its message is the handler's (or the panic's), and its
+/// `source()` is the handler's error's source.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum Failure {
     /// The handler returned an error.
-    #[error("{0}")]
     Error(HandlerError),
     /// The handler panicked; the panic's message.
-    #[error("panicked: {0}")]
     Panic(String),
+}
+
+impl Failure {
+    /// The handler's error, when it returned one (not when it panicked).
+    pub fn handler_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Failure::Error(error) => error.get_ref(),
+            Failure::Panic(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Error(error) => fmt::Display::fmt(error, f),
+            Failure::Panic(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Error(error) => error.as_error().source(),
+            Failure::Panic(_) => None,
+        }
+    }
 }
 
 /// An error a manager returns to its caller. One pointer wide, so that the `Result` every
@@ -125,6 +238,30 @@ pub enum Failure {
 /// let err = CallbackManager::new().dispatch_custom_event("progress", &serde_json::json!(1)).unwrap_err();
 /// assert!(matches!(err.kind(), CallbackErrorKind::NoEnclosingRun { .. }));
 /// assert_eq!(std::mem::size_of::<Result<(), CallbackError>>(), std::mem::size_of::<usize>());
+/// ```
+///
+/// When a handler with `raise_error` fails, `source()` is the error the handler returned, so
+/// error reporters print the whole chain and callers can downcast it:
+///
+/// ```
+/// use std::error::Error as _;
+/// use std::sync::Arc;
+/// use handler_core::{CallbackHandler, CallbackManager, ChainStart, HandlerOptions, HandlerResult, RunOptions};
+///
+/// struct Strict;
+/// impl CallbackHandler for Strict {
+///     fn options(&self) -> HandlerOptions {
+///         HandlerOptions::new().raise_error(true)
+///     }
+///     fn on_chain_start(&self, _: &ChainStart<'_>) -> HandlerResult {
+///         Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "audit log read-only").into())
+///     }
+/// }
+///
+/// let manager = CallbackManager::new().with_handler(Arc::new(Strict));
+/// let err = manager.on_chain_start(None, &serde_json::json!({}), RunOptions::new()).unwrap_err();
+/// let io = err.source().and_then(|e| e.downcast_ref::<std::io::Error>());
+/// assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::PermissionDenied));
 /// ```
 #[derive(Debug, Error)]
 #[error(transparent)]
@@ -148,12 +285,11 @@ impl From<CallbackErrorKind> for CallbackError {
     }
 }
 
-/// What a [`CallbackError`] reports.
-#[derive(Debug, Error)]
+/// What a [`CallbackError`] reports. Its `source()` is the failed handler's error, if any.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum CallbackErrorKind {
     /// A handler with `raise_error` failed.
-    #[error("handler `{handler}` failed on {event} (run {run_id}): {failure}")]
     Handler {
         /// The handler's name.
         handler: String,
@@ -165,25 +301,59 @@ pub enum CallbackErrorKind {
         failure: Failure,
     },
     /// A custom event was dispatched outside any run.
-    #[error(
-        "custom event `{name}` dispatched outside any run: dispatch it from a run manager or a child manager"
-    )]
     NoEnclosingRun {
         /// The custom event's name.
         name: String,
     },
     /// A run was ended twice, through two clones of its run manager.
-    #[error("run {run_id} already ended: a run gets exactly one end or error event")]
     RunAlreadyEnded {
         /// The run.
         run_id: Uuid,
     },
     /// An async handler was given to a sync manager.
-    #[error("handler `{handler}` is asynchronous: add it to an AsyncCallbackManager")]
     AsyncHandlerInSyncManager {
         /// The handler's name.
         handler: String,
     },
+}
+
+impl fmt::Display for CallbackErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackErrorKind::Handler {
+                handler,
+                event,
+                run_id,
+                failure,
+            } => write!(
+                f,
+                "handler `{handler}` failed on {event} (run {run_id}): {failure}"
+            ),
+            CallbackErrorKind::NoEnclosingRun { name } => write!(
+                f,
+                "custom event `{name}` dispatched outside any run: dispatch it from a run manager or a child manager"
+            ),
+            CallbackErrorKind::RunAlreadyEnded { run_id } => write!(
+                f,
+                "run {run_id} already ended: a run gets exactly one end or error event"
+            ),
+            CallbackErrorKind::AsyncHandlerInSyncManager { handler } => write!(
+                f,
+                "handler `{handler}` is asynchronous: add it to an AsyncCallbackManager"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CallbackErrorKind {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallbackErrorKind::Handler { failure, .. } => failure
+                .handler_error()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
 }
 
 impl CallbackError {

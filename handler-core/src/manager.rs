@@ -592,7 +592,9 @@ impl<D: DispatchMode> Manager<D> {
         self.merge_metadata(metadata, false)
     }
 
-    fn merge_metadata(&mut self, incoming: Metadata, inherit: bool) -> &mut Self {
+    fn merge_metadata(&mut self, mut incoming: Metadata, inherit: bool) -> &mut Self {
+        // Hostile input: nesting deep enough to overflow the stack of a clone or drop is cut.
+        crate::payload::depth::bound_metadata(&mut incoming);
         let scope = self.edit();
         let mut all = Metadata::clone(&scope.metadata);
         all.extend(incoming.clone());

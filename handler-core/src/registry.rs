@@ -1,12 +1,12 @@
-//! The plugin registry: plugins register a descriptor with `inventory`, and one call adds every
-//! registered and configured plugin to a manager.
+//! The plugin registry: plugins register a descriptor with [`register_plugin!`](crate::register_plugin), and one call
+//! adds every registered and configured plugin to a manager.
 //!
-//! A plugin crate submits a [`Plugin`]:
+//! A plugin crate registers its constructor:
 //!
 //! ```
 //! use std::sync::Arc;
 //! use handler_core::{CallbackHandler, SharedHandler};
-//! use handler_core::registry::{Plugin, PluginConfig, PluginError};
+//! use handler_core::registry::{PluginConfig, PluginError};
 //!
 //! struct Audit;
 //! impl CallbackHandler for Audit {}
@@ -15,8 +15,10 @@
 //!     Ok(Some(SharedHandler::from_sync(Arc::new(Audit))))
 //! }
 //!
-//! handler_core::__private::inventory::submit! {
-//!     Plugin { name: "audit", description: "Logs every run for audit", build }
+//! handler_core::register_plugin! {
+//!     name: "audit",
+//!     description: "Logs every run for audit",
+//!     build: build,
 //! }
 //!
 //! # fn main() {
@@ -27,8 +29,14 @@
 //! The linker only keeps a plugin's registration when the plugin crate is linked: depend on it
 //! through a facade feature (which names the crate), or name it yourself (`use my_plugin as _;`).
 //! On platforms without constructor sections nothing registers: add the handler explicitly there.
+//!
+//! Configuration mistakes are errors: a name in `LLM_CALLBACKS_PLUGINS` that no plugin has
+//! ([`PluginError::UnknownPlugin`], with the closest registered name), and an environment
+//! variable whose value is not UTF-8 ([`PluginError::NotUnicode`]).
 
-use std::collections::BTreeMap;
+mod config;
+mod did_you_mean;
+
 use std::fmt;
 
 use thiserror::Error;
@@ -36,7 +44,15 @@ use thiserror::Error;
 use crate::error::CallbackError;
 use crate::manager::{AsyncCallbackManager, CallbackManager, SharedHandler};
 
-/// The descriptor a plugin registers: a name, a description, and a constructor.
+pub use config::{PLUGINS_KEY, PluginConfig};
+
+/// What a plugin's constructor does: builds its handler from configuration; `Ok(None)` when the
+/// configuration turns it off.
+pub type BuildFn = fn(&PluginConfig) -> Result<Option<SharedHandler>, PluginError>;
+
+/// The descriptor a plugin registers: a name, a description, and a constructor. Made by
+/// [`register_plugin!`](crate::register_plugin) (or [`Plugin::new`]).
+#[non_exhaustive]
 pub struct Plugin {
     /// The plugin's name, e.g. `"uptrain"`.
     pub name: &'static str,
@@ -44,7 +60,18 @@ pub struct Plugin {
     pub description: &'static str,
     /// Builds the plugin's handler from configuration; `Ok(None)` when the configuration turns
     /// it off.
-    pub build: fn(&PluginConfig) -> Result<Option<SharedHandler>, PluginError>,
+    pub build: BuildFn,
+}
+
+impl Plugin {
+    /// A descriptor; usable in the constant [`register_plugin!`](crate::register_plugin) submits.
+    pub const fn new(name: &'static str, description: &'static str, build: BuildFn) -> Self {
+        Self {
+            name,
+            description,
+            build,
+        }
+    }
 }
 
 impl fmt::Debug for Plugin {
@@ -57,6 +84,40 @@ impl fmt::Debug for Plugin {
 }
 
 inventory::collect!(Plugin);
+
+/// Registers a plugin, so that [`CallbackManager::add_plugins`] finds it without the
+/// application naming it. Use it once per plugin, at the top level of the plugin's crate; the
+/// crate needs no dependency on `inventory`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use handler_core::{CallbackHandler, SharedHandler};
+/// use handler_core::registry::{PluginConfig, PluginError};
+///
+/// struct Quiet;
+/// impl CallbackHandler for Quiet {}
+///
+/// handler_core::register_plugin! {
+///     name: "quiet",
+///     description: "Does nothing, unless QUIET_ENABLED is set",
+///     build: |config: &PluginConfig| -> Result<Option<SharedHandler>, PluginError> {
+///         Ok(config.get("QUIET_ENABLED").map(|_| SharedHandler::from_sync(Arc::new(Quiet))))
+///     },
+/// }
+///
+/// # fn main() {
+/// let quiet = handler_core::registry::find("quiet").map(|p| p.description);
+/// assert_eq!(quiet, Some("Does nothing, unless QUIET_ENABLED is set"));
+/// # }
+/// ```
+#[macro_export]
+macro_rules! register_plugin {
+    (name: $name:expr, description: $description:expr, build: $build:expr $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::Plugin::new($name, $description, $build)
+        }
+    };
+}
 
 /// Every registered plugin, sorted by name.
 pub fn plugins() -> Vec<&'static Plugin> {
@@ -72,82 +133,17 @@ pub fn find(name: &str) -> Option<&'static Plugin> {
         .find(|p| p.name == name)
 }
 
-/// Configuration for plugins: explicit values, falling back to environment variables.
-///
-/// The key `LLM_CALLBACKS_PLUGINS` selects plugins: a comma-separated list of names, or `none`;
-/// unset means every registered plugin.
-///
-/// ```
-/// use handler_core::registry::PluginConfig;
-///
-/// let config = PluginConfig::new().set("UPTRAIN_PROJECT", "demo");
-/// assert_eq!(config.get("UPTRAIN_PROJECT").as_deref(), Some("demo"));
-/// assert_eq!(config.get("NOT_SET_ANYWHERE_42"), None);
-/// assert!(config.enables("uptrain"));
-/// assert!(!PluginConfig::new().set("LLM_CALLBACKS_PLUGINS", "none").enables("uptrain"));
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct PluginConfig {
-    values: BTreeMap<String, String>,
-    read_env: bool,
-}
-
-/// The key that selects plugins.
-pub const PLUGINS_KEY: &str = "LLM_CALLBACKS_PLUGINS";
-
-impl PluginConfig {
-    /// Explicit values only; the environment is not read.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Explicit values first, then environment variables.
-    pub fn from_env() -> Self {
-        Self {
-            values: BTreeMap::new(),
-            read_env: true,
-        }
-    }
-
-    /// Sets a value.
-    #[must_use]
-    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.values.insert(key.into(), value.into());
-        self
-    }
-
-    /// The value of `key`: the explicit one, else (with [`from_env`](Self::from_env)) the
-    /// environment variable. Empty values count as unset.
-    pub fn get(&self, key: &str) -> Option<String> {
-        self.values
-            .get(key)
-            .cloned()
-            .or_else(|| self.read_env.then(|| std::env::var(key).ok()).flatten())
-            .filter(|v| !v.trim().is_empty())
-    }
-
-    /// True when the plugin `name` is selected by `LLM_CALLBACKS_PLUGINS`.
-    pub fn enables(&self, name: &str) -> bool {
-        match self.get(PLUGINS_KEY) {
-            None => true,
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .any(|item| item.eq_ignore_ascii_case(name)),
-        }
-    }
-}
-
 /// Why plugins could not be added.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum PluginError {
     /// A plugin's constructor failed, e.g. on invalid configuration.
-    #[error("plugin `{plugin}`: {message}")]
+    #[error("plugin `{plugin}`: {source}")]
     Build {
         /// The plugin's name.
         plugin: &'static str,
-        /// What went wrong.
-        message: String,
+        /// What went wrong, as the constructor reported it.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The manager refused the plugin's handler.
     #[error("plugin `{plugin}`: {source}")]
@@ -157,40 +153,73 @@ pub enum PluginError {
         /// The manager's error.
         source: CallbackError,
     },
+    /// `LLM_CALLBACKS_PLUGINS` names a plugin that is not registered.
+    #[error(
+        "unknown plugin `{name}` in {key}{hint}",
+        key = PLUGINS_KEY,
+        hint = config::unknown_hint(*.suggestion, .registered)
+    )]
+    UnknownPlugin {
+        /// The name as written.
+        name: String,
+        /// The registered name closest to it, when it looks like a typo.
+        suggestion: Option<&'static str>,
+        /// Every registered plugin's name.
+        registered: Vec<&'static str>,
+    },
+    /// An environment variable's value is not UTF-8.
+    #[error("environment variable `{variable}` is not valid UTF-8")]
+    NotUnicode {
+        /// The variable's name.
+        variable: String,
+    },
 }
 
 impl PluginError {
-    /// A constructor error with this message; the registry fills in the plugin's name.
-    pub fn invalid(message: impl fmt::Display) -> Self {
+    /// A constructor error: the constructor's own error (kept as the [`source`]) or a message;
+    /// the registry fills in the plugin's name.
+    ///
+    /// [`source`]: std::error::Error::source
+    pub fn invalid(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         PluginError::Build {
             plugin: "",
-            message: message.to_string(),
+            source: error.into(),
         }
     }
 
     fn named(self, name: &'static str) -> Self {
         match self {
-            PluginError::Build { message, .. } => PluginError::Build {
+            PluginError::Build { source, .. } => PluginError::Build {
                 plugin: name,
-                message,
+                source,
             },
             PluginError::Manager { source, .. } => PluginError::Manager {
                 plugin: name,
                 source,
             },
+            other => other,
         }
     }
 }
 
 /// Builds every registered plugin that `config` enables, in name order, skipping those whose
-/// constructor returns `None`.
+/// constructor returns `None`. Fails on a selected name that no plugin has, on a variable that
+/// is not UTF-8, and on the first constructor that fails.
 pub fn build_all(config: &PluginConfig) -> Result<Vec<(&'static str, SharedHandler)>, PluginError> {
+    let registered = plugins();
+    let selection = config.selection()?;
+    let names: Vec<&'static str> = registered.iter().map(|p| p.name).collect();
+    selection.check_known(&names)?;
     let mut built = Vec::new();
-    for plugin in plugins() {
-        if !config.enables(plugin.name) {
+    for plugin in registered {
+        if !selection.enables(plugin.name) {
             continue;
         }
-        if let Some(handler) = (plugin.build)(config).map_err(|e| e.named(plugin.name))? {
+        let handler = (plugin.build)(config);
+        if let Some(error) = config.take_not_unicode() {
+            return Err(error);
+        }
+        if let Some(handler) = handler.map_err(|e| e.named(plugin.name))? {
             tracing::debug!(plugin = plugin.name, "plugin enabled");
             built.push((plugin.name, handler));
         }

@@ -228,3 +228,64 @@ fn a_failure_is_logged_with_handler_event_and_run_id() {
     assert!(log.contains(&format!("run_id={run_id}")), "{log}");
     assert!(log.contains("disk full"), "{log}");
 }
+
+#[test]
+fn the_callback_error_source_is_the_handlers_error() {
+    use std::error::Error as _;
+    let manager = CallbackManager::new().with_handler(Failing::new(true, false));
+    let err = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap_err();
+    let source = err.source().expect("the handler's error is the source");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(io.to_string(), "disk full");
+    assert!(
+        err.kind().source().is_some(),
+        "the kind reports it too, for callers that take it by value"
+    );
+    let handler_error = err.handler_error().unwrap();
+    assert!(handler_error.downcast_ref::<std::io::Error>().is_some());
+    assert_eq!(
+        payload::ErrorInfo::from(handler_error.as_error()).kind,
+        "io::Error"
+    );
+}
+
+#[test]
+fn a_panic_has_no_source_but_keeps_its_message() {
+    use std::error::Error as _;
+    let manager = CallbackManager::new().with_handler(Failing::new(true, true));
+    let err = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap_err();
+    assert!(err.source().is_none());
+    assert!(err.to_string().contains("panicked: handler bug"), "{err}");
+}
+
+#[test]
+fn a_handler_error_is_viewable_as_a_std_error_with_its_chain() {
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("writing the trace")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let err = HandlerError::from(Wrapped(std::io::Error::other("disk full")));
+    let view: &(dyn std::error::Error + 'static) = err.as_ref();
+    assert_eq!(view.to_string(), "writing the trace");
+    assert_eq!(view.source().unwrap().to_string(), "disk full");
+    assert!(err.downcast_ref::<Wrapped>().is_some());
+    let not_handled = HandlerError::not_implemented();
+    assert!(not_handled.get_ref().is_none());
+    assert_eq!(not_handled.as_error().to_string(), "event not handled");
+    let boxed = err.into_error();
+    assert!(boxed.downcast_ref::<Wrapped>().is_some());
+}

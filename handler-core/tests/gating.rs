@@ -175,7 +175,7 @@ fn ignore_retriever_retry_and_custom_event_gate_their_events() {
 #[test]
 fn text_reaches_a_handler_that_ignores_everything() {
     let mut options = HandlerOptions::new();
-    for category in Category::ALL {
+    for &category in Category::ALL {
         options = options.ignore(category);
     }
     assert_eq!(seen_with(options), [Text]);

@@ -152,25 +152,22 @@ fn payloads_round_trip_through_json() {
         assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value, "{json}");
     }
     let mut message = ChatMessage::assistant("calling");
-    message.tool_calls.push(ToolCall {
-        name: "calc".into(),
-        args: json!({"a": 1}),
-        id: Some("c1".into()),
-    });
+    message
+        .tool_calls
+        .push(ToolCall::new("calc", json!({"a": 1})).with_id("c1"));
     round_trip(message.clone());
     round_trip(ChatMessage::new(Role::Other("critic".into()), "meh"));
     round_trip(ChatMessage::tool("2", "c1"));
     round_trip(Generation::from_message(message));
-    round_trip(LlmResult {
-        generations: vec![vec![Generation::new("a"), Generation::new("b")], vec![]],
-        token_usage: Some(TokenUsage {
-            prompt_tokens: 1,
-            completion_tokens: 2,
-            total_tokens: 3,
-        }),
-        model_name: Some("m".into()),
-        llm_output: Some(json!({"x": 1}).as_object().unwrap().clone()),
-    });
+    round_trip(
+        LlmResult::new(vec![
+            vec![Generation::new("a"), Generation::new("b")],
+            vec![],
+        ])
+        .with_token_usage(TokenUsage::new(1, 2))
+        .with_model_name("m")
+        .with_llm_output(json!({"x": 1}).as_object().unwrap().clone()),
+    );
     round_trip(Document::new("d").with_id("7").with_metadata("k", "v"));
     round_trip(ErrorInfo::new("E", "m"));
     round_trip(RetryState {

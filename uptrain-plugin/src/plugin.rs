@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use handler_core::SharedHandler;
-use handler_core::registry::{Plugin, PluginConfig, PluginError};
+use handler_core::registry::{PluginConfig, PluginError};
 
 use crate::handler::{UptrainConfig, UptrainHandler};
 
@@ -21,10 +21,8 @@ fn build(config: &PluginConfig) -> Result<Option<SharedHandler>, PluginError> {
     Ok(Some(SharedHandler::from_sync(Arc::new(handler))))
 }
 
-inventory::submit! {
-    Plugin {
-        name: PLUGIN_NAME,
-        description: "Grades RAG, multi-query and contextual-compression answers with UpTrain's checks",
-        build,
-    }
+handler_core::register_plugin! {
+    name: PLUGIN_NAME,
+    description: "Grades RAG, multi-query and contextual-compression answers with UpTrain's checks",
+    build: build,
 }

@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
+use super::terminal::escaped;
 use crate::Category;
-use crate::error::{HandlerError, HandlerResult};
+use crate::error::HandlerResult;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, LlmEnd, LlmError, RetrieverEnd,
     Text, ToolEnd, ToolError,
@@ -20,6 +21,11 @@ const RESET: &str = "\x1b[0m";
 
 /// Prints chains entering and finishing, agent actions, tool output, retrieved documents, LLM
 /// text and errors, readable in a terminal (colours only when writing to one).
+///
+/// What it prints from a model (text, outputs, agent logs, errors, names) has its control
+/// characters escaped: an `ESC` prints as `\u{1b}`, a carriage return as `\r`; newlines and
+/// tabs stay as they are. A panic while printing (a writer that panics) does not silence it:
+/// the next event prints again.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -74,7 +80,7 @@ impl ConsoleHandler {
 
     /// Takes what was printed so far into the buffer of [`to_writer`](Self::to_writer).
     pub fn take_output(&self) -> Option<String> {
-        let mut out = self.out.lock().ok()?;
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         match &mut *out {
             Output::Buffer(buffer) => Some(String::from_utf8_lossy(&std::mem::take(buffer)).into()),
             _ => None,
@@ -86,10 +92,8 @@ impl ConsoleHandler {
     }
 
     fn print(&self, args: fmt::Arguments<'_>) -> HandlerResult {
-        let mut out = self
-            .out
-            .lock()
-            .map_err(|_| HandlerError::msg("console output lock poisoned"))?;
+        // A panic while printing poisons the lock; the output itself is still usable.
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         match &mut *out {
             Output::Stdout => {
                 let mut stdout = io::stdout().lock();
@@ -145,7 +149,8 @@ impl CallbackHandler for ConsoleHandler {
             .unwrap_or("<unknown>");
         let (on, off) = self.paint(BOLD);
         self.print(format_args!(
-            "\n\n{on}> Entering new {name} chain...{off}\n"
+            "\n\n{on}> Entering new {} chain...{off}\n",
+            escaped(name)
         ))
     }
 
@@ -156,30 +161,36 @@ impl CallbackHandler for ConsoleHandler {
 
     fn on_chain_error(&self, event: &ChainError<'_>) -> HandlerResult {
         let (on, off) = self.paint(RED);
-        self.print(format_args!("\n{on}> Chain failed: {}{off}\n", event.error))
+        self.print(format_args!(
+            "\n{on}> Chain failed: {}{off}\n",
+            escaped(event.error)
+        ))
     }
 
     fn on_agent_action(&self, event: &AgentAction<'_>) -> HandlerResult {
         let (on, off) = self.paint(BLUE);
-        self.print(format_args!("{on}{}{off}\n", event.log))
+        self.print(format_args!("{on}{}{off}\n", escaped(event.log)))
     }
 
     fn on_agent_finish(&self, event: &AgentFinish<'_>) -> HandlerResult {
         let (on, off) = self.paint(GREEN);
-        self.print(format_args!("{on}{}{off}\n", event.log))
+        self.print(format_args!("{on}{}{off}\n", escaped(event.log)))
     }
 
     fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
         let (on, off) = self.paint(GREEN);
         self.print(format_args!(
             "\nObservation: {on}{}{off}\n",
-            display_value(event.output)
+            escaped(display_value(event.output))
         ))
     }
 
     fn on_tool_error(&self, event: &ToolError<'_>) -> HandlerResult {
         let (on, off) = self.paint(RED);
-        self.print(format_args!("\n{on}Tool failed: {}{off}\n", event.error))
+        self.print(format_args!(
+            "\n{on}Tool failed: {}{off}\n",
+            escaped(event.error)
+        ))
     }
 
     fn on_retriever_end(&self, event: &RetrieverEnd<'_>) -> HandlerResult {
@@ -192,7 +203,7 @@ impl CallbackHandler for ConsoleHandler {
         match event.response.first_text() {
             Some(text) => {
                 let (on, off) = self.paint(GREEN);
-                self.print(format_args!("{on}{text}{off}\n"))
+                self.print(format_args!("{on}{}{off}\n", escaped(text)))
             }
             None => Ok(()),
         }
@@ -200,10 +211,13 @@ impl CallbackHandler for ConsoleHandler {
 
     fn on_llm_error(&self, event: &LlmError<'_>) -> HandlerResult {
         let (on, off) = self.paint(RED);
-        self.print(format_args!("{on}LLM failed: {}{off}\n", event.error))
+        self.print(format_args!(
+            "{on}LLM failed: {}{off}\n",
+            escaped(event.error)
+        ))
     }
 
     fn on_text(&self, event: &Text<'_>) -> HandlerResult {
-        self.print(format_args!("{}", event.text))
+        self.print(format_args!("{}", escaped(event.text)))
     }
 }

@@ -4,11 +4,11 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use thiserror::Error;
 
-use crate::error::{CallbackError, HandlerError, HandlerResult};
+use crate::error::{CallbackError, HandlerResult};
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
     EventRecord, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError,
@@ -22,6 +22,9 @@ use crate::manager::{AsyncCallbackManager, CallbackManager};
 ///
 /// Lines are buffered; the buffer is flushed when a root run ends or fails, by
 /// [`flush`](Self::flush), and on drop.
+///
+/// A panic while writing (a writer that panics) does not stop the recording: the next event
+/// starts a new line (ending the line the panic may have cut short) and is recorded.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -59,17 +62,25 @@ impl JsonlRecorder {
 
     /// Writes buffered lines out.
     pub fn flush(&self) -> io::Result<()> {
-        self.out
-            .lock()
-            .map_err(|_| io::Error::other("recorder lock poisoned"))?
-            .flush()
+        self.lock()?.flush()
+    }
+
+    /// The writer. After a panic while it was held, the lock is recovered and a newline ends
+    /// whatever line the panic cut short, so later records stay one per line.
+    fn lock(&self) -> io::Result<MutexGuard<'_, BufWriter<Box<dyn Write + Send>>>> {
+        match self.out.lock() {
+            Ok(out) => Ok(out),
+            Err(poisoned) => {
+                let mut out = poisoned.into_inner();
+                self.out.clear_poison();
+                out.write_all(b"\n")?;
+                Ok(out)
+            }
+        }
     }
 
     fn record(&self, event: Event<'_>) -> HandlerResult {
-        let mut out = self
-            .out
-            .lock()
-            .map_err(|_| HandlerError::msg("recorder lock poisoned"))?;
+        let mut out = self.lock()?;
         serde_json::to_writer(&mut *out, &event)?;
         out.write_all(b"\n")?;
         let root_finished = event.run().parent_run_id.is_none()
@@ -93,9 +104,8 @@ impl JsonlRecorder {
 
 impl Drop for JsonlRecorder {
     fn drop(&mut self) {
-        if let Ok(out) = self.out.get_mut()
-            && let Err(error) = out.flush()
-        {
+        let out = self.out.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Err(error) = out.flush() {
             tracing::warn!(%error, "JSONL recorder could not flush on drop");
         }
     }
@@ -146,6 +156,7 @@ record_all! {
 
 /// Why a replay stopped.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The file could not be read.
     #[error("reading line {line}: {source}")]

@@ -2,6 +2,7 @@
 
 mod console;
 mod jsonl;
+mod terminal;
 
 pub use console::ConsoleHandler;
 pub use jsonl::{JsonlRecorder, ReplayError, replay, replay_async};

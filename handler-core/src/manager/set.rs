@@ -58,7 +58,7 @@ impl<S: Slot> HandlerSet<S> {
         let interest = entries
             .iter()
             .fold(Interest::NONE, |acc, e| acc.union(e.options.interest()));
-        let by_category = Category::ALL.map(|category| {
+        let by_category = Category::ARRAY.map(|category| {
             let wanted = || {
                 entries
                     .iter()

@@ -13,6 +13,7 @@ use super::Metadata;
 /// assert_eq!(doc.id.as_deref(), Some("fr-1"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Document {
     /// The document's text.
     pub page_content: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Who wrote a chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Instructions to the model.
     System,
@@ -39,6 +40,7 @@ impl Role {
 
 /// A tool call requested by the model in an assistant message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolCall {
     /// The tool's name.
     pub name: String,
@@ -47,6 +49,31 @@ pub struct ToolCall {
     /// The call's id, used to match the tool's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+impl ToolCall {
+    /// A call of the tool `name` with these arguments, without an id.
+    ///
+    /// ```
+    /// use handler_core::payload::ToolCall;
+    ///
+    /// let call = ToolCall::new("search", serde_json::json!({"q": "Paris"})).with_id("c1");
+    /// assert_eq!(call.id.as_deref(), Some("c1"));
+    /// ```
+    pub fn new(name: impl Into<String>, args: serde_json::Value) -> Self {
+        Self {
+            name: name.into(),
+            args,
+            id: None,
+        }
+    }
+
+    /// Sets the call's id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
 }
 
 /// One message of a chat conversation.
@@ -58,6 +85,7 @@ pub struct ToolCall {
 /// assert_eq!(m.to_string(), "Human: What is RAG?");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChatMessage {
     /// Who wrote it.
     pub role: Role,
@@ -84,6 +112,20 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: None,
         }
+    }
+
+    /// Sets the author's name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a tool call the assistant asks for.
+    #[must_use]
+    pub fn with_tool_call(mut self, call: ToolCall) -> Self {
+        self.tool_calls.push(call);
+        self
     }
 
     /// A system message.

@@ -4,6 +4,7 @@
 //! write a run to a file and a replay can dispatch it again. Events borrow these types, so
 //! dispatching an event never copies its payload.
 
+pub mod depth;
 mod document;
 mod error;
 mod message;
@@ -12,7 +13,7 @@ mod retry;
 mod serialized;
 
 pub use document::Document;
-pub use error::ErrorInfo;
+pub use error::{AsDynError, ErrorInfo};
 pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};
 pub use retry::{RetryOutcome, RetryState};

@@ -9,6 +9,7 @@ use super::{ChatMessage, Metadata};
 /// A text model fills `text`; a chat model also fills `message` (and `text` holds the message's
 /// content).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Generation {
     /// The generated text.
     pub text: String,
@@ -40,6 +41,13 @@ impl Generation {
             message: Some(message),
             generation_info: None,
         }
+    }
+
+    /// Sets the provider details.
+    #[must_use]
+    pub fn with_generation_info(mut self, info: Metadata) -> Self {
+        self.generation_info = Some(info);
+        self
     }
 
     /// Appends a streamed chunk: texts concatenate, info maps merge (the chunk's keys win,
@@ -89,6 +97,23 @@ pub struct TokenUsage {
     pub total_tokens: u64,
 }
 
+impl TokenUsage {
+    /// Usage of `prompt_tokens` in and `completion_tokens` out; the total is their sum.
+    ///
+    /// ```
+    /// use handler_core::payload::TokenUsage;
+    ///
+    /// assert_eq!(TokenUsage::new(3, 1).total_tokens, 4);
+    /// ```
+    pub const fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
+    }
+}
+
 impl std::ops::AddAssign for TokenUsage {
     fn add_assign(&mut self, other: Self) {
         self.prompt_tokens += other.prompt_tokens;
@@ -106,6 +131,7 @@ impl std::ops::AddAssign for TokenUsage {
 /// assert_eq!(result.first_text(), Some("Paris."));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LlmResult {
     /// Candidates per prompt: the outer index is the prompt, the inner the candidate.
     pub generations: Vec<Vec<Generation>>,
@@ -121,6 +147,44 @@ pub struct LlmResult {
 }
 
 impl LlmResult {
+    /// A result with these candidates (outer index: prompt, inner: candidate), nothing else.
+    ///
+    /// ```
+    /// use handler_core::payload::{Generation, LlmResult, TokenUsage};
+    ///
+    /// let result = LlmResult::new(vec![vec![Generation::new("Paris.")]])
+    ///     .with_token_usage(TokenUsage::new(5, 2))
+    ///     .with_model_name("echo");
+    /// assert_eq!(result.model_name.as_deref(), Some("echo"));
+    /// ```
+    pub fn new(generations: Vec<Vec<Generation>>) -> Self {
+        Self {
+            generations,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the tokens consumed.
+    #[must_use]
+    pub fn with_token_usage(mut self, usage: TokenUsage) -> Self {
+        self.token_usage = Some(usage);
+        self
+    }
+
+    /// Sets the model that answered.
+    #[must_use]
+    pub fn with_model_name(mut self, name: impl Into<String>) -> Self {
+        self.model_name = Some(name.into());
+        self
+    }
+
+    /// Sets what else the provider returned.
+    #[must_use]
+    pub fn with_llm_output(mut self, output: Metadata) -> Self {
+        self.llm_output = Some(output);
+        self
+    }
+
     /// A result with one prompt and one text candidate.
     pub fn from_text(text: impl Into<String>) -> Self {
         Self {

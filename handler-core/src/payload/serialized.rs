@@ -18,6 +18,7 @@ use super::Metadata;
 /// assert_eq!(s.name.as_deref(), Some("MultiQueryRetriever"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Serialized {
     /// The component's path, most general first (e.g. `["llm", "openai", "ChatOpenAI"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
