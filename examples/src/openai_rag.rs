@@ -266,7 +266,7 @@ pub mod traced {
     ) -> Result<T, E>
     where
         T: serde::Serialize,
-        E: std::error::Error,
+        E: std::error::Error + 'static,
     {
         let Some(manager) = AsyncCallbackManager::current() else {
             return body.await;

@@ -42,41 +42,40 @@ pub fn chat_messages(messages: &[ChatCompletionRequestMessage]) -> Vec<ChatMessa
 // `function_call` is deprecated, but older servers and conversations still carry it.
 #[allow(deprecated)]
 fn chat_message(message: &ChatCompletionRequestMessage) -> ChatMessage {
-    match message {
-        ChatCompletionRequestMessage::Developer(m) => ChatMessage {
-            name: m.name.clone(),
-            ..ChatMessage::new(Role::Other("developer".into()), text_of(&m.content))
-        },
-        ChatCompletionRequestMessage::System(m) => ChatMessage {
-            name: m.name.clone(),
-            ..ChatMessage::system(text_of(&m.content))
-        },
-        ChatCompletionRequestMessage::User(m) => ChatMessage {
-            name: m.name.clone(),
-            ..ChatMessage::user(text_of(&m.content))
-        },
+    let (mut chat, name) = match message {
+        ChatCompletionRequestMessage::Developer(m) => (
+            ChatMessage::new(Role::Other("developer".into()), text_of(&m.content)),
+            m.name.clone(),
+        ),
+        ChatCompletionRequestMessage::System(m) => {
+            (ChatMessage::system(text_of(&m.content)), m.name.clone())
+        }
+        ChatCompletionRequestMessage::User(m) => {
+            (ChatMessage::user(text_of(&m.content)), m.name.clone())
+        }
         ChatCompletionRequestMessage::Assistant(m) => {
             let content = match (&m.content, &m.refusal) {
                 (Some(content), _) => text_of(content),
                 (None, Some(refusal)) => refusal.clone(),
                 (None, None) => String::new(),
             };
-            let mut tool_calls = tool_calls(m.tool_calls.as_deref().unwrap_or_default());
-            tool_calls.extend(m.function_call.as_ref().map(function_call));
-            ChatMessage {
-                name: m.name.clone(),
-                tool_calls,
-                ..ChatMessage::assistant(content)
-            }
+            let mut chat = ChatMessage::assistant(content);
+            chat.tool_calls = tool_calls(m.tool_calls.as_deref().unwrap_or_default());
+            chat.tool_calls
+                .extend(m.function_call.as_ref().map(function_call));
+            (chat, m.name.clone())
         }
-        ChatCompletionRequestMessage::Tool(m) => {
-            ChatMessage::tool(text_of(&m.content), m.tool_call_id.clone())
-        }
-        ChatCompletionRequestMessage::Function(m) => ChatMessage {
-            name: Some(m.name.clone()),
-            ..ChatMessage::new(Role::Function, m.content.clone().unwrap_or_default())
-        },
-    }
+        ChatCompletionRequestMessage::Tool(m) => (
+            ChatMessage::tool(text_of(&m.content), m.tool_call_id.clone()),
+            None,
+        ),
+        ChatCompletionRequestMessage::Function(m) => (
+            ChatMessage::new(Role::Function, m.content.clone().unwrap_or_default()),
+            Some(m.name.clone()),
+        ),
+    };
+    chat.name = name;
+    chat
 }
 
 /// The text of a message content: the string itself, or the text (or refusal) of each part.
@@ -100,25 +99,20 @@ pub(crate) fn tool_calls(calls: &[ChatCompletionMessageToolCalls]) -> Vec<ToolCa
     calls
         .iter()
         .map(|call| match call {
-            ChatCompletionMessageToolCalls::Function(call) => ToolCall {
-                id: Some(call.id.clone()),
-                ..function_call(&call.function)
-            },
-            ChatCompletionMessageToolCalls::Custom(call) => ToolCall {
-                name: call.custom_tool.name.clone(),
-                args: Value::String(call.custom_tool.input.clone()),
-                id: Some(call.id.clone()),
-            },
+            ChatCompletionMessageToolCalls::Function(call) => {
+                function_call(&call.function).with_id(call.id.clone())
+            }
+            ChatCompletionMessageToolCalls::Custom(call) => ToolCall::new(
+                call.custom_tool.name.clone(),
+                Value::String(call.custom_tool.input.clone()),
+            )
+            .with_id(call.id.clone()),
         })
         .collect()
 }
 
 pub(crate) fn function_call(call: &FunctionCall) -> ToolCall {
-    ToolCall {
-        name: call.name.clone(),
-        args: parse_arguments(&call.arguments),
-        id: None,
-    }
+    ToolCall::new(call.name.clone(), parse_arguments(&call.arguments))
 }
 
 /// A tool call's arguments as JSON, or as the string the model wrote when it is not JSON.

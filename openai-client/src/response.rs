@@ -39,12 +39,11 @@ pub fn llm_result(response: &CreateChatCompletionResponse) -> LlmResult {
             generation
         })
         .collect();
-    LlmResult {
-        generations: vec![generations],
-        token_usage: response.usage.as_ref().map(token_usage),
-        model_name: Some(response.model.clone()),
-        llm_output: Some(response_output(&response.id)),
-    }
+    let mut result = LlmResult::new(vec![generations])
+        .with_model_name(response.model.clone())
+        .with_llm_output(response_output(&response.id));
+    result.token_usage = response.usage.as_ref().map(token_usage);
+    result
 }
 
 // `function_call` is deprecated, but older servers still answer with it.
@@ -57,19 +56,16 @@ fn assistant_message(message: &ChatCompletionResponseMessage) -> ChatMessage {
     };
     let mut calls = tool_calls(message.tool_calls.as_deref().unwrap_or_default());
     calls.extend(message.function_call.as_ref().map(function_call));
-    ChatMessage {
-        tool_calls: calls,
-        ..ChatMessage::assistant(content)
-    }
+    let mut chat = ChatMessage::assistant(content);
+    chat.tool_calls = calls;
+    chat
 }
 
-/// The token usage the server reported.
+/// The token usage the server reported, its total as it said (not recomputed).
 pub(crate) fn token_usage(usage: &CompletionUsage) -> TokenUsage {
-    TokenUsage {
-        prompt_tokens: usage.prompt_tokens.into(),
-        completion_tokens: usage.completion_tokens.into(),
-        total_tokens: usage.total_tokens.into(),
-    }
+    let mut tokens = TokenUsage::new(usage.prompt_tokens.into(), usage.completion_tokens.into());
+    tokens.total_tokens = usage.total_tokens.into();
+    tokens
 }
 
 /// `{"finish_reason": ...}`, or nothing when the server gave none.

@@ -11,7 +11,7 @@ use async_openai::types::chat::{
 use futures_util::stream::{self, Stream, StreamExt};
 use handler_core::AsyncLlmRunManager;
 use handler_core::payload::{
-    ChatMessage, ErrorInfo, Generation, GenerationChunk, LlmResult, Metadata, ToolCall,
+    ChatMessage, ErrorInfo, Generation, GenerationChunk, LlmResult, ToolCall,
 };
 use serde_json::Value;
 
@@ -173,11 +173,9 @@ impl ToolCallSoFar {
     }
 
     fn tool_call(&self) -> ToolCall {
-        ToolCall {
-            name: self.name.clone(),
-            args: parse_arguments(&self.arguments),
-            id: self.id.clone(),
-        }
+        let mut call = ToolCall::new(self.name.clone(), parse_arguments(&self.arguments));
+        call.id = self.id.clone();
+        call
     }
 }
 
@@ -232,21 +230,17 @@ impl Accumulated {
                     .map(ToolCallSoFar::tool_call)
                     .collect();
                 tool_calls.extend(choice.function_call.as_ref().map(ToolCallSoFar::tool_call));
-                let message = ChatMessage {
-                    tool_calls,
-                    ..ChatMessage::assistant(choice.content.clone())
-                };
+                let mut message = ChatMessage::assistant(choice.content.clone());
+                message.tool_calls = tool_calls;
                 let mut generation = Generation::from_message(message);
                 generation.generation_info = finish_info(choice.finish_reason.as_ref());
                 generation
             })
             .collect();
-        let llm_output: Option<Metadata> = self.id.as_deref().map(response_output);
-        LlmResult {
-            generations: vec![generations],
-            token_usage: self.usage.as_ref().map(token_usage),
-            model_name: self.model.clone(),
-            llm_output,
-        }
+        let mut result = LlmResult::new(vec![generations]);
+        result.token_usage = self.usage.as_ref().map(token_usage);
+        result.model_name = self.model.clone();
+        result.llm_output = self.id.as_deref().map(response_output);
+        result
     }
 }

@@ -732,11 +732,7 @@ async fn a_500_without_retries_fails_with_the_status_and_the_raw_body() -> TestR
 }
 
 fn weather_call() -> ToolCall {
-    ToolCall {
-        name: "weather".into(),
-        args: json!({"city": "Paris"}),
-        id: Some("call_1".into()),
-    }
+    ToolCall::new("weather", json!({"city": "Paris"})).with_id("call_1")
 }
 
 #[tokio::test]
