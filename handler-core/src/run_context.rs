@@ -13,6 +13,7 @@ use crate::payload::Metadata;
 /// A run's context is built once, when the run starts, and shared by reference with every event
 /// of the run: tags and metadata are never cloned per event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunContext {
     /// The run's id (a time-ordered UUID v7 unless the caller chose one).
     pub run_id: Uuid,
@@ -82,6 +83,7 @@ impl RunContext {
 /// assert_eq!(options.run_id, Some(id));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// The run id to use; a fresh UUID v7 when `None`. For LLM starts with several prompts, only
     /// the first prompt's run uses it.
