@@ -895,3 +895,34 @@ async fn retry_after_sets_the_wait_and_insufficient_quota_is_not_retried() -> Te
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn without_a_current_run_a_stream_is_passed_through_as_requested() -> TestResult {
+    let server = MockServer::start().await;
+    let body = [
+        chunk(json!({"content": "Hi"}), Some("stop")),
+        "data: [DONE]\n\n".to_owned(),
+    ]
+    .concat();
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(sse(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recording = Recording::new();
+    let client = client(&server, RetryPolicy::none())?;
+
+    let mut stream = client.chat().create_stream(request()?).await?;
+    let mut texts = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        texts.push(chunk?.choices[0].delta.content.clone());
+    }
+    assert_eq!(texts, [Some("Hi".to_owned())]);
+    assert!(recording.events()?.is_empty());
+    // The request went out as the caller wrote it: no usage asked for.
+    let requests = server.received_requests().await.ok_or("recording is on")?;
+    let sent: Value = serde_json::from_slice(&requests[0].body)?;
+    assert!(sent.get("stream_options").is_none(), "{sent}");
+    Ok(())
+}
