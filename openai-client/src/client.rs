@@ -111,8 +111,9 @@ impl<C: Config> InstrumentedChat<'_, C> {
     /// Creates a chat completion, as [`async_openai::Chat::create`] does.
     ///
     /// Under a current run: a chat model start with the request's messages and invocation
-    /// parameters, an `on_retry` per retry of a [`RetryService`], then an LLM end with the choices (text and tool
-    /// calls) and the token usage, or an LLM error (`HTTP <status>: <body>` for API errors).
+    /// parameters, an `on_retry` per retry of a [`RetryService`], then an LLM end with the
+    /// choices (text and tool calls) and the token usage, or an LLM error
+    /// (`HTTP <status>: <body>` for API errors).
     pub async fn create(
         &self,
         request: CreateChatCompletionRequest,
@@ -137,9 +138,8 @@ impl<C: Config> InstrumentedChat<'_, C> {
     /// Creates a streamed chat completion, as [`async_openai::Chat::create_stream`] does.
     ///
     /// Under a current run: a chat model start, an `on_retry` per retry of the opening request
-    /// (with a [`RetryService`]),
-    /// one `on_llm_new_token` per choice delta (with the delta as the chunk), then, when the
-    /// stream ends, an LLM end with the assembled choices, tool calls and usage. The client asks
+    /// (with a [`RetryService`]), one `on_llm_new_token` per choice delta (with the delta as the
+    /// chunk), then, when the stream ends, an LLM end with the assembled choices, tool calls and usage. The client asks
     /// for the usage (`stream_options.include_usage`) unless the request says otherwise, and then
     /// keeps the usage chunk to itself. A stream that fails, or ends before the model finished
     /// (no `finish_reason`), ends the run with an LLM error carrying what arrived; a stream
