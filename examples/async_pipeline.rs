@@ -5,8 +5,9 @@
 //!
 //! Every question runs in its own tokio task and the stand-in model pauses between tokens, so
 //! the runs really interleave; the UpTrain handler keys its state by run id, so each score
-//! belongs to its own question. Like `rag_pipeline`, it grades offline unless `OPENAI_API_KEY`
-//! (and optionally `OPENAI_BASE_URL`) is set.
+//! belongs to its own question. Like `rag_pipeline`, it grades offline (lexical estimates)
+//! unless asked for a judge: `UPTRAIN_EVALUATOR=judge` with `OPENAI_API_KEY` (and optionally
+//! `OPENAI_BASE_URL`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -58,6 +59,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let concurrency = Arc::new(Concurrency::default());

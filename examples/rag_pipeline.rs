@@ -7,15 +7,23 @@
 //! - `TokenCounter`, derived with `#[derive(CallbackHandler)]` and `#[callbacks]`, counts the
 //!   streamed tokens and the usage the model reports;
 //! - the UpTrain handler is not named here: the facade's `uptrain` feature registers it as a
-//!   plugin and `add_plugins` finds it. It reads its settings from the environment: with no
-//!   key it grades offline (and says so once in the log); with `OPENAI_API_KEY` (and
-//!   `OPENAI_BASE_URL` for a local OpenAI-compatible server) it asks that judge.
+//!   plugin and `add_plugins` finds it. It reads its settings from the environment and sends
+//!   nothing anywhere unless asked: by default it grades offline, with lexical estimates (and
+//!   says so, with how to turn a judge on). `UPTRAIN_EVALUATOR=judge` with `OPENAI_API_KEY`
+//!   (and `OPENAI_BASE_URL` for a local OpenAI-compatible server) asks an LLM judge;
+//!   `UPTRAIN_API_KEY` with `UPTRAIN_SERVER_URL` the UpTrain API. An `OPENAI_API_KEY` alone is
+//!   not enough: a key in the environment is not consent to send your answers away.
+//!
+//! The output is pipe-friendly: `cargo run --example rag_pipeline | head -1` ends quietly, and
+//! the log on stderr has colours only when stderr is a terminal.
 //!
 //! The pipeline answers a few questions with a keyword retriever (UpTrain's RAG checks), one
 //! with a multi-query retriever (plus multi-query accuracy) and one with a contextual
 //! compression retriever (plus context conciseness and reranking).
 
 use std::error::Error;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -54,25 +62,59 @@ impl TokenCounter {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// `println!` that returns the error instead of panicking when stdout is gone.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(io::stdout(), $($arg)*)
+    };
+}
+
+fn main() -> ExitCode {
     // The UpTrain handler logs through `tracing` (which evaluator it uses, failed checks).
     tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_writer(std::io::stderr)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head -1`): nothing left to say, and no one to say it to.
+        Err(error)
+            if error
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+fn run() -> Result<(), Box<dyn Error>> {
     let tokens = Arc::new(TokenCounter::default());
     let mut manager = CallbackManager::new()
         .with_handler(Arc::new(ConsoleHandler::new()))
         .with_handler(tokens.clone());
     let plugins = manager.add_plugins(&PluginConfig::from_env())?;
     let uptrain = manager.find_handler::<UptrainHandler>();
-    println!(
+    say!(
         "handlers: {:?} (plugins found: {plugins:?})",
         manager.handlers()
-    );
+    )?;
     if let Some(uptrain) = &uptrain {
-        println!("UpTrain evaluator: {}", uptrain.evaluator_name());
+        say!("UpTrain evaluator: {}", uptrain.evaluator_name())?;
+        if uptrain.evaluator_name() == "offline" {
+            say!(
+                "  Scores are offline lexical estimates (word overlap), not an LLM judge's \
+                 verdict.\n  For a judge: UPTRAIN_EVALUATOR=judge OPENAI_API_KEY=... \
+                 [OPENAI_BASE_URL=http://localhost:11434/v1 for a local server] \
+                 [UPTRAIN_MODEL=...]\n  For the UpTrain API: UPTRAIN_API_KEY=... \
+                 UPTRAIN_SERVER_URL=https://..."
+            )?;
+        }
     }
 
     let pipeline = Pipeline::shipped()?;
@@ -85,7 +127,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     let mut rows: Vec<EvaluatedRow> = Vec::new();
     for (question, retrieval) in runs {
-        println!("\n=== {question} ({} retrieval) ===", retrieval.label());
+        say!("\n=== {question} ({} retrieval) ===", retrieval.label())?;
         pipeline.answer(&manager, question, retrieval)?;
         // Waiting here keeps each answer's scores next to its run in the output; a pipeline
         // that does not care would flush once at the end.
@@ -94,25 +136,30 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    println!(
+    say!(
         "\n{} model runs, {} tokens streamed; usage reported: {} prompt + {} completion tokens",
         tokens.runs.load(Ordering::Relaxed),
         tokens.streamed.load(Ordering::Relaxed),
         tokens.prompt.load(Ordering::Relaxed),
         tokens.completion.load(Ordering::Relaxed),
-    );
+    )?;
     match uptrain {
-        Some(_) => {
+        Some(uptrain) => {
             let failed = rows.iter().filter(|r| !r.is_ok()).count();
-            println!(
-                "\nUpTrain scores ({} rows, {failed} with errors):\n",
-                rows.len()
-            );
-            print!("{}", score_table(&rows));
+            let stats = uptrain.stats();
+            say!(
+                "\nUpTrain scores ({} rows, {failed} with errors; {} evaluated, {} not \
+                 evaluated because the queue was full):\n",
+                rows.len(),
+                stats.evaluated,
+                stats.refused
+            )?;
+            write!(io::stdout(), "{}", score_table(&rows))?;
         }
         None => {
-            println!("\nThe UpTrain plugin is off (LLM_CALLBACKS_PLUGINS), so nothing was graded.")
+            say!("\nThe UpTrain plugin is off (LLM_CALLBACKS_PLUGINS), so nothing was graded.")?
         }
     }
+    io::stdout().flush()?;
     Ok(())
 }

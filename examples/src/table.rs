@@ -5,7 +5,9 @@ use llm_callbacks::uptrain::{Check, EvaluatedRow};
 const QUESTION_WIDTH: usize = 48;
 
 /// Renders rows as a plain-text table: one line per check, with the project and question on
-/// the first line of each row; a failed check shows `failed` (its error is in the row).
+/// the first line of each row; a failed check shows `failed` (its error is in the row), an
+/// offline score is marked `(estimate)` and explained under the table. Control characters in
+/// questions are shown escaped.
 ///
 /// ```
 /// use llm_callbacks::uptrain::UptrainHandler;
@@ -17,6 +19,7 @@ const QUESTION_WIDTH: usize = 48;
 /// let table = examples::score_table(&uptrain.flush());
 /// assert!(table.contains("langchain_rag"));
 /// assert!(table.contains("Context Relevance"));
+/// assert!(table.contains("(estimate)"), "offline scores say so");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn score_table(rows: &[EvaluatedRow]) -> String {
@@ -60,11 +63,15 @@ pub fn score_table(rows: &[EvaluatedRow]) -> String {
                 .map(Check::display_name)
                 .unwrap_or(name);
             let score = match row.scores.get(name).copied().flatten() {
+                Some(score) if row.estimate => format!("{score:.2} (estimate)"),
                 Some(score) => format!("{score:.2}"),
                 None => "failed".to_owned(),
             };
             let (project, question) = if i == 0 {
-                (row.project.as_str(), shorten(question, QUESTION_WIDTH))
+                (
+                    row.project.as_str(),
+                    shorten(&escape(question), QUESTION_WIDTH),
+                )
             } else {
                 ("", String::new())
             };
@@ -73,7 +80,25 @@ pub fn score_table(rows: &[EvaluatedRow]) -> String {
             ));
         }
     }
+    if rows.iter().any(|r| r.estimate) {
+        out.push_str(
+            "\n(estimate) = offline lexical estimate (word overlap), not an LLM judge's verdict\n",
+        );
+    }
     out
+}
+
+/// Control characters shown escaped, so a table row stays one line.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn shorten(text: &str, width: usize) -> String {

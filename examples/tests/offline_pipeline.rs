@@ -327,13 +327,18 @@ fn logged_blocks_and_the_table_show_every_score() {
     let table = score_table(&rows);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("project"));
-    assert_eq!(lines.len(), 2 + 1 + 3, "header, rule, one line per check");
+    assert_eq!(
+        lines.len(),
+        2 + 1 + 3 + 2,
+        "header, rule, one line per check, a blank line and the note on estimates"
+    );
     assert!(lines[2].starts_with("langchain_multi_query"));
     assert!(lines[2].contains(QUESTIONS[6]));
     let mq = rows[0].score(Check::MultiQueryAccuracy).unwrap();
     assert!(lines[2].contains("Multi Query Accuracy"));
-    assert!(lines[2].ends_with(&format!(" {mq:.2}")));
+    assert!(lines[2].ends_with(&format!(" {mq:.2} (estimate)")));
     assert!(lines[3].starts_with("langchain_rag"));
     assert!(lines[4].trim_start().starts_with("Factual Accuracy"));
-    assert!(lines[4].ends_with("1.00"));
+    assert!(lines[4].ends_with("1.00 (estimate)"));
+    assert!(lines[7].contains("offline lexical estimate"));
 }

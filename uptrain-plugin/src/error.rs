@@ -10,6 +10,7 @@ use serde::Serialize;
 /// reason.
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CheckError {
     /// The server answered with an error status. `body` is the server's `detail` (or error
     /// message) when it sent one, else an excerpt of the body.
@@ -35,11 +36,36 @@ pub enum CheckError {
         /// What timed out.
         message: String,
     },
-    /// The server could not be reached.
+    /// The server could not be reached (the request was never sent).
     #[error("cannot connect: {message}")]
     Connect {
         /// The transport's reason.
         message: String,
+    },
+    /// The connection was reset or closed before the reply was complete (often a server
+    /// closing an idle keep-alive connection). The server may have seen the request.
+    #[error("connection closed before the reply was complete: {message}")]
+    Reset {
+        /// The transport's reason.
+        message: String,
+    },
+    /// The TLS handshake failed (e.g. an untrusted or expired certificate): not retried.
+    #[error("TLS failure (not retried): {message}")]
+    Tls {
+        /// The transport's reason.
+        message: String,
+    },
+    /// The request is estimated larger than the whole per-minute token budget, so it was not
+    /// sent (it could never fit, and waiting for it would stall every other request).
+    #[error(
+        "prompt of about {tokens} tokens exceeds the budget of {tokens_per_minute} tokens per \
+         minute: not sent (raise the tokens-per-minute limit or shorten the input)"
+    )]
+    OverTokenBudget {
+        /// The request's estimated tokens (characters / 3).
+        tokens: u64,
+        /// The configured budget.
+        tokens_per_minute: u32,
     },
     /// The response body broke off or could not be read.
     #[error("response body could not be read (truncated?): {message}")]
@@ -83,8 +109,17 @@ impl CheckError {
     pub(crate) fn is_transient(&self) -> bool {
         matches!(
             self,
-            CheckError::Timeout { .. } | CheckError::Connect { .. } | CheckError::Body { .. }
+            CheckError::Timeout { .. }
+                | CheckError::Connect { .. }
+                | CheckError::Body { .. }
+                | CheckError::Reset { .. }
         )
+    }
+
+    /// Whether the server provably never received the request (so even a call that is not
+    /// idempotent may be sent again).
+    pub(crate) fn never_sent(&self) -> bool {
+        matches!(self, CheckError::Connect { .. })
     }
 }
 
@@ -119,6 +154,7 @@ impl fmt::Display for RowIssue {
 /// A whole evaluation that could not run. Per-row failures are never reported here: they are
 /// [`CheckError`]s in the result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvaluationError {
     /// Some rows lack keys their checks need, or hold values of the wrong type.
     #[error("invalid rows: {}", format_issues(issues))]
@@ -135,6 +171,21 @@ pub enum EvaluationError {
     /// The evaluation could not finish (the evaluator panicked, or its thread stopped).
     #[error("the evaluation could not finish: {0}")]
     Internal(String),
+    /// The handler's queue was full, so the row was recorded without being evaluated.
+    #[error("not evaluated: queue full ({capacity} evaluations waiting)")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The evaluation did not finish within its deadline (all attempts and waits included).
+    #[error("not evaluated: deadline of {}s exceeded", deadline.as_secs_f64())]
+    DeadlineExceeded {
+        /// The deadline.
+        deadline: std::time::Duration,
+    },
+    /// The handler shut down (or was dropped) before this evaluation finished.
+    #[error("not evaluated: the handler shut down before the evaluation finished")]
+    ShutDown,
 }
 
 fn format_issues(issues: &[RowIssue]) -> String {
@@ -214,6 +265,31 @@ mod tests {
         assert!(msg.contains("row 9: missing keys context"));
         assert!(!msg.contains("row 10:"));
         assert!(msg.contains("and 2 more rows"));
+    }
+
+    #[test]
+    fn handler_level_errors_say_why_a_row_was_not_evaluated() {
+        assert_eq!(
+            EvaluationError::QueueFull { capacity: 8 }.to_string(),
+            "not evaluated: queue full (8 evaluations waiting)"
+        );
+        assert_eq!(
+            EvaluationError::DeadlineExceeded {
+                deadline: std::time::Duration::from_millis(1500)
+            }
+            .to_string(),
+            "not evaluated: deadline of 1.5s exceeded"
+        );
+        let reset = CheckError::Reset {
+            message: "x".into(),
+        };
+        assert!(reset.is_transient() && !reset.never_sent());
+        assert!(
+            !CheckError::Tls {
+                message: "x".into()
+            }
+            .is_transient()
+        );
     }
 
     #[test]

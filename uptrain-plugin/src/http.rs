@@ -1,6 +1,10 @@
 //! The HTTP layer of the remote evaluators: one reused `reqwest::Client`, the limiter, bounded
-//! retries with back-off and `Retry-After`, a capped body read, and the mapping of every
-//! failure to a [`CheckError`].
+//! retries with back-off and `Retry-After` / `retry-after-ms`, a capped body read, and the
+//! mapping of every failure to a [`CheckError`].
+//!
+//! What is retried depends on whether the call is idempotent: a judge call may be sent again
+//! after any transient failure; `log_and_evaluate` (which logs and grades on the server) only
+//! when the connection was refused, since then the server provably never saw it.
 
 use std::time::Duration;
 
@@ -128,12 +132,15 @@ impl Transport {
 
     /// Sends the request built by `build` until `judge` accepts a reply or the attempts run
     /// out. `tokens` is the estimated prompt size for the rate limiter. 429, 408 and 5xx
-    /// statuses, timeouts, connection failures and broken bodies back off and retry; other
-    /// statuses fail at once; a 2xx reply goes to `judge`.
+    /// statuses, timeouts, refused, reset and closed connections and broken bodies back off
+    /// and retry (when `idempotent`; otherwise only refused connections do); other statuses
+    /// and TLS failures fail at once; a 2xx reply goes to `judge`. A 429 pauses every request
+    /// of this transport for its back-off.
     pub(crate) async fn call<T>(
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         tokens: u64,
+        idempotent: bool,
         mut judge: impl FnMut(Reply) -> Verdict<T>,
     ) -> Result<T, CheckError> {
         let mut attempt = 0;
@@ -141,30 +148,46 @@ impl Transport {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
             let outcome = {
-                let _slot = self.limiter.acquire(tokens).await;
+                let _slot = self.limiter.acquire(tokens).await?;
                 self.send(build(&self.client)).await
             };
-            let (error, retry_after) = match outcome {
+            let (error, wait) = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => match judge(reply) {
                     Verdict::Accept(value) => return Ok(value),
                     Verdict::Fail(error) => return Err(error),
-                    Verdict::RetryNow(error) if last => return Err(error),
+                    Verdict::RetryNow(error) if last || !idempotent => return Err(error),
                     Verdict::RetryNow(error) => {
                         tracing::debug!(attempt, %error, "unusable reply, retrying at once");
                         continue;
                     }
                 },
+                Ok(reply) if reply.status == 429 => {
+                    let wait = match reply.retry_after {
+                        Some(asked) => self.retry.backoff(attempt, Some(asked)),
+                        None => self.retry.rate_limited_backoff(attempt),
+                    };
+                    // The server limits all our requests, not just this one.
+                    self.limiter.pause(wait);
+                    (reply.to_error(), wait)
+                }
                 Ok(reply) if is_retryable_status(reply.status) => {
-                    (reply.to_error(), reply.retry_after)
+                    let wait = self.retry.backoff(attempt, reply.retry_after);
+                    (reply.to_error(), wait)
                 }
                 Ok(reply) => return Err(reply.to_error()),
-                Err(error) if error.is_transient() => (error, None),
+                Err(error) if error.is_transient() => {
+                    if error.never_sent() {
+                        self.limiter.refund(tokens);
+                    }
+                    let wait = self.retry.backoff(attempt, None);
+                    (error, wait)
+                }
                 Err(error) => return Err(error),
             };
-            if last {
+            let resendable = idempotent || error.never_sent();
+            if last || !resendable {
                 return Err(error);
             }
-            let wait = self.retry.backoff(attempt, retry_after);
             tracing::debug!(attempt, %error, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -214,19 +237,32 @@ fn is_html_type(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"))
 }
 
+/// The delay a server asked for: `retry-after-ms` (milliseconds, as OpenAI sends), else
 /// `Retry-After` in seconds (whole or fractional); HTTP dates are ignored.
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs: f64 = value.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+    let number = |name| -> Option<f64> {
+        let value: f64 = headers.get(name)?.to_str().ok()?.trim().parse().ok()?;
+        (value.is_finite() && value >= 0.0).then_some(value)
+    };
+    if let Some(ms) = number(RETRY_AFTER_MS) {
+        return Some(Duration::from_secs_f64((ms / 1000.0).min(86_400.0)));
+    }
+    number(RETRY_AFTER.as_str()).map(|secs| Duration::from_secs_f64(secs.min(86_400.0)))
 }
+
+/// OpenAI's millisecond variant of `Retry-After`.
+const RETRY_AFTER_MS: &str = "retry-after-ms";
 
 fn transport_error(error: reqwest::Error) -> CheckError {
     let message = describe(&error);
-    if error.is_timeout() {
+    if is_tls_failure(&error) {
+        CheckError::Tls { message }
+    } else if error.is_timeout() {
         CheckError::Timeout { message }
     } else if error.is_connect() {
         CheckError::Connect { message }
+    } else if is_reset(&error) {
+        CheckError::Reset { message }
     } else if error.is_body() || error.is_decode() {
         CheckError::Body { message }
     } else {
@@ -244,6 +280,45 @@ fn body_error(error: reqwest::Error) -> CheckError {
             message: describe(&error),
         }
     }
+}
+
+/// The error's causes, the error itself excluded.
+fn causes(error: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    let mut next = std::error::Error::source(error);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = current.source();
+        Some(current)
+    })
+}
+
+/// A certificate the TLS layer rejected, or a failed handshake: retrying cannot help.
+fn is_tls_failure(error: &reqwest::Error) -> bool {
+    causes(error).any(|cause| {
+        let text = cause.to_string().to_ascii_lowercase();
+        text.contains("certificate") || text.contains("tls handshake") || text.contains("ssl")
+    })
+}
+
+/// The connection was reset or closed before the reply was complete.
+fn is_reset(error: &reqwest::Error) -> bool {
+    causes(error).any(|cause| {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        let text = cause.to_string().to_ascii_lowercase();
+        text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+            || text.contains("incomplete message")
+    })
 }
 
 /// The error and its sources on one line.
@@ -284,6 +359,13 @@ mod tests {
         assert_eq!(parse_retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
         assert_eq!(parse_retry_after(&headers), None);
+        // OpenAI's millisecond header wins over the seconds one.
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("20"));
+        headers.insert(RETRY_AFTER_MS, HeaderValue::from_static("1500"));
+        assert_eq!(
+            parse_retry_after(&headers),
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]

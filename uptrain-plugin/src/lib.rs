@@ -54,8 +54,8 @@ pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use handler::{
-    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, UptrainConfig, UptrainError,
-    UptrainHandler, UptrainHandlerBuilder, env,
+    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
+    UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
 };
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,

@@ -2,8 +2,19 @@
 //! flight, and two token buckets (requests per minute, estimated tokens per minute) pace them.
 //!
 //! The buckets start full (a burst of one minute's budget, as UpTrain allows) and refill
-//! continuously. A caller reserves its cost at once, possibly driving a bucket negative, and
-//! sleeps until the debt is repaid: reservations are served in order and no caller spins.
+//! continuously. Callers that find the budget short queue in order (a fair async lock): the
+//! one at the head sleeps until its cost is available, re-checking at least every
+//! [`RECHECK`] so refunded budget counts at once, takes it and lets the next one in. Nobody
+//! spins, and a large request is not overtaken by a stream of small ones.
+//!
+//! Three rules keep one caller from stalling the others:
+//! - a request estimated larger than the whole per-minute token budget is refused at once
+//!   (it could never be sent within the limit, and waiting for it would hold everyone up);
+//! - a caller sleeps for its budget *before* taking an in-flight slot, so a sleeping caller
+//!   never holds a slot that a ready one could use;
+//! - an attempt that never reached the server (connection refused) gets its budget back.
+//!
+//! A 429 pauses the whole limiter: no new request starts until the pause ends.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::Limits;
+use crate::error::CheckError;
 
 #[derive(Debug)]
 struct Bucket {
@@ -31,15 +43,22 @@ impl Bucket {
         })
     }
 
-    /// Takes `cost` and returns how long the caller must wait before the debt is repaid.
-    fn reserve(&mut self, elapsed: f64, cost: f64) -> f64 {
+    fn refill(&mut self, elapsed: f64) {
         self.available = (self.available + elapsed * self.per_sec).min(self.capacity);
-        self.available -= cost;
-        if self.available >= 0.0 {
+    }
+
+    /// How long until `cost` is available (zero when it is now).
+    fn shortfall(&self, cost: f64) -> f64 {
+        if self.available >= cost {
             0.0
         } else {
-            -self.available / self.per_sec
+            (cost - self.available) / self.per_sec
         }
+    }
+
+    /// Gives back `cost` taken for an attempt that was never sent.
+    fn refund(&mut self, cost: f64) {
+        self.available = (self.available + cost).min(self.capacity);
     }
 }
 
@@ -55,6 +74,12 @@ struct Rates {
 pub(crate) struct Limiter {
     in_flight: Semaphore,
     rates: Option<Mutex<Rates>>,
+    /// The per-minute token budget, if any: larger requests are refused.
+    token_budget: Option<u32>,
+    /// Callers short of budget wait here, in order.
+    queue: tokio::sync::Mutex<()>,
+    /// No request starts before this instant (set by a 429).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 /// Held while a request is in flight.
@@ -77,46 +102,125 @@ impl Limiter {
         Self {
             in_flight: Semaphore::new(limits.max_in_flight.max(1)),
             rates,
+            token_budget: limits.tokens_per_minute,
+            queue: tokio::sync::Mutex::new(()),
+            paused_until: Mutex::new(None),
         }
     }
 
-    /// Waits for a free slot, then for the rate budget of one request of `tokens` estimated
-    /// tokens.
-    pub(crate) async fn acquire(&self, tokens: u64) -> Slot<'_> {
+    /// Waits for any shared pause, then for the rate budget of one request of `tokens`
+    /// estimated tokens, then for a free slot (never sleeping while holding one). Refuses a
+    /// request larger than the whole per-minute token budget.
+    pub(crate) async fn acquire(&self, tokens: u64) -> Result<Slot<'_>, CheckError> {
+        if let Some(budget) = self.token_budget
+            && tokens > u64::from(budget)
+        {
+            return Err(CheckError::OverTokenBudget {
+                tokens,
+                tokens_per_minute: budget,
+            });
+        }
+        self.wait_for_pause().await;
+        if !self.try_take(tokens).is_zero() {
+            let _turn = self.queue.lock().await;
+            loop {
+                let wait = self.try_take(tokens);
+                if wait.is_zero() {
+                    break;
+                }
+                tokio::time::sleep(wait.min(RECHECK)).await;
+            }
+        }
+        self.wait_for_pause().await;
         // The semaphore is never closed, so acquire cannot fail; without a permit we would
         // merely lose the bound for this one request.
         let permit = self.in_flight.acquire().await.ok();
-        let wait = self.reserve(tokens);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        Slot { _permit: permit }
+        Ok(Slot { _permit: permit })
     }
 
-    fn reserve(&self, tokens: u64) -> Duration {
-        let Some(rates) = &self.rates else {
-            return Duration::ZERO;
-        };
+    /// Gives back the budget of an attempt that never reached the server.
+    pub(crate) fn refund(&self, tokens: u64) {
+        let Some(rates) = &self.rates else { return };
         let mut rates = rates
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(bucket) = rates.requests.as_mut() {
+            bucket.refund(1.0);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let cost = tokens as f64;
+        if let Some(bucket) = rates.tokens.as_mut() {
+            bucket.refund(cost);
+        }
+    }
+
+    /// Holds every new request back for `wait` (after a 429: the server is rate limiting
+    /// all of them, not just the one it answered).
+    pub(crate) fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_for_pause(&self) {
+        loop {
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match until {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Takes the budget of one request of `tokens` when both buckets have it; else takes
+    /// nothing and says how long until they should.
+    fn try_take(&self, tokens: u64) -> Duration {
+        let Some(rates) = &self.rates else {
+            return Duration::ZERO;
+        };
+        let mut guard = rates
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rates = &mut *guard;
         let now = Instant::now();
         let elapsed = now.duration_since(rates.last).as_secs_f64();
         rates.last = now;
-        let req_wait = rates
-            .requests
-            .as_mut()
-            .map_or(0.0, |b| b.reserve(elapsed, 1.0));
         // Token counts stay far below 2^53, so the conversion is exact in practice.
         #[allow(clippy::cast_precision_loss)]
         let cost = tokens as f64;
-        let tok_wait = rates
-            .tokens
-            .as_mut()
-            .map_or(0.0, |b| b.reserve(elapsed, cost));
-        Duration::from_secs_f64(req_wait.max(tok_wait).max(0.0))
+        let mut wait: f64 = 0.0;
+        for (bucket, cost) in [(&mut rates.requests, 1.0), (&mut rates.tokens, cost)] {
+            if let Some(bucket) = bucket {
+                bucket.refill(elapsed);
+                wait = wait.max(bucket.shortfall(cost));
+            }
+        }
+        if wait > 0.0 {
+            // Round up so the next check finds the budget there.
+            return Duration::from_secs_f64(wait + 0.001);
+        }
+        for (bucket, cost) in [(&mut rates.requests, 1.0), (&mut rates.tokens, cost)] {
+            if let Some(bucket) = bucket {
+                bucket.available -= cost;
+            }
+        }
+        Duration::ZERO
     }
 }
+
+/// Longest sleep of a caller waiting for budget before it checks again (refunds may have
+/// brought the budget back sooner).
+const RECHECK: Duration = Duration::from_millis(250);
 
 /// Estimated tokens of a prompt: characters / 3, as UpTrain estimates.
 pub(crate) fn estimate_tokens(text: &str) -> u64 {
@@ -129,29 +233,22 @@ mod tests {
 
     #[test]
     fn requests_beyond_the_burst_wait_their_turn() {
-        let limiter = Limiter::new(&Limits {
-            max_in_flight: 4,
-            requests_per_minute: Some(60),
-            tokens_per_minute: None,
-        });
+        let limiter = Limiter::new(&Limits::unlimited(4).with_requests_per_minute(Some(60)));
         for _ in 0..60 {
-            assert_eq!(limiter.reserve(0), Duration::ZERO);
+            assert_eq!(limiter.try_take(0), Duration::ZERO);
         }
-        let wait = limiter.reserve(0);
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_millis(1001));
-        let next = limiter.reserve(0);
-        assert!(next > Duration::from_millis(1900), "{next:?}");
+        let wait = limiter.try_take(0);
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_millis(1002));
+        // Nothing was taken: the next caller is told the same.
+        let next = limiter.try_take(0);
+        assert!(next > Duration::from_millis(900) && next <= Duration::from_millis(1002));
     }
 
     #[test]
     fn token_budget_paces_large_prompts() {
-        let limiter = Limiter::new(&Limits {
-            max_in_flight: 4,
-            requests_per_minute: None,
-            tokens_per_minute: Some(600),
-        });
-        assert_eq!(limiter.reserve(600), Duration::ZERO);
-        let wait = limiter.reserve(10);
+        let limiter = Limiter::new(&Limits::unlimited(4).with_tokens_per_minute(Some(600)));
+        assert_eq!(limiter.try_take(600), Duration::ZERO);
+        let wait = limiter.try_take(10);
         assert!(wait >= Duration::from_millis(900), "{wait:?}");
     }
 
@@ -159,7 +256,7 @@ mod tests {
     fn unlimited_never_waits() {
         let limiter = Limiter::new(&Limits::unlimited(1));
         for _ in 0..1000 {
-            assert_eq!(limiter.reserve(1_000_000), Duration::ZERO);
+            assert_eq!(limiter.try_take(1_000_000), Duration::ZERO);
         }
     }
 
@@ -173,6 +270,54 @@ mod tests {
         drop(a);
         let third = tokio::time::timeout(Duration::from_millis(200), limiter.acquire(1)).await;
         assert!(third.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_token_budget_is_refused_and_takes_nothing() {
+        let limiter = Limiter::new(&Limits::unlimited(1).with_tokens_per_minute(Some(1_000)));
+        let refused = limiter.acquire(1_001).await.map(|_| ()).unwrap_err();
+        assert_eq!(
+            refused,
+            CheckError::OverTokenBudget {
+                tokens: 1_001,
+                tokens_per_minute: 1_000
+            }
+        );
+        // The whole budget is still there for the requests behind it.
+        assert_eq!(limiter.try_take(1_000), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_caller_waiting_for_budget_holds_no_slot() {
+        let limiter = Limiter::new(&Limits::unlimited(1).with_tokens_per_minute(Some(600)));
+        assert_eq!(limiter.try_take(600), Duration::ZERO);
+        // This one owes 3 tokens: it sleeps about 300 ms, without the only slot.
+        let waiting = limiter.acquire(3);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), &mut waiting)
+                .await
+                .is_err()
+        );
+        assert_eq!(limiter.in_flight.available_permits(), 1);
+        assert!(waiting.await.is_ok());
+    }
+
+    #[test]
+    fn refunds_give_back_budget_of_unsent_attempts() {
+        let limiter = Limiter::new(&Limits::unlimited(1).with_tokens_per_minute(Some(600)));
+        assert_eq!(limiter.try_take(600), Duration::ZERO);
+        limiter.refund(600);
+        assert_eq!(limiter.try_take(600), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_every_new_request_back() {
+        let limiter = Limiter::new(&Limits::unlimited(4));
+        limiter.pause(Duration::from_millis(200));
+        let started = Instant::now();
+        assert!(limiter.acquire(1).await.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(190));
     }
 
     #[test]

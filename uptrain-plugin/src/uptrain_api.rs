@@ -137,6 +137,9 @@ impl UptrainApiEvaluator {
                                 .body(bytes.clone())
                         },
                         0,
+                        // log_and_evaluate logs and grades: never sent twice unless the
+                        // server provably did not receive it.
+                        false,
                         |reply| interpret(&reply),
                     )
                     .await
@@ -267,16 +270,9 @@ impl Default for UptrainApiBuilder {
             server_url: None,
             api_key: None,
             batch_size: MAX_BATCH,
-            limits: Limits {
-                max_in_flight: 4,
-                requests_per_minute: None,
-                tokens_per_minute: None,
-            },
+            limits: Limits::unlimited(4),
             retry: RetryPolicy::default(),
-            timeouts: Timeouts {
-                total: std::time::Duration::from_secs(600),
-                ..Timeouts::default()
-            },
+            timeouts: Timeouts::default().with_total(std::time::Duration::from_secs(600)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             progress: ProgressMode::Auto,
         }

@@ -106,11 +106,12 @@ async fn unparseable_replies_are_retried_at_once_then_reported() {
         .await;
     // A long back-off: only an immediate retry finishes quickly.
     let judge = judge_builder(&server)
-        .retry(RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_secs(10),
-            max_delay: Duration::from_secs(10),
-        })
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_base_delay(Duration::from_secs(10))
+                .with_max_delay(Duration::from_secs(10)),
+        )
         .build()
         .unwrap();
     let started = Instant::now();
@@ -232,10 +233,11 @@ async fn a_slow_server_times_out_after_bounded_attempts() {
         .await;
     let judge = judge_builder(&server)
         .retry(fast_retry(2))
-        .timeouts(Timeouts {
-            connect: Duration::from_secs(1),
-            total: Duration::from_millis(100),
-        })
+        .timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(1))
+                .with_total(Duration::from_millis(100)),
+        )
         .build()
         .unwrap();
     let evaluation = judge

@@ -155,14 +155,8 @@ async fn the_servers_detail_is_surfaced_on_every_row_without_retrying_a_4xx() {
 }
 
 #[tokio::test]
-async fn a_5xx_is_retried_and_null_scores_are_reported() {
+async fn null_scores_are_reported_with_the_servers_reason() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"detail": "busy"})))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"question": "q0", "score_context_relevance": 1.0, "explanation_context_relevance": "ok"},
@@ -181,6 +175,55 @@ async fn a_5xx_is_retried_and_null_scores_are_reported() {
             reason: "judge failed".into()
         })
     );
+}
+
+/// `log_and_evaluate` logs and grades on the server: a batch the server may have seen (a 5xx,
+/// a timeout) is never sent again, so it cannot be graded and logged twice.
+#[tokio::test]
+async fn a_batch_the_server_may_have_seen_is_never_sent_twice() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"detail": "busy"})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(std::time::Duration::from_secs(2)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = EvaluationRequest::new(rows(2), [Check::ContextRelevance]);
+    let api = evaluator(&server);
+    let evaluation = api.evaluate(&request).await.unwrap();
+    let error = evaluation.rows[0].get(Check::ContextRelevance).unwrap();
+    assert_eq!(
+        error.error,
+        Some(CheckError::Http {
+            status: 503,
+            body: "busy".into()
+        })
+    );
+    let slow = UptrainApiEvaluator::builder()
+        .server_url(server.uri())
+        .api_key("up-key")
+        .timeouts(
+            uptrain_plugin::Timeouts::default().with_total(std::time::Duration::from_millis(200)),
+        )
+        .progress(uptrain_plugin::ProgressMode::Never)
+        .build()
+        .unwrap();
+    let evaluation = slow.evaluate(&request).await.unwrap();
+    let error = evaluation.rows[1].get(Check::ContextRelevance).unwrap();
+    assert!(
+        matches!(error.error, Some(CheckError::Timeout { .. })),
+        "{error:?}"
+    );
+    // The mocks' expectations (one request each) are checked when the server drops.
 }
 
 #[tokio::test]

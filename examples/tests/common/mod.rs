@@ -116,15 +116,18 @@ pub fn judge_handler(server: &MockServer, max_attempts: u32) -> UptrainHandlerBu
         .base_url(server.uri())
         .model("judge-model")
         .limits(Limits::unlimited(16))
-        .retry(RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-        })
-        .timeouts(Timeouts {
-            connect: Duration::from_secs(2),
-            total: Duration::from_secs(5),
-        })
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(max_attempts)
+                .with_base_delay(Duration::from_millis(1))
+                .with_max_delay(Duration::from_millis(5))
+                .with_rate_limited_delay(Duration::from_millis(1)),
+        )
+        .timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(2))
+                .with_total(Duration::from_secs(5)),
+        )
         .log_results(false)
 }
 

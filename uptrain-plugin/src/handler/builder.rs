@@ -3,21 +3,22 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::{ConfigValueError, EvaluatorKind, UptrainConfig};
+use super::config::{ConfigValueError, EvaluatorKind, UptrainConfig, defaults};
 use super::flows::Tracker;
 use super::worker::Worker;
 use super::{Inner, Outcomes, UptrainError, UptrainHandler};
 use crate::config::ProgressMode;
 use crate::evaluator::{Evaluator, KeyType};
-use crate::judge::{API_KEY_ENV, JudgeEvaluator};
+use crate::judge::JudgeEvaluator;
 use crate::offline::OfflineEvaluator;
-use crate::uptrain_api::{UPTRAIN_KEY_ENV, UptrainApiEvaluator};
+use crate::uptrain_api::UptrainApiEvaluator;
 
 /// Builds an [`UptrainHandler`].
 #[derive(Default)]
@@ -85,21 +86,59 @@ impl UptrainHandlerBuilder {
         self
     }
 
-    /// Concurrency and rate limits of remote evaluators.
+    /// Concurrency and rate limits of remote evaluators (else each evaluator's own).
     pub fn limits(mut self, limits: crate::Limits) -> Self {
-        self.config.limits = limits;
+        self.config.limits = Some(limits);
         self
     }
 
-    /// Retries of remote evaluators.
+    /// Retries of remote evaluators (else each evaluator's own).
     pub fn retry(mut self, retry: crate::RetryPolicy) -> Self {
-        self.config.retry = retry;
+        self.config.retry = Some(retry);
         self
     }
 
-    /// Timeouts of remote evaluators.
+    /// Timeouts of remote evaluators (else each evaluator's own).
     pub fn timeouts(mut self, timeouts: crate::Timeouts) -> Self {
-        self.config.timeouts = timeouts;
+        self.config.timeouts = Some(timeouts);
+        self
+    }
+
+    /// Evaluations waiting to start, at most (at least 1). Default 1024.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.config.queue_capacity = capacity;
+        self
+    }
+
+    /// Rows kept for `results` and for the next `flush` (the newest; 0 = none). Default
+    /// 1000.
+    pub fn retention(mut self, rows: usize) -> Self {
+        self.config.retention = rows;
+        self
+    }
+
+    /// Time after which the state of a run that never ended is dropped. Default 15 min.
+    pub fn run_ttl(mut self, ttl: Duration) -> Self {
+        self.config.run_ttl = ttl;
+        self
+    }
+
+    /// Runs tracked at once, at most (at least 1). Default 10,000.
+    pub fn max_tracked_runs(mut self, runs: usize) -> Self {
+        self.config.max_tracked_runs = runs;
+        self
+    }
+
+    /// Total time one evaluation may take, every attempt and wait included. Default 5 min
+    /// (11 min for the UpTrain API).
+    pub fn evaluation_deadline(mut self, deadline: Duration) -> Self {
+        self.config.evaluation_deadline = Some(deadline);
+        self
+    }
+
+    /// How long dropping the handler waits for unfinished evaluations. Default 5 s.
+    pub fn drop_timeout(mut self, wait: Duration) -> Self {
+        self.config.drop_timeout = wait;
         self
     }
 
@@ -130,12 +169,45 @@ impl UptrainHandlerBuilder {
                 expected: "one of openai, uptrain".into(),
             })?;
         }
-        let evaluator = match self.evaluator.take() {
-            Some(evaluator) => evaluator,
-            None => make_evaluator(&self.config)?,
+        for (name, value) in [
+            ("queue capacity", self.config.queue_capacity),
+            ("max tracked runs", self.config.max_tracked_runs),
+        ] {
+            if value == 0 {
+                return Err(ConfigValueError {
+                    name,
+                    value: "0".into(),
+                    expected: "at least 1".into(),
+                }
+                .into());
+            }
+        }
+        if self.config.run_ttl.is_zero() || self.config.evaluation_deadline == Some(Duration::ZERO)
+        {
+            return Err(ConfigValueError {
+                name: "run ttl / evaluation deadline",
+                value: "0".into(),
+                expected: "a positive duration".into(),
+            }
+            .into());
+        }
+        let (evaluator, kind) = match self.evaluator.take() {
+            Some(evaluator) => (evaluator, None),
+            None => {
+                let (evaluator, kind) = make_evaluator(&self.config)?;
+                (evaluator, Some(kind))
+            }
         };
+        let deadline =
+            self.config
+                .evaluation_deadline
+                .unwrap_or(if kind == Some(EvaluatorKind::UptrainApi) {
+                    defaults::API_DEADLINE
+                } else {
+                    defaults::DEADLINE
+                });
         let file = match &self.config.output_file {
-            Some(path) => Some(Mutex::new(BufWriter::new(
+            Some(path) => Some(Mutex::new(
                 OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -144,7 +216,7 @@ impl UptrainHandlerBuilder {
                         path: path.clone(),
                         source,
                     })?,
-            ))),
+            )),
             None => None,
         };
         let console = self.config.log_results.then(|| {
@@ -154,13 +226,17 @@ impl UptrainHandlerBuilder {
                     .unwrap_or_else(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
             )
         });
-        let worker = Worker::start().map_err(UptrainError::Worker)?;
+        let worker = Worker::start(self.config.queue_capacity).map_err(UptrainError::Worker)?;
         tracing::debug!(evaluator = evaluator.name(), project = %self.config.project_name, "UpTrain handler ready");
+        let estimates = evaluator.name() == "offline";
+        let tracker = Tracker::new(self.config.run_ttl, self.config.max_tracked_runs);
         Ok(UptrainHandler {
             inner: Arc::new(Inner {
                 config: self.config,
                 evaluator,
-                tracker: Mutex::new(Tracker::default()),
+                estimates,
+                deadline,
+                tracker: Mutex::new(tracker),
                 console,
                 file,
                 outcomes: Mutex::new(Outcomes::default()),
@@ -172,34 +248,47 @@ impl UptrainHandlerBuilder {
     }
 }
 
-/// Builds the evaluator the configuration asks for.
-fn make_evaluator(config: &UptrainConfig) -> Result<Arc<dyn Evaluator>, UptrainError> {
+/// How to turn on a real judge, for the log line that says the plugin grades offline.
+pub(crate) const OFFLINE_HINT: &str = "scores are lexical estimates, not a judge's verdict. \
+    For an LLM judge set UPTRAIN_EVALUATOR=judge with OPENAI_API_KEY (and OPENAI_BASE_URL, e.g. \
+    http://localhost:11434/v1, for a local OpenAI-compatible server); for the UpTrain API set \
+    UPTRAIN_API_KEY and UPTRAIN_SERVER_URL";
+
+/// Builds the evaluator the configuration asks for, and says which kind it is.
+fn make_evaluator(
+    config: &UptrainConfig,
+) -> Result<(Arc<dyn Evaluator>, EvaluatorKind), UptrainError> {
     let kind = match config.evaluator {
         EvaluatorKind::Auto => match (&config.api_key, config.key_type) {
             (Some(_), KeyType::OpenAi) => EvaluatorKind::Judge,
             (Some(_), KeyType::Uptrain) => EvaluatorKind::UptrainApi,
-            (None, key_type) => {
-                let env = match key_type {
-                    KeyType::OpenAi => API_KEY_ENV,
-                    KeyType::Uptrain => UPTRAIN_KEY_ENV,
-                };
-                tracing::info!(
-                    "UpTrain: no API key configured ({env}); grading answers with the offline \
-                     lexical evaluator"
-                );
-                EvaluatorKind::Offline
-            }
+            (None, _) => EvaluatorKind::Offline,
         },
         kind => kind,
     };
-    Ok(match kind {
+    if kind == EvaluatorKind::Offline {
+        match config.ignored_key_env {
+            Some(env) => tracing::info!(
+                "UpTrain: grading answers offline; {env} is set but not used (a key in the \
+                 environment is not consent to send answers to a judge): {OFFLINE_HINT}"
+            ),
+            None => tracing::info!("UpTrain: grading answers offline: {OFFLINE_HINT}"),
+        }
+    }
+    let evaluator: Arc<dyn Evaluator> = match kind {
         EvaluatorKind::Judge => {
             let mut builder = JudgeEvaluator::builder()
                 .model(config.model.clone())
-                .limits(config.limits)
-                .retry(config.retry)
-                .timeouts(config.timeouts)
                 .progress(ProgressMode::Never);
+            if let Some(limits) = config.limits {
+                builder = builder.limits(limits);
+            }
+            if let Some(retry) = config.retry {
+                builder = builder.retry(retry);
+            }
+            if let Some(timeouts) = config.timeouts {
+                builder = builder.timeouts(timeouts);
+            }
             if let Some(key) = &config.api_key {
                 builder = builder.api_key(key.clone());
             }
@@ -209,11 +298,16 @@ fn make_evaluator(config: &UptrainConfig) -> Result<Arc<dyn Evaluator>, UptrainE
             Arc::new(builder.build()?)
         }
         EvaluatorKind::UptrainApi => {
-            let mut builder = UptrainApiEvaluator::builder()
-                .limits(config.limits)
-                .retry(config.retry)
-                .timeouts(config.timeouts)
-                .progress(ProgressMode::Never);
+            let mut builder = UptrainApiEvaluator::builder().progress(ProgressMode::Never);
+            if let Some(limits) = config.limits {
+                builder = builder.limits(limits);
+            }
+            if let Some(retry) = config.retry {
+                builder = builder.retry(retry);
+            }
+            if let Some(timeouts) = config.timeouts {
+                builder = builder.timeouts(timeouts);
+            }
             if let Some(key) = &config.api_key {
                 builder = builder.api_key(key.clone());
             }
@@ -223,5 +317,6 @@ fn make_evaluator(config: &UptrainConfig) -> Result<Arc<dyn Evaluator>, UptrainE
             Arc::new(builder.build()?)
         }
         EvaluatorKind::Offline | EvaluatorKind::Auto => Arc::new(OfflineEvaluator::new()),
-    })
+    };
+    Ok((evaluator, kind))
 }

@@ -13,9 +13,15 @@ use crate::judge::{API_KEY_ENV, BASE_URL_ENV, DEFAULT_MODEL};
 use crate::uptrain_api::{UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV};
 
 /// Which evaluator grades the answers.
+///
+/// Nothing leaves the process unless asked for: [`Auto`](Self::Auto) uses a remote evaluator
+/// only for a key given in code (or the UpTrain API key, `UPTRAIN_API_KEY`); an
+/// `OPENAI_API_KEY` that merely sits in the environment is not used unless
+/// `UPTRAIN_EVALUATOR=judge` says so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum EvaluatorKind {
-    /// By key type when an API key is configured; else offline (said once in the log).
+    /// By key type when an API key was given in code or `UPTRAIN_API_KEY` is set; else
+    /// offline (said once in the log, with how to turn a judge on).
     #[default]
     Auto,
     /// The LLM judge on an OpenAI-compatible server.
@@ -69,7 +75,17 @@ impl ConfigValueError {
 /// Every setting of the UpTrain handler. Build it with
 /// [`UptrainHandler::builder`](super::UptrainHandler::builder) or read it with
 /// [`UptrainConfig::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// let config = uptrain_plugin::UptrainConfig::default();
+/// assert_eq!(config.queue_capacity, 1024);
+/// assert_eq!(config.retention, 1000);
+/// assert_eq!(config.drop_timeout, Duration::from_secs(5));
+/// assert_eq!(config.limits, None, "each evaluator keeps its own defaults");
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct UptrainConfig {
     /// Prefix of the project names: `<project>_rag`, `<project>_multi_query`,
     /// `<project>_context_reranking`. Default `langchain`.
@@ -86,14 +102,52 @@ pub struct UptrainConfig {
     pub evaluator: EvaluatorKind,
     /// The judge's base URL (`OPENAI_BASE_URL`) or the UpTrain server (`UPTRAIN_SERVER_URL`).
     pub base_url: Option<String>,
-    /// Concurrency and rate limits of remote evaluators.
-    pub limits: Limits,
-    /// Retries of remote evaluators.
-    pub retry: RetryPolicy,
-    /// Timeouts of remote evaluators.
-    pub timeouts: Timeouts,
+    /// Concurrency and rate limits of remote evaluators; `None` = the evaluator's own
+    /// defaults (judge: 16 in flight, 100 requests and 90,000 tokens a minute; UpTrain API:
+    /// 4 in flight, no rate limit).
+    pub limits: Option<Limits>,
+    /// Retries of remote evaluators; `None` = the evaluator's own defaults.
+    pub retry: Option<RetryPolicy>,
+    /// Timeouts of remote evaluators; `None` = the evaluator's own defaults (judge: 120 s per
+    /// request; UpTrain API: 600 s).
+    pub timeouts: Option<Timeouts>,
     /// A JSONL file that gets one line per evaluated row (appended).
     pub output_file: Option<PathBuf>,
+    /// Evaluations waiting to start, at most. When the queue is full, an answer is not
+    /// evaluated: it becomes a row whose error says "not evaluated: queue full" (counted in
+    /// [`HandlerStats::refused`](super::HandlerStats::refused)). Default 1024.
+    pub queue_capacity: usize,
+    /// Rows kept for [`results`](super::UptrainHandler::results), and rows kept for the next
+    /// [`flush`](super::UptrainHandler::flush): the newest `retention` of each; `0` keeps
+    /// none (rows still reach the console, the file and the evaluation listeners).
+    /// Default 1000.
+    pub retention: usize,
+    /// Time after which the state of a run that never ended is dropped. Default 15 min.
+    pub run_ttl: Duration,
+    /// Runs tracked at once, at most; beyond, the oldest run's state is dropped. Default
+    /// 10,000.
+    pub max_tracked_runs: usize,
+    /// Total time one evaluation may take, every attempt and wait included; `None` = by
+    /// evaluator (5 min; 11 min for the UpTrain API).
+    pub evaluation_deadline: Option<Duration>,
+    /// How long dropping the handler waits for unfinished evaluations before giving them up
+    /// (and saying how many in the log). Default 5 s.
+    pub drop_timeout: Duration,
+    /// An API key variable that was present but not used (no consent).
+    pub(crate) ignored_key_env: Option<&'static str>,
+}
+
+/// Defaults of the handler's own bounds.
+pub(crate) mod defaults {
+    use std::time::Duration;
+
+    pub(crate) const QUEUE_CAPACITY: usize = 1024;
+    pub(crate) const RETENTION: usize = 1000;
+    pub(crate) const RUN_TTL: Duration = Duration::from_secs(15 * 60);
+    pub(crate) const MAX_TRACKED_RUNS: usize = 10_000;
+    pub(crate) const DEADLINE: Duration = Duration::from_secs(5 * 60);
+    pub(crate) const API_DEADLINE: Duration = Duration::from_secs(11 * 60);
+    pub(crate) const DROP_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 impl Default for UptrainConfig {
@@ -106,10 +160,17 @@ impl Default for UptrainConfig {
             log_results: true,
             evaluator: EvaluatorKind::Auto,
             base_url: None,
-            limits: Limits::default(),
-            retry: RetryPolicy::default(),
-            timeouts: Timeouts::default(),
+            limits: None,
+            retry: None,
+            timeouts: None,
             output_file: None,
+            queue_capacity: defaults::QUEUE_CAPACITY,
+            retention: defaults::RETENTION,
+            run_ttl: defaults::RUN_TTL,
+            max_tracked_runs: defaults::MAX_TRACKED_RUNS,
+            evaluation_deadline: None,
+            drop_timeout: defaults::DROP_TIMEOUT,
+            ignored_key_env: None,
         }
     }
 }
@@ -128,6 +189,12 @@ impl fmt::Debug for UptrainConfig {
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)
             .field("output_file", &self.output_file)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("retention", &self.retention)
+            .field("run_ttl", &self.run_ttl)
+            .field("max_tracked_runs", &self.max_tracked_runs)
+            .field("evaluation_deadline", &self.evaluation_deadline)
+            .field("drop_timeout", &self.drop_timeout)
             .finish()
     }
 }
@@ -156,6 +223,36 @@ pub mod env {
     pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
     /// Total timeout per request, in seconds.
     pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
+    /// Evaluations waiting to start, at most.
+    pub const QUEUE_CAPACITY: &str = "UPTRAIN_QUEUE_CAPACITY";
+    /// Rows kept for `results` and for the next `flush` (0 = none).
+    pub const RETENTION: &str = "UPTRAIN_RETENTION";
+    /// Seconds after which an unended run's state is dropped.
+    pub const RUN_TTL_SECS: &str = "UPTRAIN_RUN_TTL_SECS";
+    /// Runs tracked at once, at most.
+    pub const MAX_TRACKED_RUNS: &str = "UPTRAIN_MAX_TRACKED_RUNS";
+    /// Total seconds one evaluation may take.
+    pub const DEADLINE_SECS: &str = "UPTRAIN_DEADLINE_SECS";
+    /// Seconds a drop of the handler waits for unfinished evaluations.
+    pub const DROP_TIMEOUT_SECS: &str = "UPTRAIN_DROP_TIMEOUT_SECS";
+}
+
+fn seconds(
+    source: &PluginConfig,
+    key: &'static str,
+    allow_zero: bool,
+) -> Result<Option<Duration>, ConfigValueError> {
+    let Some(secs) = parse::<f64>(source, key, "seconds, e.g. 30")? else {
+        return Ok(None);
+    };
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if allow_zero || !d.is_zero() => Ok(Some(d)),
+        _ => Err(ConfigValueError::new(
+            key,
+            &secs.to_string(),
+            "a positive number of seconds",
+        )),
+    }
 }
 
 fn parse<T: FromStr>(
@@ -209,39 +306,87 @@ impl UptrainConfig {
             config.log_results = log;
         }
         config.output_file = source.get(env::OUTPUT_FILE).map(PathBuf::from);
-        let (key_env, url_env) = match config.key_type {
-            KeyType::OpenAi => (API_KEY_ENV, BASE_URL_ENV),
-            KeyType::Uptrain => (UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV),
+        // An UpTrain key in the environment is consent to the UpTrain API (it has no other
+        // use); an OpenAI key is not consent to send every answer to a judge.
+        if source.get(env::KEY_TYPE).is_none() && source.get(UPTRAIN_KEY_ENV).is_some() {
+            config.key_type = KeyType::Uptrain;
+        }
+        match config.key_type {
+            KeyType::Uptrain => {
+                config.api_key = source.get(UPTRAIN_KEY_ENV);
+                config.base_url = source.get(UPTRAIN_URL_ENV);
+            }
+            KeyType::OpenAi => {
+                if config.evaluator == EvaluatorKind::Judge {
+                    config.api_key = source.get(API_KEY_ENV);
+                } else if source.get(API_KEY_ENV).is_some() {
+                    config.ignored_key_env = Some(API_KEY_ENV);
+                }
+                config.base_url = source.get(BASE_URL_ENV);
+            }
+        }
+        let api = config.evaluator == EvaluatorKind::UptrainApi
+            || (config.evaluator == EvaluatorKind::Auto && config.key_type == KeyType::Uptrain);
+        let mut limits = if api {
+            Limits::unlimited(4)
+        } else {
+            Limits::default()
         };
-        config.api_key = source.get(key_env);
-        config.base_url = source.get(url_env);
+        let mut limits_set = false;
         if let Some(n) = parse::<usize>(source, env::MAX_IN_FLIGHT, "a whole number of at least 1")?
         {
-            config.limits.max_in_flight = n;
+            limits.max_in_flight = n;
+            limits_set = true;
         }
-        let rpm = parse::<u32>(
+        if let Some(rpm) = parse::<u32>(
             source,
             env::REQUESTS_PER_MINUTE,
             "a whole number (0 = unlimited)",
-        )?;
-        config.limits.requests_per_minute = per_minute(rpm, config.limits.requests_per_minute);
-        let tpm = parse::<u32>(
+        )? {
+            limits.requests_per_minute = per_minute(Some(rpm), None);
+            limits_set = true;
+        }
+        if let Some(tpm) = parse::<u32>(
             source,
             env::TOKENS_PER_MINUTE,
             "a whole number (0 = unlimited)",
-        )?;
-        config.limits.tokens_per_minute = per_minute(tpm, config.limits.tokens_per_minute);
-        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, "a whole number of at least 1")? {
-            config.retry.max_attempts = n;
+        )? {
+            limits.tokens_per_minute = per_minute(Some(tpm), None);
+            limits_set = true;
         }
-        if let Some(secs) = parse::<f64>(source, env::TIMEOUT_SECS, "seconds, e.g. 30")? {
-            config.timeouts.total = Duration::try_from_secs_f64(secs).map_err(|_| {
-                ConfigValueError::new(
-                    env::TIMEOUT_SECS,
-                    &secs.to_string(),
-                    "a positive number of seconds",
-                )
-            })?;
+        config.limits = limits_set.then_some(limits);
+        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, "a whole number of at least 1")? {
+            config.retry = Some(RetryPolicy::default().with_max_attempts(n));
+        }
+        if let Some(total) = seconds(source, env::TIMEOUT_SECS, false)? {
+            let base = if api {
+                Timeouts::default().with_total(Duration::from_secs(600))
+            } else {
+                Timeouts::default()
+            };
+            config.timeouts = Some(base.with_total(total));
+        }
+        if let Some(n) =
+            parse::<usize>(source, env::QUEUE_CAPACITY, "a whole number of at least 1")?
+        {
+            config.queue_capacity = n;
+        }
+        if let Some(n) = parse::<usize>(source, env::RETENTION, "a whole number (0 = none)")? {
+            config.retention = n;
+        }
+        if let Some(ttl) = seconds(source, env::RUN_TTL_SECS, false)? {
+            config.run_ttl = ttl;
+        }
+        if let Some(n) = parse::<usize>(
+            source,
+            env::MAX_TRACKED_RUNS,
+            "a whole number of at least 1",
+        )? {
+            config.max_tracked_runs = n;
+        }
+        config.evaluation_deadline = seconds(source, env::DEADLINE_SECS, false)?;
+        if let Some(wait) = seconds(source, env::DROP_TIMEOUT_SECS, true)? {
+            config.drop_timeout = wait;
         }
         Ok(config)
     }
@@ -250,6 +395,50 @@ impl UptrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_openai_key_in_the_environment_is_not_consent() {
+        let present = PluginConfig::new().set(API_KEY_ENV, "sk-live");
+        let config = UptrainConfig::from_plugin_config(&present).unwrap();
+        assert_eq!(config.api_key, None);
+        assert_eq!(config.evaluator, EvaluatorKind::Auto);
+        assert_eq!(config.ignored_key_env, Some(API_KEY_ENV));
+
+        let chosen = present.clone().set(env::EVALUATOR, "judge");
+        let config = UptrainConfig::from_plugin_config(&chosen).unwrap();
+        assert_eq!(config.api_key.as_deref(), Some("sk-live"));
+        assert_eq!(config.ignored_key_env, None);
+
+        let uptrain = PluginConfig::new().set(UPTRAIN_KEY_ENV, "up-key");
+        let config = UptrainConfig::from_plugin_config(&uptrain).unwrap();
+        assert_eq!(config.key_type, KeyType::Uptrain);
+        assert_eq!(config.api_key.as_deref(), Some("up-key"));
+    }
+
+    #[test]
+    fn bounds_are_read_from_the_environment() {
+        let source = PluginConfig::new()
+            .set(env::QUEUE_CAPACITY, "8")
+            .set(env::RETENTION, "0")
+            .set(env::RUN_TTL_SECS, "30")
+            .set(env::MAX_TRACKED_RUNS, "100")
+            .set(env::DEADLINE_SECS, "2.5")
+            .set(env::DROP_TIMEOUT_SECS, "0")
+            .set(env::TIMEOUT_SECS, "7");
+        let config = UptrainConfig::from_plugin_config(&source).unwrap();
+        assert_eq!(config.queue_capacity, 8);
+        assert_eq!(config.retention, 0);
+        assert_eq!(config.run_ttl, Duration::from_secs(30));
+        assert_eq!(config.max_tracked_runs, 100);
+        assert_eq!(
+            config.evaluation_deadline,
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(config.drop_timeout, Duration::ZERO);
+        assert_eq!(config.timeouts.unwrap().total, Duration::from_secs(7));
+        assert_eq!(config.limits, None);
+        assert_eq!(config.retry, None);
+    }
 
     #[test]
     fn plugin_config_values_are_read_and_bad_ones_named() {
@@ -263,8 +452,10 @@ mod tests {
         assert_eq!(config.project_name, "shop");
         assert_eq!(config.key_type, KeyType::Uptrain);
         assert_eq!(config.api_key.as_deref(), Some("up-key"));
-        assert_eq!(config.limits.requests_per_minute, None);
-        assert_eq!(config.limits.tokens_per_minute, Some(90_000));
+        // The UpTrain API's own limits, with the one override.
+        let limits = config.limits.unwrap();
+        assert_eq!(limits.requests_per_minute, None);
+        assert_eq!(limits.max_in_flight, 4);
         assert!(!config.log_results);
         assert!(
             !format!("{config:?}").contains("up-key"),
@@ -282,6 +473,10 @@ mod tests {
             UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::MAX_ATTEMPTS, "many"))
                 .unwrap_err();
         assert!(err.to_string().contains("UPTRAIN_MAX_ATTEMPTS"), "{err}");
+        let err =
+            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::DEADLINE_SECS, "0"))
+                .unwrap_err();
+        assert!(err.to_string().contains("UPTRAIN_DEADLINE_SECS"), "{err}");
         assert!(
             "nope"
                 .parse::<EvaluatorKind>()

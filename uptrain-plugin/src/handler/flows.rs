@@ -12,9 +12,21 @@
 //!   conciseness and context reranking, when it ends.
 //!
 //! Every piece of state hangs off a run id, so concurrent runs never mix, and is dropped when
-//! its run ends.
+//! its run ends or fails (the core reports a run manager dropped without an end as an error of
+//! kind "abandoned", so that ends it too).
+//!
+//! Bounded whatever the events say:
+//! - a run that never ends is forgotten after the time-to-live, and beyond the cap on tracked
+//!   runs the oldest is forgotten first (both counted as expired);
+//! - a run that names itself as its parent is taken as a root;
+//! - a run id that starts again while still open replaces that run's state (one entry per id,
+//!   however often it repeats);
+//! - walking up the tree stops after as many steps as there are tracked runs, so a loop of
+//!   parents (`a` under `b` under `a`) ends the walk instead of hanging it;
+//! - a multi-query retriever keeps at most [`MAX_VARIANTS`] variants.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use handler_core::payload::{Document, Serialized};
 use handler_core::{RunContext, Uuid};
@@ -60,8 +72,13 @@ impl Flow {
 pub(crate) struct Job {
     pub(crate) flow: Flow,
     pub(crate) run_id: Uuid,
+    /// The root of the graded run's tree (its trace), when it is not the run itself.
+    pub(crate) root_run_id: Option<Uuid>,
     pub(crate) row: Row,
 }
+
+/// Variants kept per multi-query retriever, at most.
+pub(crate) const MAX_VARIANTS: usize = 64;
 
 /// A RAG chain waiting for its response.
 #[derive(Debug)]
@@ -70,6 +87,24 @@ struct PendingRag {
     context: String,
     /// The run ids it is reachable from: the chain's and its parent's.
     anchors: Vec<Uuid>,
+    /// The chain's tree root.
+    root_run_id: Option<Uuid>,
+    /// Its entry in the expiry queue.
+    stamp: u64,
+}
+
+/// A run still open.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    parent: Option<Uuid>,
+    stamp: u64,
+}
+
+/// What an expiry entry stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Run(Uuid),
+    Rag(Uuid),
 }
 
 #[derive(Debug)]
@@ -85,10 +120,18 @@ struct Compression {
 }
 
 /// Per-run state of the flows being watched.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tracker {
+    ttl: Duration,
+    max_runs: usize,
+    /// Entries in start order: (what, stamp, when). An entry whose stamp no longer matches
+    /// its state is stale and skipped.
+    expiry: VecDeque<(Key, u64, Instant)>,
+    next_stamp: u64,
+    /// Runs (and RAG chains) forgotten by the time-to-live or the cap.
+    expired: u64,
     /// Parent of every run still open.
-    parents: HashMap<Uuid, Option<Uuid>>,
+    parents: HashMap<Uuid, Open>,
     /// Anchor run id → the RAG chain it leads to.
     rag_anchors: HashMap<Uuid, Uuid>,
     /// RAG chain run id → what it waits with.
@@ -100,19 +143,116 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    /// Remembers where a run sits in the tree.
-    pub(crate) fn run_started(&mut self, run: &RunContext) {
-        self.parents.insert(run.run_id, run.parent_run_id);
+    pub(crate) fn new(ttl: Duration, max_runs: usize) -> Self {
+        Self {
+            ttl,
+            max_runs: max_runs.max(1),
+            expiry: VecDeque::new(),
+            next_stamp: 0,
+            expired: 0,
+            parents: HashMap::new(),
+            rag_anchors: HashMap::new(),
+            rag: HashMap::new(),
+            multi_query: HashMap::new(),
+            compression: HashMap::new(),
+            compression_inner: HashMap::new(),
+        }
     }
 
-    /// The run's ancestors, nearest first (not the run itself).
+    /// Runs tracked now (open runs and RAG chains waiting for an answer).
+    pub(crate) fn tracked(&self) -> usize {
+        self.parents.len() + self.rag.len()
+    }
+
+    /// Runs forgotten so far by the time-to-live or the cap.
+    pub(crate) fn expired(&self) -> u64 {
+        self.expired
+    }
+
+    fn stamp(&mut self, key: Key) -> u64 {
+        self.next_stamp += 1;
+        self.expiry
+            .push_back((key, self.next_stamp, Instant::now()));
+        self.next_stamp
+    }
+
+    fn is_live(&self, key: Key, stamp: u64) -> bool {
+        match key {
+            Key::Run(id) => self.parents.get(&id).is_some_and(|o| o.stamp == stamp),
+            Key::Rag(id) => self.rag.get(&id).is_some_and(|r| r.stamp == stamp),
+        }
+    }
+
+    /// Forgets runs past their time-to-live, and the oldest beyond the cap; drops stale
+    /// expiry entries so the queue stays proportional to what is tracked.
+    fn prune(&mut self) {
+        let now = Instant::now();
+        while let Some(&(key, stamp, since)) = self.expiry.front() {
+            if !self.is_live(key, stamp) {
+                self.expiry.pop_front();
+                continue;
+            }
+            let too_old = now.duration_since(since) >= self.ttl;
+            if !too_old && self.tracked() <= self.max_runs {
+                break;
+            }
+            self.expiry.pop_front();
+            self.expired += 1;
+            match key {
+                Key::Run(id) => {
+                    tracing::debug!(run_id = %id, "UpTrain: forgetting a run that never ended");
+                    self.run_ended(id);
+                }
+                Key::Rag(id) => self.forget_rag(id),
+            }
+        }
+        // Entries of runs that ended behind a long-lived one pile up: compact now and then.
+        if self.expiry.len() > 2 * self.tracked() + 64 {
+            let live: Vec<_> = self
+                .expiry
+                .iter()
+                .copied()
+                .filter(|&(key, stamp, _)| self.is_live(key, stamp))
+                .collect();
+            self.expiry = live.into();
+        }
+    }
+
+    /// Remembers where a run sits in the tree. A run that names itself as its parent is a
+    /// root; a run id that is already open is restarted (its old place is replaced).
+    pub(crate) fn run_started(&mut self, run: &RunContext) {
+        let parent = run.parent_run_id.filter(|p| *p != run.run_id);
+        let stamp = self.stamp(Key::Run(run.run_id));
+        self.parents.insert(run.run_id, Open { parent, stamp });
+        self.prune();
+    }
+
+    /// The run's ancestors, nearest first (not the run itself). At most as many steps as
+    /// there are tracked runs, so a loop of parents cannot hang the walk.
     fn ancestors(&self, run_id: Uuid) -> impl Iterator<Item = Uuid> + '_ {
-        let mut next = self.parents.get(&run_id).copied().flatten();
+        let parent_of = |id: &Uuid| self.parents.get(id).and_then(|o| o.parent);
+        let mut next = parent_of(&run_id);
+        let mut steps = self.parents.len();
         std::iter::from_fn(move || {
+            if steps == 0 {
+                return None;
+            }
+            steps -= 1;
             let current = next?;
-            next = self.parents.get(&current).copied().flatten();
+            next = parent_of(&current);
             Some(current)
         })
+    }
+
+    /// Drops a RAG chain's pending state and the anchors that lead to it.
+    fn forget_rag(&mut self, chain: Uuid) {
+        if let Some(pending) = self.rag.remove(&chain) {
+            for anchor in &pending.anchors {
+                if self.rag_anchors.get(anchor) == Some(&chain) {
+                    self.rag_anchors.remove(anchor);
+                }
+            }
+        }
     }
 
     pub(crate) fn chain_started(&mut self, run: &RunContext, inputs: &Value) {
@@ -124,26 +264,40 @@ impl Tracker {
             return;
         };
         let mut anchors = vec![run.run_id];
-        anchors.extend(run.parent_run_id);
+        anchors.extend(run.parent_run_id.filter(|p| *p != run.run_id));
+        // A chain id that repeats replaces its own older state.
+        self.forget_rag(run.run_id);
         for anchor in &anchors {
             // A newer RAG chain under the same anchor replaces an unanswered older one.
-            if let Some(old) = self.rag_anchors.insert(*anchor, run.run_id) {
+            if let Some(old) = self.rag_anchors.insert(*anchor, run.run_id)
+                && old != run.run_id
+            {
                 self.forget_rag_if_unreachable(old);
             }
         }
+        let stamp = self.stamp(Key::Rag(run.run_id));
         self.rag.insert(
             run.run_id,
             PendingRag {
                 question: question.to_owned(),
                 context,
                 anchors,
+                root_run_id: run.root_run_id,
+                stamp,
             },
         );
+        self.prune();
     }
 
     fn forget_rag_if_unreachable(&mut self, chain: Uuid) {
-        if !self.rag_anchors.values().any(|c| *c == chain) {
-            self.rag.remove(&chain);
+        let reachable = self.rag.get(&chain).is_some_and(|pending| {
+            pending
+                .anchors
+                .iter()
+                .any(|a| self.rag_anchors.get(a) == Some(&chain))
+        });
+        if !reachable {
+            self.forget_rag(chain);
         }
     }
 
@@ -156,7 +310,9 @@ impl Tracker {
         let chain = chain?;
         let pending = self.rag.remove(&chain)?;
         for anchor in &pending.anchors {
-            self.rag_anchors.remove(anchor);
+            if self.rag_anchors.get(anchor) == Some(&chain) {
+                self.rag_anchors.remove(anchor);
+            }
         }
         let mut row = Row::new();
         row.insert("question".into(), pending.question.into());
@@ -165,6 +321,7 @@ impl Tracker {
         Some(Job {
             flow: Flow::Rag,
             run_id: chain,
+            root_run_id: pending.root_run_id,
             row,
         })
     }
@@ -200,6 +357,7 @@ impl Tracker {
         let ancestors: Vec<Uuid> = self.ancestors(run.run_id).collect();
         if let Some(outer) = ancestors.iter().find(|a| self.multi_query.contains_key(a))
             && let Some(mq) = self.multi_query.get_mut(outer)
+            && mq.variants.len() < MAX_VARIANTS
         {
             mq.variants.push(query.to_owned());
         }
@@ -213,7 +371,10 @@ impl Tracker {
         run: &RunContext,
         documents: &[Document],
     ) -> Option<Job> {
-        let job = self.finish_retriever(run.run_id, documents);
+        let job = self.finish_retriever(run.run_id, documents).map(|job| Job {
+            root_run_id: run.root_run_id,
+            ..job
+        });
         self.run_ended(run.run_id);
         job
     }
@@ -232,6 +393,7 @@ impl Tracker {
             return Some(Job {
                 flow: Flow::MultiQuery,
                 run_id,
+                root_run_id: None,
                 row,
             });
         }
@@ -253,6 +415,7 @@ impl Tracker {
         Some(Job {
             flow: Flow::ContextReranking,
             run_id,
+            root_run_id: None,
             row,
         })
     }
@@ -277,6 +440,12 @@ impl Tracker {
             + self.multi_query.len()
             + self.compression.len()
             + self.compression_inner.len()
+    }
+
+    /// Entries in the expiry queue (for leak tests).
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.expiry.len()
     }
 }
 
@@ -317,6 +486,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn tracker() -> Tracker {
+        Tracker::new(Duration::from_secs(60), 1000)
+    }
+
     fn run(parent: Option<&RunContext>) -> RunContext {
         let mut run = RunContext::new(Uuid::now_v7());
         run.parent_run_id = parent.map(|p| p.run_id);
@@ -325,7 +498,7 @@ mod tests {
 
     #[test]
     fn rag_chain_then_sibling_llm_makes_one_rag_row() {
-        let mut t = Tracker::default();
+        let mut t = tracker();
         let outer = run(None);
         t.chain_started(&outer, &json!({"question": "q?"}));
         let prompt = run(Some(&outer));
@@ -351,7 +524,7 @@ mod tests {
 
     #[test]
     fn interleaved_rag_runs_do_not_mix() {
-        let mut t = Tracker::default();
+        let mut t = tracker();
         let a = run(None);
         let b = run(None);
         t.chain_started(&a, &json!({"question": "qa", "context": "ca"}));
@@ -380,7 +553,7 @@ mod tests {
 
     #[test]
     fn an_llm_outside_any_rag_chain_is_not_evaluated() {
-        let mut t = Tracker::default();
+        let mut t = tracker();
         let chain = run(None);
         t.chain_started(&chain, &json!({"input": "x"}));
         let llm = run(Some(&chain));
@@ -390,7 +563,7 @@ mod tests {
 
     #[test]
     fn multi_query_collects_nested_queries_as_variants() {
-        let mut t = Tracker::default();
+        let mut t = tracker();
         let mq = run(None);
         t.retriever_started(
             &mq,
@@ -414,7 +587,7 @@ mod tests {
 
     #[test]
     fn compression_compares_inner_and_outer_documents() {
-        let mut t = Tracker::default();
+        let mut t = tracker();
         let outer = run(None);
         t.retriever_started(
             &outer,
@@ -430,5 +603,96 @@ mod tests {
         assert_eq!(job.row["concise_context"], "1. b");
         assert_eq!(job.row["reranked_context"], "1. b");
         assert_eq!(t.open_state(), 0);
+    }
+
+    fn rag_inputs() -> serde_json::Value {
+        json!({"question": "q?", "context": "c"})
+    }
+
+    #[test]
+    fn a_self_parented_run_is_a_root_and_does_not_hang() {
+        let mut t = tracker();
+        let mut chain = run(None);
+        chain.parent_run_id = Some(chain.run_id);
+        t.chain_started(&chain, &rag_inputs());
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        let job = t.llm_ended(&llm, Some("a")).unwrap();
+        assert_eq!(job.run_id, chain.run_id);
+        t.run_ended(chain.run_id);
+        assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn a_loop_of_parents_ends_the_walk() {
+        let mut t = tracker();
+        let (mut a, mut b) = (run(None), run(None));
+        a.parent_run_id = Some(b.run_id);
+        b.parent_run_id = Some(a.run_id);
+        t.run_started(&a);
+        t.run_started(&b);
+        let mut llm = run(None);
+        llm.parent_run_id = Some(a.run_id);
+        t.run_started(&llm);
+        assert!(t.llm_ended(&llm, Some("x")).is_none());
+        assert!(t.ancestors(a.run_id).count() <= 3);
+    }
+
+    #[test]
+    fn a_repeated_run_id_keeps_one_entry_and_the_queue_bounded() {
+        let mut t = tracker();
+        let chain = run(None);
+        let mut child = run(None);
+        child.run_id = chain.run_id; // a child with its parent's id
+        child.parent_run_id = Some(chain.run_id);
+        for _ in 0..10_000 {
+            t.chain_started(&chain, &rag_inputs());
+            t.chain_started(&child, &rag_inputs());
+        }
+        assert_eq!(t.tracked(), 2, "one open run and one waiting RAG chain");
+        assert!(t.queued() < 200, "{}", t.queued());
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        assert!(t.llm_ended(&llm, Some("a")).is_some());
+        t.run_ended(chain.run_id);
+        assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn runs_that_never_end_are_capped_and_expire() {
+        let mut t = Tracker::new(Duration::from_secs(3600), 100);
+        for _ in 0..1_000 {
+            let chain = run(None);
+            t.chain_started(&chain, &rag_inputs());
+        }
+        assert!(t.tracked() <= 100, "{}", t.tracked());
+        assert!(t.expired() >= 900);
+
+        let mut t = Tracker::new(Duration::from_millis(20), 1000);
+        for _ in 0..10 {
+            t.chain_started(&run(None), &rag_inputs());
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        t.run_started(&run(None));
+        assert_eq!(t.tracked(), 1, "only the newest run is left");
+        assert_eq!(t.expired(), 10, "ten runs, their RAG state with them");
+    }
+
+    #[test]
+    fn ended_runs_leave_nothing_behind() {
+        let mut t = tracker();
+        let outer = run(None);
+        t.chain_started(&outer, &json!({}));
+        for _ in 0..5_000 {
+            let inner = run(Some(&outer));
+            t.chain_started(&inner, &rag_inputs());
+            let llm = run(Some(&inner));
+            t.run_started(&llm);
+            assert!(t.llm_ended(&llm, Some("a")).is_some());
+            t.run_ended(inner.run_id);
+        }
+        t.run_ended(outer.run_id);
+        assert_eq!(t.open_state(), 0);
+        assert!(t.queued() < 200, "{}", t.queued());
     }
 }

@@ -3,25 +3,31 @@
 //!
 //! Event methods only record state and enqueue work, so they return at once; evaluations run
 //! on a dedicated thread with its own tokio runtime, so the handler works in sync and async
-//! pipelines alike. [`UptrainHandler::flush`] waits for every pending evaluation.
+//! pipelines alike. Everything is bounded: the queue (a full queue turns the answer into a
+//! "not evaluated: queue full" row), the kept rows, the tracked runs, each evaluation's time,
+//! and the waits of `flush_timeout`, `shutdown` and drop.
 
 mod builder;
 mod config;
 mod flows;
 mod record;
+mod report;
 mod worker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
 use handler_core::{
     CallbackHandler, Category, ChainEnd, ChainError, ChainStart, ChatModelStart, HandlerOptions,
-    HandlerResult, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, Uuid,
+    HandlerResult, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart,
+    ToolEnd, ToolError, ToolStart, Uuid,
 };
 use tokio::sync::{Notify, oneshot};
 
@@ -29,13 +35,14 @@ pub use builder::UptrainHandlerBuilder;
 pub use config::{ConfigValueError, EvaluatorKind, UptrainConfig, env};
 pub use flows::Flow;
 pub use record::EvaluatedRow;
+pub use report::{FlushReport, HandlerStats, ShutdownReport};
 
 use crate::check::Check;
 use crate::error::{ConfigError, EvaluationError};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::row::Row;
 use flows::{Job, Tracker};
-use worker::Worker;
+use worker::{Refused, Worker};
 
 /// Why the handler could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +95,24 @@ pub enum UptrainError {
 /// # }
 /// ```
 ///
-/// On drop, the handler stops taking work and waits for the evaluations already enqueued, so
-/// their scores still reach the console and the output file; call [`flush`](Self::flush)
-/// first to get them as values.
+/// # In a long-running service
+///
+/// - At most [`queue_capacity`](UptrainHandlerBuilder::queue_capacity) evaluations wait; when
+///   the queue is full, the answer becomes a row whose checks say "not evaluated: queue full"
+///   (console, file, results), counted in [`stats`](Self::stats) and logged. Emitting an
+///   event never blocks on the queue.
+/// - Each evaluation has a total [deadline](UptrainHandlerBuilder::evaluation_deadline).
+/// - [`flush`](Self::flush) waits only for what was enqueued before the call;
+///   [`flush_timeout`](Self::flush_timeout) and [`shutdown`](Self::shutdown) also stop at a
+///   time you choose and say what did not finish.
+/// - Kept rows are bounded by the [retention](UptrainHandlerBuilder::retention); per-run
+///   state is freed when the run ends or fails, else after the
+///   [time-to-live](UptrainHandlerBuilder::run_ttl), and is capped.
+/// - On drop, the handler stops taking work and waits up to the
+///   [drop timeout](UptrainHandlerBuilder::drop_timeout) for unfinished evaluations, then
+///   gives them up and says how many in the log. Inside a current-thread tokio runtime it
+///   does not wait at all (that would stall the runtime): the evaluations get the same time
+///   to finish on the handler's own thread.
 pub struct UptrainHandler {
     inner: Arc<Inner>,
     worker: Worker,
@@ -99,36 +121,161 @@ pub struct UptrainHandler {
 struct Inner {
     config: UptrainConfig,
     evaluator: Arc<dyn Evaluator>,
+    /// The evaluator's scores are offline estimates.
+    estimates: bool,
+    /// Total time per evaluation.
+    deadline: Duration,
     tracker: Mutex<Tracker>,
     console: Option<Mutex<Box<dyn Write + Send>>>,
-    file: Option<Mutex<BufWriter<File>>>,
+    file: Option<Mutex<File>>,
     outcomes: Mutex<Outcomes>,
     settled: Condvar,
     notify: Notify,
 }
 
+/// Rows kept in enqueue order (the sequence number of their evaluation first).
+type Kept = VecDeque<(u64, EvaluatedRow)>;
+
 #[derive(Default)]
 struct Outcomes {
-    pending: usize,
     /// The number of the next enqueued evaluation: rows are kept in enqueue order, whatever
     /// order their evaluations finish in.
     next_seq: u64,
-    unflushed: Vec<(u64, EvaluatedRow)>,
-    by_project: BTreeMap<String, Vec<(u64, EvaluatedRow)>>,
+    /// Evaluations enqueued and not settled yet.
+    unsettled: BTreeSet<u64>,
+    unflushed: Kept,
+    by_project: BTreeMap<String, Kept>,
+    /// Rows in `by_project`.
+    kept: usize,
+    stats: HandlerStats,
+}
+
+impl Outcomes {
+    /// Keeps `rows` of evaluation `seq` in order, then drops the oldest beyond `retention`.
+    fn keep(&mut self, project: &str, seq: u64, rows: &[EvaluatedRow], retention: usize) {
+        insert_in_order(&mut self.unflushed, seq, rows);
+        let mut dropped = self.unflushed.len().saturating_sub(retention);
+        self.unflushed.drain(..dropped);
+        let list = self.by_project.entry(project.to_owned()).or_default();
+        insert_in_order(list, seq, rows);
+        self.kept += rows.len();
+        while self.kept > retention {
+            // The oldest row of all projects goes first.
+            let oldest = self
+                .by_project
+                .iter()
+                .filter_map(|(name, list)| list.front().map(|(s, _)| (*s, name.clone())))
+                .min();
+            let Some((_, name)) = oldest else { break };
+            if let Some(list) = self.by_project.get_mut(&name) {
+                list.pop_front();
+                if list.is_empty() {
+                    self.by_project.remove(&name);
+                }
+            }
+            self.kept -= 1;
+            dropped += 1;
+        }
+        self.stats.rows_not_kept += dropped as u64;
+    }
+
+    /// The oldest evaluation not settled yet, or the next number when all are.
+    fn first_unsettled(&self) -> u64 {
+        self.unsettled.first().copied().unwrap_or(self.next_seq)
+    }
+
+    /// Takes the kept rows of evaluations before `target`, and counts those unfinished.
+    fn take_before(&mut self, target: u64) -> FlushReport {
+        let end = self.unflushed.partition_point(|(s, _)| *s < target);
+        let rows = self.unflushed.drain(..end).map(|(_, row)| row).collect();
+        let unfinished = self.unsettled.range(..target).count();
+        FlushReport { rows, unfinished }
+    }
 }
 
 /// Inserts the rows of evaluation `seq` after those of every earlier evaluation.
-fn insert_in_order(list: &mut Vec<(u64, EvaluatedRow)>, seq: u64, rows: &[EvaluatedRow]) {
-    let at = list.partition_point(|(s, _)| *s <= seq);
-    list.splice(at..at, rows.iter().map(|r| (seq, r.clone())));
-}
-
-fn without_seq(rows: Vec<(u64, EvaluatedRow)>) -> Vec<EvaluatedRow> {
-    rows.into_iter().map(|(_, row)| row).collect()
+fn insert_in_order(list: &mut Kept, seq: u64, rows: &[EvaluatedRow]) {
+    let start = list.partition_point(|(s, _)| *s <= seq);
+    for (at, row) in (start..).zip(rows) {
+        list.insert(at, (seq, row.clone()));
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs a blocking wait: on a multi-thread tokio runtime's worker, inside `block_in_place`
+/// (so the runtime moves its other tasks elsewhere); elsewhere as is.
+fn blocking<R>(wait: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
+/// True inside a current-thread tokio runtime, where a blocking wait stalls every task.
+fn in_current_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// One enqueued evaluation, from enqueue to its rows. It settles exactly once: with the
+/// evaluator's outcome, or with the reason it never ran (queue full, deadline, shutdown),
+/// even when it is dropped unfinished.
+struct Ticket {
+    inner: Arc<Inner>,
+    seq: u64,
+    request: Arc<EvaluationRequest>,
+    run: Option<Graded>,
+    reply: Option<Reply>,
+    settled: bool,
+}
+
+/// The run an evaluation grades: its id and its tree's root.
+#[derive(Debug, Clone, Copy)]
+struct Graded {
+    run_id: Uuid,
+    root_run_id: Option<Uuid>,
+}
+
+impl Ticket {
+    fn settle(&mut self, outcome: Result<crate::Evaluation, EvaluationError>) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        self.inner.publish(
+            &self.request,
+            self.seq,
+            self.run,
+            outcome,
+            self.reply.take(),
+        );
+    }
+
+    /// Runs the evaluation under its deadline, then settles.
+    fn run(mut self) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let (inner, request) = (self.inner.clone(), self.request.clone());
+            let deadline = inner.deadline;
+            let evaluation =
+                std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&request)).catch_unwind();
+            let outcome = match tokio::time::timeout(deadline, evaluation).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(EvaluationError::Internal("the evaluator panicked".into())),
+                Err(_) => Err(EvaluationError::DeadlineExceeded { deadline }),
+            };
+            self.settle(outcome);
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.settle(Err(EvaluationError::ShutDown));
+    }
 }
 
 impl UptrainHandler {
@@ -155,48 +302,139 @@ impl UptrainHandler {
 
     /// How many evaluations are enqueued or running.
     pub fn pending(&self) -> usize {
-        lock(&self.inner.outcomes).pending
+        lock(&self.inner.outcomes).unsettled.len()
     }
 
-    /// Waits for every pending evaluation and returns the rows evaluated since the last flush,
-    /// in the order their evaluations were enqueued (the order the answers came in),
-    /// failed checks included (with their errors). Blocks the calling thread; in async code
-    /// use [`flush_async`](Self::flush_async).
-    pub fn flush(&self) -> Vec<EvaluatedRow> {
-        let mut outcomes = lock(&self.inner.outcomes);
-        while outcomes.pending > 0 {
-            outcomes = self
-                .inner
-                .settled
-                .wait(outcomes)
-                .unwrap_or_else(PoisonError::into_inner);
+    /// The handler's counters: evaluations submitted, evaluated, refused (queue full), past
+    /// their deadline, failed, given up, pending; rows not kept; runs tracked and expired.
+    ///
+    /// ```
+    /// let uptrain = uptrain_plugin::UptrainHandler::builder().log_results(false).build()?;
+    /// let stats = uptrain.stats();
+    /// assert_eq!((stats.submitted, stats.refused, stats.pending), (0, 0, 0));
+    /// # Ok::<(), uptrain_plugin::UptrainError>(())
+    /// ```
+    pub fn stats(&self) -> HandlerStats {
+        let (tracked_runs, runs_expired) = {
+            let tracker = lock(&self.inner.tracker);
+            (tracker.tracked(), tracker.expired())
+        };
+        let outcomes = lock(&self.inner.outcomes);
+        HandlerStats {
+            pending: outcomes.unsettled.len(),
+            tracked_runs,
+            runs_expired,
+            ..outcomes.stats
         }
-        without_seq(std::mem::take(&mut outcomes.unflushed))
+    }
+
+    /// Waits for the evaluations enqueued before the call (not for those enqueued while it
+    /// waits) and returns the rows evaluated since the last flush, in the order their
+    /// evaluations were enqueued (the order the answers came in), failed checks included
+    /// (with their errors); at most the [retention](UptrainHandlerBuilder::retention).
+    ///
+    /// Blocks the calling thread. The wait always ends, since every evaluation ends by its
+    /// deadline, but with a full queue that can take several deadlines; to choose the bound,
+    /// use [`flush_timeout`](Self::flush_timeout). On a multi-thread tokio runtime it lets the
+    /// runtime move its other tasks away first; in async code prefer
+    /// [`flush_async`](Self::flush_async).
+    pub fn flush(&self) -> Vec<EvaluatedRow> {
+        self.flush_until(None).rows
+    }
+
+    /// [`flush`](Self::flush) that waits at most `timeout`, and says how many evaluations
+    /// enqueued before the call had not finished.
+    pub fn flush_timeout(&self, timeout: Duration) -> FlushReport {
+        self.flush_until(Some(Instant::now() + timeout))
+    }
+
+    fn flush_until(&self, deadline: Option<Instant>) -> FlushReport {
+        blocking(|| {
+            let mut outcomes = lock(&self.inner.outcomes);
+            let target = outcomes.next_seq;
+            while outcomes.first_unsettled() < target {
+                outcomes = match deadline {
+                    None => self
+                        .inner
+                        .settled
+                        .wait(outcomes)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        self.inner
+                            .settled
+                            .wait_timeout(outcomes, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+            }
+            outcomes.take_before(target)
+        })
     }
 
     /// [`flush`](Self::flush) without blocking the thread.
     pub async fn flush_async(&self) -> Vec<EvaluatedRow> {
+        let target = lock(&self.inner.outcomes).next_seq;
         loop {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let mut outcomes = lock(&self.inner.outcomes);
-                if outcomes.pending == 0 {
-                    return without_seq(std::mem::take(&mut outcomes.unflushed));
+                if outcomes.first_unsettled() >= target {
+                    return outcomes.take_before(target).rows;
                 }
             }
             notified.await;
         }
     }
 
-    /// Every row evaluated so far, by project (`langchain_rag`, ...), each project's rows in
-    /// enqueue order.
+    /// Stops taking work and waits at most `timeout` for the evaluations enqueued or running;
+    /// the ones still unfinished then are given up (each recorded as a row "not evaluated:
+    /// the handler shut down ..."). Answers that arrive afterwards are recorded the same way.
+    /// Blocks the calling thread for at most about `timeout` (see [`flush`](Self::flush)
+    /// about async runtimes).
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let (pending, given_up_before) = {
+            let outcomes = lock(&self.inner.outcomes);
+            (outcomes.unsettled.len(), outcomes.stats.given_up)
+        };
+        self.worker.stop(timeout);
+        let exited = blocking(|| self.worker.join(timeout + JOIN_MARGIN));
+        let outcomes = lock(&self.inner.outcomes);
+        let given_up = usize::try_from(outcomes.stats.given_up - given_up_before)
+            .unwrap_or(usize::MAX)
+            .min(pending);
+        let still_running = outcomes.unsettled.len();
+        if !exited {
+            tracing::warn!(
+                still_running,
+                "UpTrain: the evaluation thread did not stop in time; leaving it to finish"
+            );
+        }
+        ShutdownReport {
+            pending,
+            finished: pending.saturating_sub(given_up + still_running),
+            given_up,
+        }
+    }
+
+    /// The rows kept so far (the newest [retention](UptrainHandlerBuilder::retention) of
+    /// all), by project (`langchain_rag`, ...), each project's rows in enqueue order.
     pub fn results(&self) -> BTreeMap<String, Vec<EvaluatedRow>> {
         lock(&self.inner.outcomes)
             .by_project
             .iter()
-            .map(|(project, rows)| (project.clone(), without_seq(rows.clone())))
+            .map(|(project, rows)| {
+                (
+                    project.clone(),
+                    rows.iter().map(|(_, row)| row.clone()).collect(),
+                )
+            })
             .collect()
     }
 
@@ -232,7 +470,10 @@ impl UptrainHandler {
         self.enqueue(
             project,
             evaluation,
-            Some(job.run_id),
+            Some(Graded {
+                run_id: job.run_id,
+                root_run_id: job.root_run_id,
+            }),
             vec![job.row],
             job.flow.checks().to_vec(),
             None,
@@ -243,59 +484,59 @@ impl UptrainHandler {
         &self,
         project: String,
         evaluation: String,
-        run_id: Option<Uuid>,
+        run: Option<Graded>,
         rows: Vec<Row>,
         checks: Vec<Check>,
         reply: Option<Reply>,
     ) {
         let seq = {
             let mut outcomes = lock(&self.inner.outcomes);
-            outcomes.pending += 1;
+            let seq = outcomes.next_seq;
             outcomes.next_seq += 1;
-            outcomes.next_seq - 1
+            outcomes.unsettled.insert(seq);
+            outcomes.stats.submitted += 1;
+            seq
         };
         let request = Arc::new(
             EvaluationRequest::new(rows, checks)
                 .project(project)
                 .evaluation(evaluation),
         );
-        let reply = Arc::new(Mutex::new(reply));
-        let (inner, task_request, task_reply) =
-            (self.inner.clone(), request.clone(), reply.clone());
-        let task = async move {
-            let outcome = std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&task_request))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(EvaluationError::Internal("the evaluator panicked".into()))
-                });
-            inner.publish(
-                &task_request,
-                seq,
-                run_id,
-                outcome,
-                lock(&task_reply).take(),
-            );
+        let ticket = Ticket {
+            inner: self.inner.clone(),
+            seq,
+            request,
+            run,
+            reply,
+            settled: false,
         };
-        if self.worker.submit(Box::pin(task)).is_err() {
-            // The thread is gone (it can only have died): record the loss instead of hiding it.
-            let error = EvaluationError::Internal("the evaluation thread stopped".into());
-            self.inner
-                .publish(&request, seq, run_id, Err(error), lock(&reply).take());
+        match self.worker.submit(ticket) {
+            Ok(()) => {}
+            Err(Refused::Full(mut ticket)) => ticket.settle(Err(EvaluationError::QueueFull {
+                capacity: self.inner.config.queue_capacity,
+            })),
+            // Dropping it records it as given up.
+            Err(Refused::Stopped(ticket)) => drop(ticket),
         }
     }
 }
+
+/// Extra time `shutdown` gives the worker thread to exit after its grace period.
+const JOIN_MARGIN: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
 
 /// The rows of an evaluation: its results, or every input row carrying the evaluation's error.
 fn rows_of(
     request: &EvaluationRequest,
-    run_id: Option<Uuid>,
+    run: Option<Graded>,
     outcome: &Result<crate::Evaluation, EvaluationError>,
+    evaluator: &str,
+    estimate: bool,
 ) -> Vec<EvaluatedRow> {
     let (project, evaluation) = (&request.project, &request.evaluation);
-    match outcome {
+    let run_id = run.map(|r| r.run_id);
+    let rows: Vec<EvaluatedRow> = match outcome {
         Ok(done) => done
             .rows
             .iter()
@@ -316,39 +557,82 @@ fn rows_of(
                 )
             })
             .collect(),
-    }
+    };
+    // Rows that were never graded carry no estimate.
+    let estimate = estimate && outcome.is_ok();
+    rows.into_iter()
+        .map(|row| {
+            row.graded_by(evaluator, estimate)
+                .in_tree(run.and_then(|r| r.root_run_id))
+        })
+        .collect()
 }
 
 impl Inner {
-    /// Records an evaluation's rows: console, file, per-project results, flush list. The rows
-    /// are always recorded and the evaluation always leaves the pending count, even when
-    /// printing or logging panics (as a `tracing` subscriber does when its stderr is closed).
+    /// Records an evaluation's rows: console, file, per-project results, flush list,
+    /// counters. The rows are always recorded and the evaluation always leaves the pending
+    /// set, even when printing or logging panics (as a `tracing` subscriber does when its
+    /// stderr is closed).
     fn publish(
         &self,
         request: &EvaluationRequest,
         seq: u64,
-        run_id: Option<Uuid>,
+        run: Option<Graded>,
         outcome: Result<crate::Evaluation, EvaluationError>,
         reply: Option<Reply>,
     ) {
-        let rows = rows_of(request, run_id, &outcome);
+        let rows = rows_of(
+            request,
+            run,
+            &outcome,
+            self.evaluator.name(),
+            self.estimates,
+        );
         let announced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.announce(request, &outcome, &rows)
         }));
-        {
-            let mut outcomes = lock(&self.outcomes);
-            let project_rows = outcomes
-                .by_project
-                .entry(request.project.clone())
-                .or_default();
-            insert_in_order(project_rows, seq, &rows);
-            insert_in_order(&mut outcomes.unflushed, seq, &rows);
-            outcomes.pending = outcomes.pending.saturating_sub(1);
+        // One result per check per row, through the core, to whoever listens (listeners
+        // return at once; the core catches a panicking one). Before the rows are settled, so
+        // a flush that returns them returns after the listeners have them too.
+        if handler_core::evaluation::has_listeners() {
+            for row in &rows {
+                for result in row.evaluation_results() {
+                    handler_core::evaluation::publish(&result);
+                }
+            }
         }
+        let refused_so_far = {
+            let mut outcomes = lock(&self.outcomes);
+            outcomes.keep(&request.project, seq, &rows, self.config.retention);
+            outcomes.unsettled.remove(&seq);
+            let stats = &mut outcomes.stats;
+            match &outcome {
+                Ok(_) => stats.evaluated += 1,
+                Err(EvaluationError::QueueFull { .. }) => stats.refused += 1,
+                Err(EvaluationError::DeadlineExceeded { .. }) => stats.deadline_exceeded += 1,
+                Err(EvaluationError::ShutDown) => stats.given_up += 1,
+                Err(_) => stats.failed += 1,
+            }
+            matches!(outcome, Err(EvaluationError::QueueFull { .. })).then_some(stats.refused)
+        };
         self.settled.notify_all();
         self.notify.notify_waiters();
         if let Some(reply) = reply {
             let _ = reply.send(outcome.map(|_| rows));
+        }
+        if let Some(refused) = refused_so_far
+            && refused.is_power_of_two()
+        {
+            // 1, 2, 4, 8, ...: a full queue is said, without a line per answer.
+            let capacity = self.config.queue_capacity;
+            let _ = std::panic::catch_unwind(|| {
+                tracing::warn!(
+                    refused,
+                    capacity,
+                    "UpTrain: evaluation queue full; answers recorded as not evaluated \
+                     (raise the queue capacity or the evaluator's limits)"
+                );
+            });
         }
         if announced.is_err() {
             // Logging itself may be what failed: say it the one way that does not panic.
@@ -367,13 +651,21 @@ impl Inner {
         rows: &[EvaluatedRow],
     ) {
         let (project, evaluation) = (&request.project, &request.evaluation);
-        if let Err(error) = outcome {
-            tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
+        match outcome {
+            // Counted and summarised elsewhere: no line per row.
+            Err(EvaluationError::QueueFull { .. } | EvaluationError::ShutDown) => {}
+            Err(error) => {
+                tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
+            }
+            Ok(_) => {
+                for row in rows {
+                    for (check, error) in &row.errors {
+                        tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
+                    }
+                }
+            }
         }
         for row in rows {
-            for (check, error) in &row.errors {
-                tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
-            }
             self.print(row);
             self.write(row);
         }
@@ -388,15 +680,36 @@ impl Inner {
         }
     }
 
+    /// Appends the row as one JSON line, whole or not at all: the line is built first and
+    /// written with one call; if that fails part way (a full disk), the file is cut back to
+    /// where it was, so the next line starts clean.
     fn write(&self, row: &EvaluatedRow) {
         let Some(file) = &self.file else { return };
+        let mut line = match serde_json::to_vec(row) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::warn!(%error, "UpTrain: cannot encode a result row");
+                return;
+            }
+        };
+        line.push(b'\n');
         let mut file = lock(file);
-        let written = serde_json::to_writer(&mut *file, row)
-            .map_err(io::Error::from)
-            .and_then(|()| file.write_all(b"\n"))
-            .and_then(|()| file.flush());
-        if let Err(error) = written {
+        if let Err(error) = append_whole(&mut file, &line) {
             tracing::warn!(%error, "UpTrain: cannot write results to the output file");
+        }
+    }
+}
+
+/// Appends `line` to `file` (opened in append mode), or leaves the file as it was.
+fn append_whole(file: &mut File, line: &[u8]) -> io::Result<()> {
+    let before = file.seek(SeekFrom::End(0))?;
+    match file.write_all(line) {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            if let Err(undo) = file.set_len(before) {
+                tracing::warn!(%undo, "UpTrain: cannot cut a partly written line from the output file");
+            }
+            Err(error)
         }
     }
 }
@@ -404,13 +717,28 @@ impl Inner {
 impl Drop for UptrainHandler {
     fn drop(&mut self) {
         let pending = self.pending();
+        let wait = self.inner.config.drop_timeout;
+        self.worker.stop(wait);
+        if in_current_thread_runtime() {
+            if pending > 0 {
+                tracing::warn!(
+                    pending,
+                    wait_ms = wait.as_millis() as u64,
+                    "UpTrain handler dropped inside a current-thread tokio runtime: not \
+                     waiting (it would stall the runtime); the evaluations get the drop timeout \
+                     to finish on their own thread"
+                );
+            }
+            return;
+        }
         if pending > 0 {
             tracing::info!(
                 pending,
+                wait_ms = wait.as_millis() as u64,
                 "UpTrain handler dropped: finishing pending evaluations"
             );
         }
-        self.worker.shutdown();
+        blocking(|| self.worker.join(wait + JOIN_MARGIN));
     }
 }
 
@@ -430,8 +758,8 @@ impl CallbackHandler for UptrainHandler {
     }
 
     fn options(&self) -> HandlerOptions {
+        // Agent events stay on for the tool runs: a chain under a tool is found through them.
         HandlerOptions::new()
-            .ignore(Category::Agent)
             .ignore(Category::Retry)
             .ignore(Category::CustomEvent)
     }
@@ -488,6 +816,21 @@ impl CallbackHandler for UptrainHandler {
     }
 
     fn on_retriever_error(&self, event: &RetrieverError<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+
+    fn on_tool_start(&self, event: &ToolStart<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_started(event.run);
+        Ok(())
+    }
+
+    fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
+        lock(&self.inner.tracker).run_ended(event.run.run_id);
+        Ok(())
+    }
+
+    fn on_tool_error(&self, event: &ToolError<'_>) -> HandlerResult {
         lock(&self.inner.tracker).run_ended(event.run.run_id);
         Ok(())
     }

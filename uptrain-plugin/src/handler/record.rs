@@ -15,7 +15,11 @@ use crate::row::Row;
 
 /// The scores of one evaluated row: what [`flush`](super::UptrainHandler::flush) returns, what
 /// the console shows and what the output file gets, one JSON object per line.
+///
+/// A row that could not be evaluated (queue full, deadline exceeded, handler shut down) is a
+/// row too: every score is `null` and every check's error says why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct EvaluatedRow {
     /// The project, e.g. `langchain_rag`.
     pub project: String,
@@ -23,6 +27,9 @@ pub struct EvaluatedRow {
     pub evaluation: String,
     /// The run whose answer was evaluated, when it came from a run.
     pub run_id: Option<Uuid>,
+    /// The root of that run's tree (its trace), when the run is not a root itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_run_id: Option<Uuid>,
     /// When the evaluation finished, RFC 3339 in UTC.
     pub time: String,
     /// The evaluated row: question, context, response, variants, ...
@@ -33,6 +40,10 @@ pub struct EvaluatedRow {
     pub explanations: BTreeMap<String, String>,
     /// Why a check failed, per check.
     pub errors: BTreeMap<String, String>,
+    /// Who graded: `"judge"`, `"uptrain_api"`, `"offline"`, or a custom evaluator's name.
+    pub evaluator: String,
+    /// True when the scores are offline lexical estimates, not a judge's verdict.
+    pub estimate: bool,
     /// The typed results, in check order.
     #[serde(skip)]
     pub checks: Vec<CheckResult>,
@@ -93,20 +104,86 @@ impl EvaluatedRow {
             project: project.to_owned(),
             evaluation: evaluation.to_owned(),
             run_id,
+            root_run_id: None,
             time: rfc3339(SystemTime::now()),
             input,
             scores: BTreeMap::new(),
             explanations: BTreeMap::new(),
             errors: BTreeMap::new(),
+            evaluator: String::new(),
+            estimate: false,
             checks: Vec::new(),
         }
     }
 
+    /// Sets the root of the graded run's tree.
+    pub(crate) fn in_tree(mut self, root_run_id: Option<Uuid>) -> Self {
+        self.root_run_id = root_run_id;
+        self
+    }
+
+    /// The check names in check order (or score order for rows that were never graded).
+    pub(crate) fn check_names(&self) -> Vec<&str> {
+        if self.checks.is_empty() {
+            self.scores.keys().map(String::as_str).collect()
+        } else {
+            self.checks.iter().map(|c| c.check.as_str()).collect()
+        }
+    }
+
+    /// One core evaluation result per check, for the evaluation listeners: evaluator
+    /// `"uptrain"`, the graded run's ids, score, explanation, error, and metadata (project,
+    /// evaluation, evaluator kind; offline estimates say so).
+    pub(crate) fn evaluation_results(&self) -> Vec<handler_core::evaluation::EvaluationResult> {
+        use handler_core::evaluation::EvaluationResult;
+        self.check_names()
+            .into_iter()
+            .map(|name| {
+                let mut result = EvaluationResult::new("uptrain", name)
+                    .with_metadata("project", self.project.as_str())
+                    .with_metadata("evaluation", self.evaluation.as_str())
+                    .with_metadata("evaluator_kind", self.evaluator.as_str());
+                if let Some(run_id) = self.run_id {
+                    result = result.with_run_ids(run_id, self.root_run_id);
+                }
+                if let Some(score) = self.scores.get(name).copied().flatten() {
+                    result = result.with_score(score);
+                }
+                if let Some(explanation) = self.explanations.get(name) {
+                    result = result.with_explanation(explanation.as_str());
+                }
+                if let Some(error) = self.errors.get(name) {
+                    result = result.with_error(error.as_str());
+                }
+                if self.estimate {
+                    result = result
+                        .with_metadata("estimate", true)
+                        .with_metadata("method", "offline lexical heuristic");
+                }
+                result
+            })
+            .collect()
+    }
+
+    /// Names the evaluator, and whether its scores are estimates.
+    pub(crate) fn graded_by(mut self, evaluator: &str, estimate: bool) -> Self {
+        self.evaluator = evaluator.to_owned();
+        self.estimate = estimate;
+        self
+    }
+
     /// The readable block printed when `log_results` is on: the question, the response (or
-    /// the variants), then one line per score.
+    /// the variants), then one line per score. Control characters of the model's text
+    /// (terminal escapes, carriage returns, newlines) are shown escaped (`\u{1b}`, `\n`), so
+    /// a block is always the lines it looks like. Offline scores say they are estimates.
     pub fn display_block(&self) -> String {
         let mut out = String::new();
-        let text = |key: &str| self.input.get(key).and_then(Value::as_str);
+        let text = |key: &str| {
+            self.input
+                .get(key)
+                .and_then(Value::as_str)
+                .map(escape_controls)
+        };
         if let Some(question) = text("question") {
             let _ = writeln!(out, "Question: {question}");
         }
@@ -116,15 +193,15 @@ impl EvaluatedRow {
         if let Some(Value::Array(variants)) = self.input.get("variants") {
             let _ = writeln!(out, "Multi Queries:");
             for variant in variants.iter().filter_map(Value::as_str) {
-                let _ = writeln!(out, "  - {variant}");
+                let _ = writeln!(out, "  - {}", escape_controls(variant));
             }
         }
-        let ordered: Vec<&str> = if self.checks.is_empty() {
-            self.scores.keys().map(String::as_str).collect()
+        let estimate = if self.estimate {
+            " (offline lexical estimate)"
         } else {
-            self.checks.iter().map(|c| c.check.as_str()).collect()
+            ""
         };
-        for name in ordered {
+        for name in self.check_names() {
             let label = name
                 .parse::<Check>()
                 .map(Check::display_name)
@@ -134,10 +211,10 @@ impl EvaluatedRow {
                 self.errors.get(name),
             ) {
                 (Some(score), _) => {
-                    let _ = writeln!(out, "{label} Score: {}", format_score(score));
+                    let _ = writeln!(out, "{label} Score: {}{estimate}", format_score(score));
                 }
                 (None, Some(error)) => {
-                    let _ = writeln!(out, "{label} Score: failed ({error})");
+                    let _ = writeln!(out, "{label} Score: failed ({})", escape_controls(error));
                 }
                 (None, None) => {
                     let _ = writeln!(out, "{label} Score: none");
@@ -146,6 +223,27 @@ impl EvaluatedRow {
         }
         out
     }
+}
+
+/// `text` with every control character escaped: `\n`, `\r`, `\t`, and `\u{..}` for the
+/// others (ESC, BEL, DEL, C1 controls...).
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `1.0`, `0.5`, `0.333`: at least one decimal, at most three.
@@ -187,6 +285,36 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn control_characters_are_escaped_in_blocks() {
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\r\nb\u{7}\u{9b}"),
+            "a\\u{1b}[31mred\\r\\nb\\u{7}\\u{9b}"
+        );
+        let input = crate::row([
+            ("question", "Q\u{1b}]0;pwned\u{7}?"),
+            ("response", "line1\nline2"),
+        ]);
+        let result = RowResult {
+            index: 0,
+            input,
+            checks: vec![CheckResult::scored(Check::ContextRelevance, 0.5, "x")],
+        };
+        let row = EvaluatedRow::from_result("p", "rag", None, result).graded_by("offline", true);
+        let block = row.display_block();
+        assert!(
+            !block.chars().any(|c| c.is_control() && c != '\n'),
+            "{block:?}"
+        );
+        assert_eq!(block.lines().count(), 3, "{block}");
+        assert!(block.contains("Response: line1\\nline2"), "{block}");
+        assert!(
+            block.contains("Context Relevance Score: 0.5 (offline lexical estimate)"),
+            "{block}"
+        );
+    }
 
     #[test]
     fn scores_are_printed_readably() {

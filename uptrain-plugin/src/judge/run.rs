@@ -227,6 +227,7 @@ impl Run<'_> {
                         .body(body.clone())
                 },
                 tokens,
+                true,
                 |reply| self.interpret(&reply, &parse),
             )
             .await

@@ -21,11 +21,11 @@ pub fn judge_builder(server: &MockServer) -> JudgeBuilder {
 
 /// Retries with millisecond back-off.
 pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_secs(5),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(max_attempts)
+        .with_base_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_secs(5))
+        .with_rate_limited_delay(Duration::from_millis(1))
 }
 
 /// A chat completion whose first choice says `content`, with usage 10 + 5 = 15 tokens.
@@ -86,4 +86,72 @@ pub fn full_row(tag: &str) -> Row {
     .as_object()
     .cloned()
     .unwrap_or_default()
+}
+
+/// One RAG run through `manager`: a chain with `{question, context}`, a child LLM answering
+/// `response`, then the chain's end. Returns the chain's run id.
+pub fn answer(
+    manager: &handler_core::CallbackManager,
+    question: &str,
+    context: &str,
+    response: &str,
+) -> handler_core::Uuid {
+    answer_with(
+        manager,
+        handler_core::RunOptions::named("rag"),
+        question,
+        context,
+        response,
+    )
+}
+
+/// [`answer`] with the chain's run options (e.g. a chosen run id).
+pub fn answer_with(
+    manager: &handler_core::CallbackManager,
+    options: handler_core::RunOptions,
+    question: &str,
+    context: &str,
+    response: &str,
+) -> handler_core::Uuid {
+    use handler_core::payload::{LlmResult, Serialized};
+    let inputs = json!({"question": question, "context": context});
+    let Ok(chain) = manager.on_chain_start(None, &inputs, options) else {
+        panic!("chain start failed");
+    };
+    let run_id = chain.run_id();
+    let Ok(llm) = chain.child().on_llm_start(
+        &Serialized::named("llm"),
+        "prompt",
+        handler_core::RunOptions::new(),
+    ) else {
+        panic!("llm start failed");
+    };
+    let _ = llm.on_llm_end(&LlmResult::from_text(response));
+    let _ = chain.on_chain_end(&json!({}));
+    run_id
+}
+
+/// A console that keeps what is printed, shareable with the handler.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// Everything printed so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,0 +1,208 @@
+//! Soak: 100,000 RAG runs through the UpTrain handler against a loopback judge slower than
+//! the runs arrive, `flush()` never called. Reports the peak resident memory above the start
+//! (`VmHWM` in `/proc/self/status`) and how every run was accounted for.
+//!
+//! `cargo run --release -p uptrain-plugin --example soak [runs]`
+//!
+//! The judge answers each call after 20 ms with 16 calls in flight: about 200 RAG rows a
+//! second (4 judge calls per row), while the runs arrive at about 10,000 a second. The
+//! handler's bounded queue takes what the judge can grade and records the rest as rows "not
+//! evaluated: queue full"; its retention bounds the kept rows; its tracker frees every run
+//! at its end. At the end, `shutdown` gives the queue 30 s to drain.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a soak binary may stop on setup errors
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use handler_core::payload::{LlmResult, Serialized};
+use handler_core::{CallbackManager, RunOptions};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use uptrain_plugin::{EvaluatorKind, Limits, UptrainHandler};
+
+const DELAY: Duration = Duration::from_millis(20);
+
+/// Peak and current resident memory, in KiB.
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn http_reply(content: &str) -> Vec<u8> {
+    let body = json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Replies {
+    graded: Vec<u8>,
+    facts: Vec<u8>,
+    verdicts: Vec<u8>,
+}
+
+/// One keep-alive connection: read a request, wait, answer by prompt kind.
+async fn serve(mut socket: TcpStream, replies: Arc<Replies>) {
+    let _ = socket.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let (head_end, total) = loop {
+            if let Some(pos) = find(&buf, b"\r\n\r\n") {
+                let total = pos + 4 + content_length(&buf[..pos]);
+                if buf.len() >= total {
+                    break (pos, total);
+                }
+            }
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let body = &buf[head_end + 4..total];
+        let reply = if find(body, b"\\\"Judgement\\\"").is_some() {
+            &replies.verdicts
+        } else if find(body, b"\\\"Facts\\\"").is_some() {
+            &replies.facts
+        } else {
+            &replies.graded
+        };
+        let reply = reply.clone();
+        buf.drain(..total);
+        tokio::time::sleep(DELAY).await;
+        if socket.write_all(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let replies = Arc::new(Replies {
+        graded: http_reply(r#"{"Reasoning": "The context answers the question.", "Choice": "A"}"#),
+        facts: http_reply(r#"{"Facts": ["Paris is the capital of France."]}"#),
+        verdicts: http_reply(
+            r#"{"Result": [{"Fact": "Paris is the capital of France.", "Reasoning": "stated", "Judgement": "yes"}]}"#,
+        ),
+    });
+    let judge_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = judge_runtime
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    judge_runtime.spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(serve(socket, replies.clone()));
+        }
+    });
+
+    let uptrain = Arc::new(
+        UptrainHandler::builder()
+            .evaluator_kind(EvaluatorKind::Judge)
+            .api_key("soak")
+            .base_url(&url)
+            .limits(Limits::unlimited(16))
+            .log_results(false)
+            .build()
+            .unwrap(),
+    );
+    let manager = CallbackManager::new().with_handler(uptrain.clone());
+    let (start_peak, start_rss) = memory_kib();
+    let started = Instant::now();
+    let context = "Paris is the capital and largest city of France, on the Seine. ".repeat(16);
+    for n in 0..runs {
+        let inputs = json!({"question": format!("What is the capital of France? ({n})"), "context": context});
+        let chain = manager
+            .on_chain_start(None, &inputs, RunOptions::named("rag"))
+            .unwrap();
+        let llm = chain
+            .child()
+            .on_llm_start(&Serialized::named("llm"), "prompt", RunOptions::new())
+            .unwrap();
+        llm.on_llm_end(&LlmResult::from_text("The capital of France is Paris."))
+            .unwrap();
+        chain.on_chain_end(&json!({})).unwrap();
+        if n % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let arrived = started.elapsed();
+    let during = uptrain.stats();
+    let report = uptrain.shutdown(Duration::from_secs(30));
+    let stats = uptrain.stats();
+    let (peak, rss) = memory_kib();
+    let accounted = stats.evaluated
+        + stats.refused
+        + stats.deadline_exceeded
+        + stats.failed
+        + stats.given_up
+        + stats.pending as u64;
+    println!("runs: {runs} in {:.1} s", arrived.as_secs_f64());
+    println!(
+        "evaluated: {}, not evaluated (queue full): {}, deadline exceeded: {}, failed: {}, \
+         given up at shutdown: {}, pending: {}",
+        stats.evaluated,
+        stats.refused,
+        stats.deadline_exceeded,
+        stats.failed,
+        stats.given_up,
+        stats.pending
+    );
+    println!(
+        "accounted for: {accounted} of {runs}; shutdown: {} pending, {} finished, {} given up",
+        report.pending, report.finished, report.given_up
+    );
+    println!(
+        "tracked runs at the end of arrivals: {}; rows not kept (retention): {}",
+        during.tracked_runs, stats.rows_not_kept
+    );
+    println!(
+        "memory: start RSS {} KiB (peak {} KiB); end RSS {} KiB; peak {} KiB = {:.1} MiB above the start",
+        start_rss,
+        start_peak,
+        rss,
+        peak,
+        peak.saturating_sub(start_rss) as f64 / 1024.0
+    );
+    assert_eq!(accounted, runs as u64, "every run is accounted for");
+    assert_eq!(stats.submitted, runs as u64);
+}
