@@ -158,6 +158,11 @@ pub use handler_macros::CallbackHandler;
 #[cfg(feature = "derive")]
 pub use handler_macros::callbacks;
 
+#[cfg(feature = "derive")]
+mod run_attributes;
+#[cfg(feature = "derive")]
+pub use run_attributes::*;
+
 /// The UpTrain plugin (feature `uptrain`).
 #[cfg(feature = "uptrain")]
 pub use uptrain_plugin as uptrain;

@@ -36,6 +36,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod attr_support;
 mod category;
 pub mod current;
 #[doc(hidden)]
@@ -72,6 +74,7 @@ pub use run_context::{RunContext, RunOptions};
 /// Re-exports used by generated code and plugins.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::attr_support as attr;
     pub use crate::derive_support::*;
     pub use inventory;
     pub use serde_json;

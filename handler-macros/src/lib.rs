@@ -43,6 +43,7 @@ mod events;
 mod expand;
 mod fallback;
 mod options;
+mod run_attr;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -74,4 +75,22 @@ pub fn derive_callback_handler(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn callbacks(args: TokenStream, item: TokenStream) -> TokenStream {
     callbacks::callbacks(args.into(), item.into()).into()
+}
+
+/// Makes each call of a function a chain run under the current run; see the facade's docs.
+#[proc_macro_attribute]
+pub fn chain(args: TokenStream, item: TokenStream) -> TokenStream {
+    run_attr::run_attr(run_attr::Kind::Chain, args.into(), item.into()).into()
+}
+
+/// Makes each call of a function a tool run under the current run; see the facade's docs.
+#[proc_macro_attribute]
+pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
+    run_attr::run_attr(run_attr::Kind::Tool, args.into(), item.into()).into()
+}
+
+/// Makes each call of a function a retriever run under the current run; see the facade's docs.
+#[proc_macro_attribute]
+pub fn retriever(args: TokenStream, item: TokenStream) -> TokenStream {
+    run_attr::run_attr(run_attr::Kind::Retriever, args.into(), item.into()).into()
 }

@@ -186,7 +186,7 @@ dyn_error!(
 /// The last path segment of every type in a type name, keeping the module of std's ambiguous
 /// `Error`s: `std::io::error::Error` is `io::Error`, `my_app::Upstream<my_app::Cause>` is
 /// `Upstream<Cause>`.
-fn short_type_name(full: &str) -> String {
+pub(crate) fn short_type_name(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     let mut path: Vec<&str> = Vec::new();

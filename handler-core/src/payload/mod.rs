@@ -13,6 +13,7 @@ mod retry;
 mod serialized;
 
 pub use document::Document;
+pub(crate) use error::short_type_name;
 pub use error::{AsDynError, ErrorInfo};
 pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};

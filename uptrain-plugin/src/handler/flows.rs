@@ -3,6 +3,9 @@
 //! - **RAG**: a chain starts with inputs `{question, context}`; the response is the first
 //!   generation of the next LLM run that ends under the same enclosing run (or under the chain
 //!   itself). Checks: context relevance, factual accuracy, response completeness.
+//! - **RAG, from what happened**: inside a chain, a plain retriever returns documents and a
+//!   model then answers: the question is the chain's input (or the retriever's query), the
+//!   context the documents, the response the answer. A chain of the first kind wins.
 //! - **Multi-query**: a retriever whose serialized id contains `multi_query` starts with the
 //!   question; the queries of the retrievers nested in it are the variants. Check: multi-query
 //!   accuracy, when the multi-query retriever ends.
@@ -140,6 +143,10 @@ pub(crate) struct Tracker {
     compression: HashMap<Uuid, Compression>,
     /// A retriever nested in a compression retriever → that compression retriever.
     compression_inner: HashMap<Uuid, Uuid>,
+    /// Open chains → the question their inputs carry, if any.
+    chains: HashMap<Uuid, Option<String>>,
+    /// Open plain retrievers (not multi-query, compression, or nested in one) → their query.
+    plain_retrievers: HashMap<Uuid, String>,
 }
 
 impl Tracker {
@@ -156,6 +163,8 @@ impl Tracker {
             multi_query: HashMap::new(),
             compression: HashMap::new(),
             compression_inner: HashMap::new(),
+            chains: HashMap::new(),
+            plain_retrievers: HashMap::new(),
         }
     }
 
@@ -257,6 +266,7 @@ impl Tracker {
 
     pub(crate) fn chain_started(&mut self, run: &RunContext, inputs: &Value) {
         self.run_started(run);
+        self.chains.insert(run.run_id, question_of(inputs));
         let (Some(question), Some(context)) = (
             inputs.get("question").and_then(Value::as_str),
             inputs.get("context").and_then(context_text),
@@ -363,6 +373,10 @@ impl Tracker {
         }
         if let Some(outer) = ancestors.iter().find(|a| self.compression.contains_key(a)) {
             self.compression_inner.insert(run.run_id, *outer);
+            return;
+        }
+        if !ancestors.iter().any(|a| self.multi_query.contains_key(a)) {
+            self.plain_retrievers.insert(run.run_id, query.to_owned());
         }
     }
 
@@ -375,8 +389,45 @@ impl Tracker {
             root_run_id: run.root_run_id,
             ..job
         });
+        if let Some(query) = self.plain_retrievers.remove(&run.run_id) {
+            self.observe_retrieval(run, query, documents);
+        }
         self.run_ended(run.run_id);
         job
+    }
+
+    /// RAG recognised from what happened: a plain retriever returned documents inside a chain,
+    /// so the next model answer in that chain is graded against them. The question is the
+    /// chain's (its `question`, `query` or `input`, or its only text input), else the
+    /// retriever's query. A chain recognised by its `{question, context}` inputs, or one that
+    /// already waits for an answer, keeps what it has.
+    fn observe_retrieval(&mut self, run: &RunContext, query: String, documents: &[Document]) {
+        if documents.is_empty() {
+            return;
+        }
+        let Some(chain) = self
+            .ancestors(run.run_id)
+            .find(|a| self.chains.contains_key(a))
+        else {
+            return;
+        };
+        if self.rag.contains_key(&chain) || self.rag_anchors.contains_key(&chain) {
+            return;
+        }
+        let question = self.chains.get(&chain).cloned().flatten().unwrap_or(query);
+        self.rag_anchors.insert(chain, chain);
+        let stamp = self.stamp(Key::Rag(chain));
+        self.rag.insert(
+            chain,
+            PendingRag {
+                question,
+                context: numbered(documents),
+                anchors: vec![chain],
+                root_run_id: run.root_run_id,
+                stamp,
+            },
+        );
+        self.prune();
     }
 
     fn finish_retriever(&mut self, run_id: Uuid, documents: &[Document]) -> Option<Job> {
@@ -426,6 +477,8 @@ impl Tracker {
         self.multi_query.remove(&run_id);
         self.compression.remove(&run_id);
         self.compression_inner.remove(&run_id);
+        self.chains.remove(&run_id);
+        self.plain_retrievers.remove(&run_id);
         if let Some(chain) = self.rag_anchors.remove(&run_id) {
             self.forget_rag_if_unreachable(chain);
         }
@@ -440,12 +493,33 @@ impl Tracker {
             + self.multi_query.len()
             + self.compression.len()
             + self.compression_inner.len()
+            + self.chains.len()
+            + self.plain_retrievers.len()
     }
 
     /// Entries in the expiry queue (for leak tests).
     #[cfg(test)]
     fn queued(&self) -> usize {
         self.expiry.len()
+    }
+}
+
+/// The question a chain's inputs carry: its `question`, `query` or `input` text, the inputs
+/// themselves when they are a text, or their only text value.
+fn question_of(inputs: &Value) -> Option<String> {
+    if let Some(text) = inputs.as_str() {
+        return Some(text.to_owned());
+    }
+    let object = inputs.as_object()?;
+    for key in ["question", "query", "input"] {
+        if let Some(text) = object.get(key).and_then(Value::as_str) {
+            return Some(text.to_owned());
+        }
+    }
+    let mut texts = object.values().filter_map(Value::as_str);
+    match (texts.next(), texts.next()) {
+        (Some(only), None) => Some(only.to_owned()),
+        _ => None,
     }
 }
 
@@ -520,6 +594,103 @@ mod tests {
         );
         t.run_ended(outer.run_id);
         assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn a_chain_whose_retriever_found_documents_and_whose_model_answered_is_graded() {
+        let mut t = tracker();
+        let chain = run(None);
+        t.chain_started(&chain, &json!({"question": "Where is Paris?", "k": 2}));
+        let retriever = run(Some(&chain));
+        t.retriever_started(&retriever, None, "paris location");
+        let docs = [
+            Document::new("Paris is in France."),
+            Document::new("It rains."),
+        ];
+        assert!(t.retriever_ended(&retriever, &docs).is_none());
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        let job = t.llm_ended(&llm, Some("In France.")).unwrap();
+        assert_eq!(job.flow, Flow::Rag);
+        assert_eq!(job.run_id, chain.run_id);
+        assert_eq!(job.row["question"], "Where is Paris?");
+        assert_eq!(job.row["context"], "1. Paris is in France.\n2. It rains.");
+        assert_eq!(job.row["response"], "In France.");
+        assert!(t.llm_ended(&llm, Some("again")).is_none(), "graded once");
+        t.run_ended(chain.run_id);
+        assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn without_a_question_input_the_retriever_query_is_the_question() {
+        let mut t = tracker();
+        let chain = run(None);
+        t.chain_started(&chain, &json!({"a": 1, "b": 2}));
+        let retriever = run(Some(&chain));
+        t.retriever_started(&retriever, None, "the query");
+        t.retriever_ended(&retriever, &[Document::new("doc")]);
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        let job = t.llm_ended(&llm, Some("answer")).unwrap();
+        assert_eq!(job.row["question"], "the query");
+    }
+
+    #[test]
+    fn a_retrieval_without_documents_or_outside_a_chain_is_not_graded() {
+        let mut t = tracker();
+        let chain = run(None);
+        t.chain_started(&chain, &json!({"question": "q"}));
+        let empty = run(Some(&chain));
+        t.retriever_started(&empty, None, "q");
+        t.retriever_ended(&empty, &[]);
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        assert!(t.llm_ended(&llm, Some("a")).is_none());
+        t.run_ended(chain.run_id);
+
+        let lonely = run(None);
+        t.retriever_started(&lonely, None, "q");
+        t.retriever_ended(&lonely, &[Document::new("doc")]);
+        assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn a_question_and_context_chain_wins_over_the_observed_retrieval() {
+        let mut t = tracker();
+        let outer = run(None);
+        t.chain_started(&outer, &json!({"question": "q?"}));
+        let retriever = run(Some(&outer));
+        t.retriever_started(&retriever, None, "q?");
+        t.retriever_ended(&retriever, &[Document::new("a")]);
+        let prompt = run(Some(&outer));
+        t.chain_started(&prompt, &json!({"question": "q?", "context": "a"}));
+        t.run_ended(prompt.run_id);
+        let llm = run(Some(&outer));
+        t.run_started(&llm);
+        let job = t.llm_ended(&llm, Some("answer")).unwrap();
+        assert_eq!(job.run_id, prompt.run_id, "one row, for the explicit chain");
+        assert_eq!(job.row["context"], "a");
+        t.run_ended(outer.run_id);
+        assert_eq!(t.open_state(), 0);
+    }
+
+    #[test]
+    fn retrievers_inside_a_multi_query_retriever_are_not_a_rag_answer() {
+        let mut t = tracker();
+        let chain = run(None);
+        t.chain_started(&chain, &json!({"question": "q"}));
+        let mq = run(Some(&chain));
+        t.retriever_started(
+            &mq,
+            Some(&Serialized::new(["retrievers", "multi_query"])),
+            "q",
+        );
+        let inner = run(Some(&mq));
+        t.retriever_started(&inner, None, "variant");
+        t.retriever_ended(&inner, &[Document::new("doc")]);
+        let llm = run(Some(&chain));
+        t.run_started(&llm);
+        assert!(t.llm_ended(&llm, Some("a")).is_none());
     }
 
     #[test]

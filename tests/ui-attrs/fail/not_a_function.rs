@@ -1,0 +1,8 @@
+use llm_callbacks::chain;
+
+#[chain]
+struct Answer {
+    text: String,
+}
+
+fn main() {}
