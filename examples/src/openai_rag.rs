@@ -2,18 +2,16 @@
 //! test: an in-memory corpus, a retriever function, a chain that asks an OpenAI-compatible
 //! server through the instrumented async-openai client, and the callbacks attached once.
 //!
-//! The service code emits no event by hand: the model run comes from the instrumented
-//! client, and the retriever and chain runs from [`traced`] (which stands in for the
-//! `#[retriever]` and `#[chain]` run attributes). Whoever calls [`RagService::answer`] inside
-//! `manager.instrument(..)` gets the whole tree: `rag` → `search` (retriever) and `generate`
-//! (chain) → `ChatOpenAI` (chat model, streamed).
+//! The service code emits no event by hand: the retriever and chain runs come from the
+//! `#[retriever]` and `#[chain]` attributes, the model run from the instrumented client.
+//! Whoever calls [`RagService::answer`] inside `manager.instrument(..)` gets the whole tree:
+//! `rag` → `search` (retriever) and `generate` (chain) → `ChatOpenAI` (chat model, streamed).
 
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use llm_callbacks::AsyncCallbackManager;
 use llm_callbacks::handlers::ConsoleHandler;
 use llm_callbacks::openai::async_openai::config::OpenAIConfig;
 use llm_callbacks::openai::async_openai::types::chat::{
@@ -24,6 +22,7 @@ use llm_callbacks::openai::{InstrumentedClient, RetryPolicy};
 use llm_callbacks::payload::Document;
 use llm_callbacks::registry::{PluginConfig, PluginError};
 use llm_callbacks::uptrain::UptrainHandler;
+use llm_callbacks::{AsyncCallbackManager, chain, retriever};
 
 use crate::{Corpus, KeywordRetriever};
 
@@ -180,61 +179,50 @@ impl RagService {
     }
 
     /// Answers `question`: searches the corpus, then asks the model with what it found.
+    #[chain(name = "rag")]
     pub async fn answer(&self, question: &str) -> Result<String, RagError> {
-        traced::chain(
-            RAG_CHAIN,
-            serde_json::json!({ "question": question }),
-            async {
-                let documents = self.search(question).await;
-                let context = context_of(&documents);
-                self.generate(question, &context).await
-            },
-        )
-        .await
+        let documents = self.search(question).await;
+        let context = context_of(&documents);
+        self.generate(question, &context).await
     }
 
     /// The documents that share the most words with `query`.
+    #[retriever]
     pub async fn search(&self, query: &str) -> Vec<Document> {
-        traced::retriever("search", query, async {
-            self.retriever.search(query, self.documents)
-        })
-        .await
+        self.retriever.search(query, self.documents)
     }
 
     /// Asks the model to answer `question` from `context`, streaming its answer.
+    #[chain]
     pub async fn generate(&self, question: &str, context: &str) -> Result<String, RagError> {
-        let inputs = serde_json::json!({ "question": question, "context": context });
-        traced::chain("generate", inputs, async {
-            let request = CreateChatCompletionRequestArgs::default()
-                .model(&self.model)
-                .temperature(0.0)
-                .max_completion_tokens(256u32)
-                .messages([
-                    ChatCompletionRequestSystemMessage::from(
-                        "Answer the question in one or two sentences, using only the context.",
-                    )
-                    .into(),
-                    ChatCompletionRequestUserMessage::from(format!(
-                        "Context:\n{context}\n\nQuestion: {question}"
-                    ))
-                    .into(),
-                ])
-                .build()
-                .map_err(llm_callbacks::openai::Error::from)?;
-            let mut stream = self.client.chat().create_stream(request).await?;
-            let mut answer = String::new();
-            while let Some(chunk) = stream.next().await {
-                for choice in chunk?.choices {
-                    answer.push_str(choice.delta.content.as_deref().unwrap_or_default());
-                }
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(&self.model)
+            .temperature(0.0)
+            .max_completion_tokens(256u32)
+            .messages([
+                ChatCompletionRequestSystemMessage::from(
+                    "Answer the question in one or two sentences, using only the context.",
+                )
+                .into(),
+                ChatCompletionRequestUserMessage::from(format!(
+                    "Context:\n{context}\n\nQuestion: {question}"
+                ))
+                .into(),
+            ])
+            .build()
+            .map_err(llm_callbacks::openai::Error::from)?;
+        let mut stream = self.client.chat().create_stream(request).await?;
+        let mut answer = String::new();
+        while let Some(chunk) = stream.next().await {
+            for choice in chunk?.choices {
+                answer.push_str(choice.delta.content.as_deref().unwrap_or_default());
             }
-            let answer = answer.trim().to_owned();
-            if answer.is_empty() {
-                return Err(RagError::EmptyAnswer);
-            }
-            Ok(answer)
-        })
-        .await
+        }
+        let answer = answer.trim().to_owned();
+        if answer.is_empty() {
+            return Err(RagError::EmptyAnswer);
+        }
+        Ok(answer)
     }
 }
 
@@ -242,79 +230,4 @@ impl RagService {
 pub fn context_of(documents: &[Document]) -> String {
     let texts: Vec<&str> = documents.iter().map(|d| d.page_content.as_str()).collect();
     texts.join("\n")
-}
-
-/// Runs of the service's own functions, started from the current run, until the `#[chain]`
-/// and `#[retriever]` attributes replace them. Like the attributes, they never change what the
-/// function returns: a handler error is reported on standard error and the body runs on.
-pub mod traced {
-    use std::future::Future;
-
-    use llm_callbacks::payload::{Document, ErrorInfo};
-    use llm_callbacks::{AsyncCallbackManager, CallbackError, RunOptions};
-    use serde_json::{Value, json};
-
-    fn report(error: CallbackError) {
-        eprintln!("callback handler failed: {error}");
-    }
-
-    /// Runs `body` as the chain run `name` with `inputs`, nested in the current run.
-    pub async fn chain<T, E>(
-        name: &str,
-        inputs: Value,
-        body: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E>
-    where
-        T: serde::Serialize,
-        E: std::error::Error + 'static,
-    {
-        let Some(manager) = AsyncCallbackManager::current() else {
-            return body.await;
-        };
-        let run = match manager
-            .on_chain_start(None, &inputs, RunOptions::named(name))
-            .await
-        {
-            Ok(run) => run,
-            Err(error) => {
-                report(error);
-                return body.await;
-            }
-        };
-        let result = run.instrument(body).await;
-        let ended = match &result {
-            Ok(output) => run.on_chain_end(&json!({ "output": output })).await,
-            Err(error) => run.on_chain_error(ErrorInfo::from(error)).await,
-        };
-        if let Err(error) = ended {
-            report(error);
-        }
-        result
-    }
-
-    /// Runs `body` as the retriever run `name` for `query`, nested in the current run.
-    pub async fn retriever(
-        name: &str,
-        query: &str,
-        body: impl Future<Output = Vec<Document>>,
-    ) -> Vec<Document> {
-        let Some(manager) = AsyncCallbackManager::current() else {
-            return body.await;
-        };
-        let run = match manager
-            .on_retriever_start(None, query, RunOptions::named(name))
-            .await
-        {
-            Ok(run) => run,
-            Err(error) => {
-                report(error);
-                return body.await;
-            }
-        };
-        let documents = run.instrument(body).await;
-        if let Err(error) = run.on_retriever_end(&documents).await {
-            report(error);
-        }
-        documents
-    }
 }
