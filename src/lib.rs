@@ -304,6 +304,9 @@ pub use uptrain_plugin as uptrain;
 /// The OpenTelemetry exporter plugin (feature `otel`).
 #[cfg(feature = "otel")]
 pub use otel_plugin as otel;
+/// The instrumented OpenAI-compatible client (feature `openai`).
+#[cfg(feature = "openai")]
+pub use llm_callbacks_openai as openai;
 
 /// Paths used by the code the macros generate. Not public API.
 #[doc(hidden)]

@@ -36,6 +36,8 @@
 
 pub mod corpus;
 pub mod llm;
+#[cfg(feature = "openai")]
+pub mod openai_rag;
 pub mod pipeline;
 pub mod retriever;
 pub mod table;

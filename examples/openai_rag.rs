@@ -1,0 +1,64 @@
+//! A small RAG service on an OpenAI-compatible server, written the way you would write yours:
+//! the callbacks are attached once at the top, the service's functions are traced, and the
+//! async-openai client is wrapped once. No event is sent by hand.
+//!
+//! ```text
+//! OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_MODEL=llama3.2 \
+//!     cargo run -p examples --features openai --example openai_rag
+//! ```
+//!
+//! Without `OPENAI_BASE_URL` or `OPENAI_API_KEY` it says how to start a local server and exits.
+//! The UpTrain plugin grades each answer: with the judge when a key is set (on the same server
+//! and model unless `UPTRAIN_MODEL` says otherwise), else offline.
+
+use std::error::Error;
+
+use examples::openai_rag::{NO_SERVER_HELP, RagService, Settings, callbacks};
+use examples::{Corpus, score_table};
+use llm_callbacks::handlers::ConsoleHandler;
+use llm_callbacks::openai::RetryPolicy;
+use llm_callbacks::registry::PluginConfig;
+use llm_callbacks::uptrain::env as uptrain_env;
+
+const QUESTIONS: &[&str] = &[
+    "How long is a day on Venus?",
+    "Which planet has the Great Red Spot?",
+    "What are the rings of Saturn made of?",
+];
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let Some(settings) = Settings::from_env() else {
+        print!("{NO_SERVER_HELP}");
+        return Ok(());
+    };
+
+    // Once, at the top: the console handler and the plugins (UpTrain).
+    let mut plugins = PluginConfig::from_env();
+    if plugins.get(uptrain_env::MODEL).is_none() {
+        plugins = plugins.set(uptrain_env::MODEL, settings.model.as_str());
+    }
+    let (manager, uptrain) = callbacks(ConsoleHandler::new(), &plugins)?;
+
+    let client = settings.client(RetryPolicy::default())?;
+    let service = RagService::new(client, Corpus::shipped()?, settings.model.as_str());
+
+    for question in QUESTIONS {
+        // Each request is a root run of the manager; everything below nests by itself.
+        match manager.instrument(service.answer(question)).await {
+            Ok(answer) => println!("\nQ: {question}\nA: {answer}\n"),
+            Err(error) => eprintln!("\nQ: {question}\nfailed: {error}\n"),
+        }
+    }
+
+    if let Some(uptrain) = uptrain {
+        let rows = uptrain.flush_async().await;
+        println!(
+            "UpTrain ({}) graded {} answers:\n",
+            uptrain.evaluator_name(),
+            rows.len()
+        );
+        print!("{}", score_table(&rows));
+    }
+    Ok(())
+}

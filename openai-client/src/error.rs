@@ -1,0 +1,100 @@
+//! What an instrumented call returns when it fails, and how a failure becomes an event's error.
+
+use async_openai::error::{OpenAIError, WrappedError};
+use handler_core::CallbackError;
+use handler_core::payload::ErrorInfo;
+
+/// The error of an instrumented call: the client's own error, unchanged, or the error of a
+/// callback handler that asked for its failures to be raised (`raise_error`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The call failed: an API error (with its HTTP status), a transport or stream error, a
+    /// response that did not parse.
+    #[error(transparent)]
+    OpenAi(#[from] OpenAIError),
+    /// A handler with `raise_error` failed on one of the call's events.
+    #[error("a callback handler failed: {0}")]
+    Callback(#[from] CallbackError),
+}
+
+impl Error {
+    /// The error of a client call: a callback error that the [`RetryService`](crate::RetryService)
+    /// had to pass through the client is a callback error again.
+    pub(crate) fn from_call(error: OpenAIError) -> Self {
+        match error {
+            OpenAIError::Boxed(boxed) => match boxed.downcast::<CallbackError>() {
+                Ok(callback) => Error::Callback(*callback),
+                Err(other) => Error::OpenAi(OpenAIError::Boxed(other)),
+            },
+            other => Error::OpenAi(other),
+        }
+    }
+
+    /// The client's error, when the call itself failed.
+    pub fn as_openai(&self) -> Option<&OpenAIError> {
+        match self {
+            Error::OpenAi(error) => Some(error),
+            Error::Callback(_) => None,
+        }
+    }
+
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self.as_openai()? {
+            OpenAIError::ApiError(response) => Some(response.status_code.as_u16()),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of the error event of an API error (an HTTP error status).
+pub const API_ERROR: &str = "ApiError";
+
+/// The kind of the error event of a stream that ended before the model finished.
+pub const INCOMPLETE_STREAM: &str = "IncompleteStream";
+
+/// The error event's payload for a failed call. An API error's message is
+/// `HTTP <status>: <body>`, the body as the server sent it (JSON for OpenAI's errors).
+///
+/// ```
+/// use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError};
+/// use llm_callbacks_openai::error_info;
+///
+/// let error = OpenAIError::ApiError(ApiErrorResponse {
+///     status_code: 500u16.try_into()?,
+///     api_error: ApiError { message: "upstream down".into(), ..ApiError::default() },
+/// });
+/// let info = error_info(&error);
+/// assert_eq!(info.kind, "ApiError");
+/// assert_eq!(info.message, "HTTP 500 Internal Server Error: upstream down");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn error_info(error: &OpenAIError) -> ErrorInfo {
+    match error {
+        OpenAIError::ApiError(response) => {
+            let status = response.status_code;
+            let body = api_error_body(response);
+            ErrorInfo::new(API_ERROR, format!("HTTP {status}: {body}"))
+        }
+        OpenAIError::Reqwest(inner) => ErrorInfo::from(inner),
+        OpenAIError::StreamError(inner) => ErrorInfo::new("StreamError", inner.to_string()),
+        OpenAIError::JSONDeserialize(inner, content) => ErrorInfo::new(
+            "JSONDeserialize",
+            format!("failed to parse the response ({inner}): {content}"),
+        ),
+        other => ErrorInfo::from(other),
+    }
+}
+
+/// The body of an API error as the server sent it: async-openai keeps a server error's body
+/// (5xx) as the message text, and parses a client error's (4xx) `{"error": {...}}` object.
+fn api_error_body(response: &async_openai::error::ApiErrorResponse) -> String {
+    let error = &response.api_error;
+    if response.status_code.is_server_error() {
+        return error.message.clone();
+    }
+    let wrapped = WrappedError {
+        error: error.clone(),
+    };
+    serde_json::to_string(&wrapped).unwrap_or_else(|_| error.message.clone())
+}
