@@ -301,12 +301,12 @@ pub use run_attributes::*;
 #[cfg(feature = "uptrain")]
 pub use uptrain_plugin as uptrain;
 
-/// The OpenTelemetry exporter plugin (feature `otel`).
-#[cfg(feature = "otel")]
-pub use otel_plugin as otel;
 /// The instrumented OpenAI-compatible client (feature `openai`).
 #[cfg(feature = "openai")]
 pub use llm_callbacks_openai as openai;
+/// The OpenTelemetry exporter plugin (feature `otel`).
+#[cfg(feature = "otel")]
+pub use otel_plugin as otel;
 
 /// Paths used by the code the macros generate. Not public API.
 #[doc(hidden)]
