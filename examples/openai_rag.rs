@@ -8,6 +8,8 @@
 //! ```
 //!
 //! Without `OPENAI_BASE_URL` or `OPENAI_API_KEY` it says how to start a local server and exits.
+//! With the `otel` feature too and `OTEL_EXPORTER_OTLP_ENDPOINT` set, the discovered
+//! OpenTelemetry exporter ships the runs and the scores (`--features openai,otel`).
 //! The UpTrain plugin grades each answer: with the judge when a key is set (on the same server
 //! and model unless `UPTRAIN_MODEL` says otherwise), else offline.
 
@@ -33,7 +35,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         return Ok(());
     };
 
-    // Once, at the top: the console handler and the plugins (UpTrain).
+    // Once, at the top: the console handler and the plugins (UpTrain; OpenTelemetry with the
+    // `otel` feature and an endpoint).
     let mut plugins = PluginConfig::from_env();
     if plugins.get(uptrain_env::MODEL).is_none() {
         plugins = plugins.set(uptrain_env::MODEL, settings.model.as_str());
@@ -59,6 +62,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             rows.len()
         );
         print!("{}", score_table(&rows));
+    }
+    #[cfg(feature = "otel")]
+    if let Some(otel) = manager.find_handler::<llm_callbacks::otel::OtelHandler>() {
+        // After the scores, which it exports too; bounded, like every wait here.
+        let report = otel.shutdown(std::time::Duration::from_secs(30));
+        println!(
+            "OpenTelemetry: {} spans exported, {} failed, {} dropped",
+            report.spans.exported, report.spans.failed, report.spans.dropped,
+        );
     }
     Ok(())
 }
