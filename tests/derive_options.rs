@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One import brings the derive macro and the trait: they live in different namespaces.
-use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken, LlmStart, Text, ToolEnd};
+use llm_callbacks::event::{ChainEnd, ChainStart, LlmEnd, LlmNewToken, LlmStart, Text, ToolEnd};
 use llm_callbacks::{
     AsyncCallbackHandler, AsyncCallbackManager, CallbackErrorKind, CallbackHandler,
     CallbackManager, Category, HandlerOptions, RunContext, RunOptions, callbacks,
@@ -69,10 +69,50 @@ fn flags_are_constants_computed_from_the_marked_methods() {
     assert_eq!(Tokens::default().options(), TOKENS);
     assert_eq!(
         TextOnly.options(),
-        everything_but_llm.ignore(Category::Llm),
+        everything_but_llm
+            .ignore(Category::Llm)
+            .ignore(Category::LlmNewToken),
         "text has no flag: marking it wants no category"
     );
     assert!(TextOnly.options().interest().contains(Category::Text));
+}
+
+/// Ends without tokens: the tokens are not dispatched, their count still arrives.
+#[derive(CallbackHandler, Debug, Default)]
+struct Ends;
+
+#[callbacks]
+impl Ends {
+    #[on(llm_end)]
+    fn end(&self, _event: &LlmEnd<'_>) {}
+}
+
+/// The same, keeping the tokens by an explicit flag.
+#[derive(CallbackHandler, Debug, Default)]
+#[callback(ignore_llm_new_token = false)]
+struct EndsAndTokens;
+
+#[callbacks]
+impl EndsAndTokens {
+    #[on(llm_end)]
+    fn end(&self, _event: &LlmEnd<'_>) {}
+}
+
+#[test]
+fn a_handler_without_a_token_method_ignores_tokens_only() {
+    let ends = Ends.options();
+    assert!(ends.ignore_llm_new_token && !ends.ignore_llm);
+    assert!(ends.interest().contains(Category::Llm));
+    assert!(!ends.interest().contains(Category::LlmNewToken));
+    assert!(
+        EndsAndTokens
+            .options()
+            .interest()
+            .contains(Category::LlmNewToken)
+    );
+    // A handler of tokens alone keeps the LLM category: `ignore_llm` would drop its tokens.
+    assert!(TOKENS.interest().contains(Category::LlmNewToken));
+    const { assert!(!TOKENS.ignore_llm) };
 }
 
 #[test]
@@ -81,10 +121,11 @@ fn explicit_options_apply_on_top() {
     assert_eq!(
         options,
         HandlerOptions {
-            ignore_llm: true,         // explicit, although llm_start is marked
-            ignore_chat_model: false, // llm_start marked: chat starts fall back to it
-            ignore_chain: false,      // explicit
-            ignore_agent: false,      // a tool event is marked
+            ignore_llm: true,           // explicit, although llm_start is marked
+            ignore_llm_new_token: true, // no token method
+            ignore_chat_model: false,   // llm_start marked: chat starts fall back to it
+            ignore_chain: false,        // explicit
+            ignore_agent: false,        // a tool event is marked
             ignore_retriever: true,
             ignore_retry: true,
             ignore_custom_event: true,

@@ -10,8 +10,13 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Category {
-    /// LLM start, new token, end and error (and the LLM-start fallback of a chat start).
+    /// LLM start, end and error (and the LLM-start fallback of a chat start).
     Llm,
+    /// Streamed tokens (LLM new token): gated by `ignore_llm` and by `ignore_llm_new_token`.
+    /// A handler that wants a run's token count and time to first token but not each token
+    /// ignores this category and reads [`StreamStats`](crate::payload::StreamStats) from the
+    /// run's end.
+    LlmNewToken,
     /// Chat model start only.
     ChatModel,
     /// Chain start, end and error.
@@ -41,8 +46,9 @@ impl Category {
 
     /// Every category, as an array: for tables indexed by category inside the crate. The public
     /// [`ALL`](Self::ALL) is a slice, so that adding a category changes no public type.
-    pub(crate) const ARRAY: [Category; 8] = [
+    pub(crate) const ARRAY: [Category; 9] = [
         Category::Llm,
+        Category::LlmNewToken,
         Category::ChatModel,
         Category::Chain,
         Category::Agent,
@@ -57,8 +63,8 @@ impl Category {
         self as usize
     }
 
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
+    const fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -66,6 +72,7 @@ impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Category::Llm => "llm",
+            Category::LlmNewToken => "llm_new_token",
             Category::ChatModel => "chat_model",
             Category::Chain => "chain",
             Category::Agent => "agent",
@@ -88,13 +95,13 @@ impl fmt::Display for Category {
 /// assert!(!interest.contains(Category::Chain));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Interest(u8);
+pub struct Interest(u16);
 
 impl Interest {
     /// No category.
     pub const NONE: Interest = Interest(0);
     /// Every category.
-    pub const ALL: Interest = Interest(u8::MAX);
+    pub const ALL: Interest = Interest(u16::MAX);
 
     /// This set plus `category`.
     #[must_use]

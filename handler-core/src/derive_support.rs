@@ -32,6 +32,8 @@ pub struct DeriveConfig {
     pub name: Option<&'static str>,
     /// Override of `ignore_llm`.
     pub ignore_llm: Option<bool>,
+    /// Override of `ignore_llm_new_token`.
+    pub ignore_llm_new_token: Option<bool>,
     /// Override of `ignore_chat_model`.
     pub ignore_chat_model: Option<bool>,
     /// Override of `ignore_chain`.
@@ -62,6 +64,7 @@ impl DeriveConfig {
     pub const DEFAULT: DeriveConfig = DeriveConfig {
         name: None,
         ignore_llm: None,
+        ignore_llm_new_token: None,
         ignore_chat_model: None,
         ignore_chain: None,
         ignore_agent: None,
@@ -76,6 +79,7 @@ impl DeriveConfig {
     pub const fn apply(self, computed: HandlerOptions) -> HandlerOptions {
         HandlerOptions {
             ignore_llm: pick(self.ignore_llm, computed.ignore_llm),
+            ignore_llm_new_token: pick(self.ignore_llm_new_token, computed.ignore_llm_new_token),
             ignore_chat_model: pick(self.ignore_chat_model, computed.ignore_chat_model),
             ignore_chain: pick(self.ignore_chain, computed.ignore_chain),
             ignore_agent: pick(self.ignore_agent, computed.ignore_agent),

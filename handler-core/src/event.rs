@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::category::Category;
 use crate::payload::{
     ChatMessage, Document, ErrorInfo, GenerationChunk, LlmResult, RetryState, Serialized,
+    StreamStats,
 };
 use crate::run_context::RunContext;
 
@@ -76,7 +77,7 @@ macro_rules! define_events {
     ($(
         $(#[$doc:meta])*
         $name:ident = $wire:literal in $category:ident {
-            $( $(#[$fdoc:meta])* $field:ident : $borrowed:ty => $owned:ty ),* $(,)?
+            $( $(#[$fdoc:meta])* $field:ident : $borrowed:ty => $(#[$rattr:meta])* $owned:ty ),* $(,)?
         }
     )*) => {
         $(
@@ -149,7 +150,7 @@ macro_rules! define_events {
         #[serde(tag = "event", rename_all = "snake_case")]
         #[allow(missing_docs)]
         pub enum EventRecord {
-            $( $name { run: RunContext, $( $field: $owned, )* }, )*
+            $( $name { run: RunContext, $( $(#[$rattr])* $field: $owned, )* }, )*
         }
 
         impl EventRecord {
@@ -195,7 +196,7 @@ define_events! {
         messages: &'a [Vec<ChatMessage>] => Vec<Vec<ChatMessage>>,
     }
     /// A model streamed a token.
-    LlmNewToken = "llm_new_token" in Llm {
+    LlmNewToken = "llm_new_token" in LlmNewToken {
         /// The token's text.
         token: &'a str => String,
         /// The streamed chunk, when the model gives one.
@@ -205,6 +206,8 @@ define_events! {
     LlmEnd = "llm_end" in Llm {
         /// What the model produced.
         response: &'a LlmResult => LlmResult,
+        /// How many tokens it streamed, and when the first came.
+        stream: &'a StreamStats => #[serde(default)] StreamStats,
     }
     /// A model run failed.
     LlmError = "llm_error" in Llm {
@@ -212,6 +215,8 @@ define_events! {
         error: &'a ErrorInfo => ErrorInfo,
         /// What the model produced before it failed, if anything.
         response: Option<&'a LlmResult> => Option<LlmResult>,
+        /// How many tokens it streamed before it failed, and when the first came.
+        stream: &'a StreamStats => #[serde(default)] StreamStats,
     }
     /// A chain starts.
     ChainStart = "chain_start" in Chain {

@@ -30,6 +30,10 @@ use crate::event::{
 pub struct HandlerOptions {
     /// Ignore LLM start, token, end and error events (and the LLM-start fallback of chat starts).
     pub ignore_llm: bool,
+    /// Ignore streamed tokens only. The run's end still tells how many there were and when the
+    /// first came ([`LlmEnd::stream`]), so a handler that needs no more than that saves the
+    /// dispatch of every token.
+    pub ignore_llm_new_token: bool,
     /// Ignore chat model start events.
     pub ignore_chat_model: bool,
     /// Ignore chain start, end and error events.
@@ -53,6 +57,7 @@ impl HandlerOptions {
     pub const fn new() -> Self {
         Self {
             ignore_llm: false,
+            ignore_llm_new_token: false,
             ignore_chat_model: false,
             ignore_chain: false,
             ignore_agent: false,
@@ -69,6 +74,7 @@ impl HandlerOptions {
     pub const fn ignore(mut self, category: Category) -> Self {
         match category {
             Category::Llm => self.ignore_llm = true,
+            Category::LlmNewToken => self.ignore_llm_new_token = true,
             Category::ChatModel => self.ignore_chat_model = true,
             Category::Chain => self.ignore_chain = true,
             Category::Agent => self.ignore_agent = true,
@@ -98,6 +104,7 @@ impl HandlerOptions {
     pub const fn ignores(&self, category: Category) -> bool {
         match category {
             Category::Llm => self.ignore_llm,
+            Category::LlmNewToken => self.ignore_llm || self.ignore_llm_new_token,
             Category::ChatModel => self.ignore_chat_model,
             Category::Chain => self.ignore_chain,
             Category::Agent => self.ignore_agent,

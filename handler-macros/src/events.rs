@@ -6,6 +6,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Category {
     Llm,
+    LlmNewToken,
     ChatModel,
     Chain,
     Agent,
@@ -16,8 +17,9 @@ pub(crate) enum Category {
 }
 
 /// The categories with an `ignore_*` flag: all but text.
-pub(crate) const FLAGGED: [Category; 7] = [
+pub(crate) const FLAGGED: [Category; 8] = [
     Category::Llm,
+    Category::LlmNewToken,
     Category::ChatModel,
     Category::Chain,
     Category::Agent,
@@ -53,7 +55,7 @@ impl EventInfo {
 pub(crate) const EVENTS: [EventInfo; 19] = [
     event("llm_start", "LlmStart", Category::Llm),
     event("chat_model_start", "ChatModelStart", Category::ChatModel),
-    event("llm_new_token", "LlmNewToken", Category::Llm),
+    event("llm_new_token", "LlmNewToken", Category::LlmNewToken),
     event("llm_end", "LlmEnd", Category::Llm),
     event("llm_error", "LlmError", Category::Llm),
     event("chain_start", "ChainStart", Category::Chain),

@@ -12,12 +12,17 @@ use crate::options::{CratePath, located};
 
 /// The categories the marked events leave ignored: a category is ignored unless an event of it
 /// is marked. Chat model starts are wanted by an `llm_start` handler too, which receives them
-/// through the LLM-start fallback.
+/// through the LLM-start fallback; and `ignore_llm` also ignores tokens, so a handler of tokens
+/// alone keeps the LLM category.
 pub(crate) fn ignored_categories(marked: &[Marked]) -> Vec<Category> {
     let llm_start = marked.iter().any(|m| m.event.name == "llm_start");
+    let tokens = marked
+        .iter()
+        .any(|m| m.event.category == Category::LlmNewToken);
     let wants = |category: Category| {
         marked.iter().any(|m| m.event.category == category)
             || (category == Category::ChatModel && llm_start)
+            || (category == Category::Llm && tokens)
     };
     FLAGGED.into_iter().filter(|c| !wants(*c)).collect()
 }

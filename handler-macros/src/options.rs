@@ -9,12 +9,13 @@ use syn::{Attribute, LitBool, LitStr, Path};
 
 use crate::events::closest;
 
-pub(crate) const HANDLER_KEYS: [&str; 11] = [
+pub(crate) const HANDLER_KEYS: [&str; 12] = [
     "name",
     "raise_error",
     "run_inline",
     "crate",
     "ignore_llm",
+    "ignore_llm_new_token",
     "ignore_chat_model",
     "ignore_chain",
     "ignore_agent",

@@ -324,19 +324,30 @@ impl RunManager<AsyncMode, LlmRun> {
         token: &'a str,
         chunk: Option<&'a GenerationChunk>,
     ) -> impl Future<Output = Result<(), CallbackError>> + Send + 'a {
+        self.count_token();
         self.emit(run_event!(self, LlmNewToken { token, chunk }))
     }
 
     /// The model run ended. Ends the run.
     pub async fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit_end(run_event!(self, LlmEnd { response })).await
+        let stream = &self.state.stream_stats();
+        self.emit_end(run_event!(self, LlmEnd { response, stream }))
+            .await
     }
 
     /// The model run failed. Ends the run.
     pub async fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let (error, response) = (&error.into(), None);
-        self.emit_end(run_event!(self, LlmError { error, response }))
-            .await
+        let stream = &self.state.stream_stats();
+        self.emit_end(run_event!(
+            self,
+            LlmError {
+                error,
+                response,
+                stream
+            }
+        ))
+        .await
     }
 
     /// The model run failed after producing `response`. Ends the run.
@@ -347,8 +358,16 @@ impl RunManager<AsyncMode, LlmRun> {
     ) -> Result<(), CallbackError> {
         let error = &error.into();
         let response = Some(response);
-        self.emit_end(run_event!(self, LlmError { error, response }))
-            .await
+        let stream = &self.state.stream_stats();
+        self.emit_end(run_event!(
+            self,
+            LlmError {
+                error,
+                response,
+                stream
+            }
+        ))
+        .await
     }
 }
 

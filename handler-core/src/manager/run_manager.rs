@@ -12,13 +12,16 @@ use uuid::Uuid;
 use super::set::{HandlerSet, Slot};
 use super::synchronous::{SyncMode, dispatch};
 use super::{DispatchMode, Manager, Scope};
-use crate::category::Interest;
+use crate::category::{Category, Interest};
 use crate::error::{CallbackError, CallbackErrorKind};
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, CustomEvent, Event, LlmEnd, LlmError,
     LlmNewToken, RetrieverEnd, RetrieverError, Retry, Text, ToolEnd, ToolError,
 };
-use crate::payload::{Document, ErrorInfo, GenerationChunk, LlmResult, Metadata, RetryState};
+use crate::payload::{
+    Document, ErrorInfo, GenerationChunk, LlmResult, Metadata, RetryState, StreamCounter,
+    StreamStats,
+};
 use crate::run_context::RunContext;
 
 mod sealed {
@@ -27,31 +30,62 @@ mod sealed {
 
 /// The kind of a run: which events its run manager emits.
 pub trait RunKind: sealed::Sealed + Send + Sync + 'static {
+    /// True for model runs, whose run managers count streamed tokens.
+    #[doc(hidden)]
+    const STREAMS: bool = false;
+
     /// The error event of this kind of run, sent when a run manager is dropped without an end.
     #[doc(hidden)]
-    fn error_event<'a>(run: &'a RunContext, error: &'a ErrorInfo) -> Event<'a>;
+    fn error_event<'a>(
+        run: &'a RunContext,
+        error: &'a ErrorInfo,
+        stream: &'a StreamStats,
+    ) -> Event<'a>;
 }
 /// A run kind whose run manager makes child managers (chain, tool, retriever).
 pub trait Nestable: RunKind {}
 
 macro_rules! run_kinds {
-    ($($(#[$doc:meta])* $name:ident => $error:ident $({ $($extra:ident),* })? $(: $nestable:ident)?;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $error:ident $(: $nestable:ident)?;)*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub enum $name {}
         impl sealed::Sealed for $name {}
         impl RunKind for $name {
-            fn error_event<'a>(run: &'a RunContext, error: &'a ErrorInfo) -> Event<'a> {
-                Event::$error($error { run, error $($(, $extra: None)*)? })
+            fn error_event<'a>(
+                run: &'a RunContext,
+                error: &'a ErrorInfo,
+                _: &'a StreamStats,
+            ) -> Event<'a> {
+                Event::$error($error { run, error })
             }
         }
         $(impl $nestable for $name {})?
     )*};
 }
 
+/// An LLM or chat model run: tokens, end, error. It has no children.
+#[derive(Debug)]
+pub enum LlmRun {}
+impl sealed::Sealed for LlmRun {}
+impl RunKind for LlmRun {
+    const STREAMS: bool = true;
+
+    fn error_event<'a>(
+        run: &'a RunContext,
+        error: &'a ErrorInfo,
+        stream: &'a StreamStats,
+    ) -> Event<'a> {
+        Event::LlmError(LlmError {
+            run,
+            error,
+            response: None,
+            stream,
+        })
+    }
+}
+
 run_kinds! {
-    /// An LLM or chat model run: tokens, end, error. It has no children.
-    LlmRun => LlmError { response };
     /// A chain run: end, error, agent action and finish; children.
     ChainRun => ChainError: Nestable;
     /// A tool run: end, error; children.
@@ -67,10 +101,27 @@ pub(crate) struct RunState<S: Slot> {
     pub(crate) context: Arc<RunContext>,
     pub(crate) scope: Arc<Scope<S>>,
     ended: AtomicBool,
-    error_event: for<'a> fn(&'a RunContext, &'a ErrorInfo) -> Event<'a>,
+    /// Model runs count their streamed tokens here.
+    stream: Option<StreamCounter>,
+    error_event: for<'a> fn(&'a RunContext, &'a ErrorInfo, &'a StreamStats) -> Event<'a>,
 }
 
 impl<S: Slot> RunState<S> {
+    /// Counts a streamed token.
+    #[inline]
+    pub(crate) fn count_token(&self) {
+        if let Some(stream) = &self.stream {
+            stream.count();
+        }
+    }
+
+    /// What the run streamed so far.
+    pub(crate) fn stream_stats(&self) -> StreamStats {
+        self.stream
+            .as_ref()
+            .map_or(StreamStats::NONE, StreamCounter::stats)
+    }
+
     /// Marks the run ended; fails when it already was (another clone ended it).
     fn end(&self) -> Result<(), CallbackError> {
         if self.ended.swap(true, Ordering::AcqRel) {
@@ -89,7 +140,8 @@ impl<S: Slot> Drop for RunState<S> {
             return;
         }
         let error = ErrorInfo::abandoned();
-        let event = (self.error_event)(&self.context, &error);
+        let stream = self.stream_stats();
+        let event = (self.error_event)(&self.context, &error, &stream);
         if self
             .scope
             .handlers
@@ -145,6 +197,7 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
             context,
             scope,
             ended: AtomicBool::new(false),
+            stream: K::STREAMS.then(StreamCounter::new),
             error_event: K::error_event,
         }))
     }
@@ -155,6 +208,14 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
             interest: state.scope.handlers.interest(),
             state,
             kind: PhantomData,
+        }
+    }
+
+    /// Counts a streamed token when a handler wants LLM events (and so the run's end).
+    #[inline(always)]
+    pub(crate) fn count_token(&self) {
+        if self.interest.contains(Category::Llm) {
+            self.state.count_token();
         }
     }
 
@@ -313,25 +374,36 @@ impl<K: RunKind> RunManager<SyncMode, K> {
 }
 
 impl RunManager<SyncMode, LlmRun> {
-    /// The model streamed a token. Costs no heap allocation.
+    /// The model streamed a token. Costs no heap allocation. The run counts it (for
+    /// [`StreamStats`]) when any handler wants LLM events.
     #[inline]
     pub fn on_llm_new_token(
         &self,
         token: &str,
         chunk: Option<&GenerationChunk>,
     ) -> Result<(), CallbackError> {
+        self.count_token();
         self.emit(&run_event!(self, LlmNewToken { token, chunk }))
     }
 
     /// The model run ended. Ends the run.
     pub fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
-        self.emit_end(&run_event!(self, LlmEnd { response }))
+        let stream = &self.state.stream_stats();
+        self.emit_end(&run_event!(self, LlmEnd { response, stream }))
     }
 
     /// The model run failed. Ends the run.
     pub fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
         let (error, response) = (&error.into(), None);
-        self.emit_end(&run_event!(self, LlmError { error, response }))
+        let stream = &self.state.stream_stats();
+        self.emit_end(&run_event!(
+            self,
+            LlmError {
+                error,
+                response,
+                stream
+            }
+        ))
     }
 
     /// The model run failed after producing `response`. Ends the run.
@@ -342,7 +414,15 @@ impl RunManager<SyncMode, LlmRun> {
     ) -> Result<(), CallbackError> {
         let error = &error.into();
         let response = Some(response);
-        self.emit_end(&run_event!(self, LlmError { error, response }))
+        let stream = &self.state.stream_stats();
+        self.emit_end(&run_event!(
+            self,
+            LlmError {
+                error,
+                response,
+                stream
+            }
+        ))
     }
 }
 

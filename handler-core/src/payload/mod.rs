@@ -11,6 +11,7 @@ mod message;
 mod output;
 mod retry;
 mod serialized;
+mod stream;
 
 pub use document::Document;
 pub(crate) use error::short_type_name;
@@ -19,6 +20,8 @@ pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};
 pub use retry::{RetryOutcome, RetryState};
 pub use serialized::Serialized;
+pub(crate) use stream::StreamCounter;
+pub use stream::StreamStats;
 
 /// Free-form key/value metadata, as JSON.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;

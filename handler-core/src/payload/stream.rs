@@ -1,0 +1,106 @@
+//! What a model streamed: the number of tokens and the time to the first one, counted by the
+//! run manager so that no handler has to look its run up on every token.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// How a model run streamed, as its end event ([`LlmEnd`](crate::LlmEnd),
+/// [`LlmError`](crate::LlmError)) carries it.
+///
+/// The run manager counts the tokens passed to `on_llm_new_token` while any handler of the run
+/// wants LLM events, so a handler that only needs the count and the time to first token can
+/// ignore the tokens themselves (`ignore_llm_new_token`) and pay nothing per token.
+///
+/// ```
+/// use handler_core::{CallbackManager, HandlerResult, LlmEnd, RunOptions};
+/// use handler_core::payload::{LlmResult, Serialized};
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Default)]
+/// struct Ends(Mutex<Vec<u64>>);
+/// impl handler_core::CallbackHandler for Ends {
+///     fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
+///         self.0.lock().unwrap().push(event.stream.tokens);
+///         assert!(event.stream.time_to_first_token.is_some());
+///         Ok(())
+///     }
+/// }
+///
+/// let ends = Arc::new(Ends::default());
+/// let manager = CallbackManager::new().with_handler(ends.clone());
+/// let run = manager.on_llm_start(&Serialized::named("m"), "hi", RunOptions::new())?;
+/// run.on_llm_new_token("Hel", None)?;
+/// run.on_llm_new_token("lo", None)?;
+/// run.on_llm_end(&LlmResult::from_text("Hello"))?;
+/// assert_eq!(*ends.0.lock().unwrap(), [2]);
+/// # Ok::<(), handler_core::CallbackError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// Tokens streamed (calls of `on_llm_new_token`).
+    pub tokens: u64,
+    /// From the run's start to its first token; `None` when nothing was streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token: Option<Duration>,
+}
+
+impl StreamStats {
+    /// Nothing streamed: what an unstreamed run, or one built by hand, carries.
+    pub const NONE: StreamStats = StreamStats {
+        tokens: 0,
+        time_to_first_token: None,
+    };
+
+    /// Stats of `tokens` tokens, the first after `time_to_first_token`.
+    pub const fn new(tokens: u64, time_to_first_token: Option<Duration>) -> Self {
+        Self {
+            tokens,
+            time_to_first_token,
+        }
+    }
+}
+
+/// The counters behind [`StreamStats`], shared by the clones of one run manager.
+#[derive(Debug)]
+pub(crate) struct StreamCounter {
+    started: Instant,
+    tokens: AtomicU64,
+    /// Nanoseconds from `started` to the first token, plus one; 0 while no token came.
+    first_token: AtomicU64,
+}
+
+impl StreamCounter {
+    pub(crate) fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            tokens: AtomicU64::new(0),
+            first_token: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a token: one atomic add; the first token also reads the clock.
+    #[inline]
+    pub(crate) fn count(&self) {
+        if self.tokens.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.first();
+        }
+    }
+
+    #[cold]
+    fn first(&self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.first_token.store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// The stats so far.
+    pub(crate) fn stats(&self) -> StreamStats {
+        let first = self.first_token.load(Ordering::Relaxed);
+        StreamStats {
+            tokens: self.tokens.load(Ordering::Relaxed),
+            time_to_first_token: (first > 0).then(|| Duration::from_nanos(first - 1)),
+        }
+    }
+}
