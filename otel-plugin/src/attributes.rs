@@ -3,10 +3,10 @@
 
 use handler_core::RunContext;
 use handler_core::payload::{ChatMessage, Document, LlmResult, Serialized};
-use opentelemetry::{Array, KeyValue, StringValue, Value};
 use serde_json::Value as Json;
 
 use crate::config::OtelConfig;
+use crate::record::{Key, Values};
 use crate::semconv as k;
 
 /// What kind of step a span is, in OpenInference's words.
@@ -52,9 +52,10 @@ impl SpanKind {
     }
 }
 
-/// Builds attribute values under the configured privacy switches and size cap.
+/// Writes a run's attributes under the configured privacy switches (the size cap is applied
+/// by [`Values`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Mapper<'a> {
+pub(crate) struct Mapper<'a> {
     config: &'a OtelConfig,
 }
 
@@ -63,165 +64,130 @@ const TEXT: &str = "text/plain";
 
 impl<'a> Mapper<'a> {
     /// A mapper for `config`.
-    pub fn new(config: &'a OtelConfig) -> Self {
+    pub(crate) fn new(config: &'a OtelConfig) -> Self {
         Self { config }
     }
 
-    /// A string value, cut at the size cap (on a character boundary).
-    pub fn text(&self, text: &str) -> Value {
-        Value::String(self.cut(text).into())
+    /// Empty values for a span, with the configured cap.
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> Values {
+        Values::with_cap(self.config.max_attribute_len)
     }
 
-    fn cut(&self, text: &str) -> String {
-        let max = self.config.max_attribute_len;
-        if text.len() <= max {
-            return text.to_owned();
-        }
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text[..end].to_owned()
+    /// Empty values for an event, with the configured cap.
+    pub(crate) fn event_values(&self) -> Values {
+        Values::small(self.config.max_attribute_len)
     }
 
-    /// A JSON value as a string (a JSON string becomes its text), cut at the size cap.
-    pub fn json(&self, value: &Json) -> Value {
-        match value {
-            Json::String(text) => self.text(text),
-            other => self.text(&other.to_string()),
+    fn hidden(&self, input: bool) -> bool {
+        if input {
+            self.config.hide_inputs
+        } else {
+            self.config.hide_outputs
         }
     }
 
-    fn io(&self, out: &mut Vec<KeyValue>, input: bool, value: &Json) {
-        let (key, mime) = if input {
+    fn io_keys(input: bool) -> (&'static str, &'static str) {
+        if input {
             (k::INPUT_VALUE, k::INPUT_MIME_TYPE)
         } else {
             (k::OUTPUT_VALUE, k::OUTPUT_MIME_TYPE)
-        };
-        if (input && self.config.hide_inputs) || (!input && self.config.hide_outputs) {
+        }
+    }
+
+    fn io(&self, out: &mut Values, input: bool, value: &Json) {
+        if self.hidden(input) {
             return;
         }
-        let kind = if value.is_string() { TEXT } else { JSON };
-        out.push(KeyValue::new(key, self.json(value)));
-        out.push(KeyValue::new(mime, kind));
+        let (key, mime) = Self::io_keys(input);
+        out.json(key, value);
+        out.static_text(mime, if value.is_string() { TEXT } else { JSON });
     }
 
-    fn io_text(&self, out: &mut Vec<KeyValue>, input: bool, text: &str) {
-        let (key, mime, hidden) = if input {
-            (k::INPUT_VALUE, k::INPUT_MIME_TYPE, self.config.hide_inputs)
-        } else {
-            (
-                k::OUTPUT_VALUE,
-                k::OUTPUT_MIME_TYPE,
-                self.config.hide_outputs,
-            )
-        };
-        if !hidden {
-            out.push(KeyValue::new(key, self.text(text)));
-            out.push(KeyValue::new(mime, TEXT));
+    fn io_text(&self, out: &mut Values, input: bool, text: &str) {
+        if self.hidden(input) {
+            return;
         }
+        let (key, mime) = Self::io_keys(input);
+        out.text(key, text);
+        out.static_text(mime, TEXT);
     }
 
-    /// What every span carries: kind, run id and type, tags, metadata.
-    pub fn run(&self, kind: SpanKind, run: &RunContext) -> Vec<KeyValue> {
-        let mut out = Vec::with_capacity(16);
-        out.push(KeyValue::new(k::SPAN_KIND, kind.as_str()));
-        out.push(KeyValue::new(k::RUN_ID, run.run_id.to_string()));
+    /// What every span carries: run id and type, tags, metadata (the kind is added on export).
+    pub(crate) fn run(&self, out: &mut Values, run: &RunContext) {
+        out.uuid(k::RUN_ID, run.run_id);
         if let Some(run_type) = &run.run_type {
-            out.push(KeyValue::new(k::RUN_TYPE, run_type.clone()));
+            out.text(k::RUN_TYPE, run_type);
         }
         if !run.tags.is_empty() {
-            let tags: Vec<StringValue> = run.tags.iter().map(|t| t.clone().into()).collect();
-            out.push(KeyValue::new(
-                k::TAG_TAGS,
-                Value::Array(Array::String(tags)),
-            ));
+            out.texts(k::TAG_TAGS, &run.tags);
         }
         if !run.metadata.is_empty() {
-            let metadata = Json::Object((*run.metadata).clone());
-            out.push(KeyValue::new(k::METADATA, self.json(&metadata)));
+            out.serialized(k::METADATA, &*run.metadata);
             for (field, key) in [("session_id", k::SESSION_ID), ("user_id", k::USER_ID)] {
                 if let Some(value) = run.metadata.get(field) {
-                    out.push(KeyValue::new(key, self.json(value)));
+                    out.json(key, value);
                 }
             }
         }
-        out
     }
 
     /// A chain's inputs.
-    pub fn chain_start(&self, out: &mut Vec<KeyValue>, inputs: &Json) {
+    pub(crate) fn chain_start(&self, out: &mut Values, inputs: &Json) {
         self.io(out, true, inputs);
     }
 
     /// A chain's, or a tool's, outputs.
-    pub fn outputs(&self, out: &mut Vec<KeyValue>, outputs: &Json) {
+    pub(crate) fn outputs(&self, out: &mut Values, outputs: &Json) {
         self.io(out, false, outputs);
     }
 
     /// The model, its parameters and the GenAI operation of a model run.
-    pub fn model(&self, out: &mut Vec<KeyValue>, serialized: Option<&Serialized>, chat: bool) {
+    pub(crate) fn model(&self, out: &mut Values, serialized: Option<&Serialized>, chat: bool) {
         let operation = if chat { "chat" } else { "text_completion" };
-        out.push(KeyValue::new(k::GEN_AI_OPERATION_NAME, operation));
+        out.static_text(k::GEN_AI_OPERATION_NAME, operation);
         let Some(serialized) = serialized else {
             return;
         };
         let model = ["model_name", "model", "model_id"]
             .iter()
             .find_map(|key| serialized.kwargs.get(*key).and_then(Json::as_str))
-            .map(str::to_owned)
-            .or_else(|| serialized.name.clone());
+            .or(serialized.name.as_deref());
         if let Some(model) = model {
-            out.push(KeyValue::new(k::LLM_MODEL_NAME, self.text(&model)));
-            out.push(KeyValue::new(k::GEN_AI_REQUEST_MODEL, self.text(&model)));
+            out.text(k::LLM_MODEL_NAME, model);
+            out.text(k::GEN_AI_REQUEST_MODEL, model);
         }
         if !serialized.kwargs.is_empty() {
-            let parameters = Json::Object(serialized.kwargs.clone());
-            out.push(KeyValue::new(
-                k::LLM_INVOCATION_PARAMETERS,
-                self.json(&parameters),
-            ));
+            out.serialized(k::LLM_INVOCATION_PARAMETERS, &serialized.kwargs);
         }
         if let Some(temperature) = serialized.kwargs.get("temperature").and_then(Json::as_f64) {
-            out.push(KeyValue::new(k::GEN_AI_REQUEST_TEMPERATURE, temperature));
+            out.f64(k::GEN_AI_REQUEST_TEMPERATURE, temperature);
         }
     }
 
     /// A text model's prompt.
-    pub fn prompt(&self, out: &mut Vec<KeyValue>, prompt: &str) {
+    pub(crate) fn prompt(&self, out: &mut Values, prompt: &str) {
         self.io_text(out, true, prompt);
         if !self.config.hide_inputs {
-            self.message(out, k::LLM_INPUT_MESSAGES, 0, "user", prompt);
+            message(out, k::LLM_INPUT_MESSAGES, 0, "user", prompt);
         }
     }
 
     /// A chat model's conversation.
-    pub fn messages(&self, out: &mut Vec<KeyValue>, messages: &[ChatMessage]) {
+    pub(crate) fn messages(&self, out: &mut Values, messages: &[ChatMessage]) {
         if self.config.hide_inputs {
             return;
         }
-        if let Ok(json) = serde_json::to_value(messages) {
-            self.io(out, true, &json);
+        out.serialized(k::INPUT_VALUE, messages);
+        out.static_text(k::INPUT_MIME_TYPE, JSON);
+        for (i, message_) in messages.iter().enumerate() {
+            let role = role_name(message_);
+            message(out, k::LLM_INPUT_MESSAGES, i, role, &message_.content);
         }
-        for (i, message) in messages.iter().enumerate() {
-            let role = role_name(message);
-            self.message(out, k::LLM_INPUT_MESSAGES, i, role, &message.content);
-        }
-    }
-
-    fn message(&self, out: &mut Vec<KeyValue>, prefix: &str, i: usize, role: &str, text: &str) {
-        out.push(KeyValue::new(
-            format!("{prefix}.{i}.message.role"),
-            role.to_owned(),
-        ));
-        out.push(KeyValue::new(
-            format!("{prefix}.{i}.message.content"),
-            self.text(text),
-        ));
     }
 
     /// What a model run produced: its text, messages, model and token usage.
-    pub fn llm_end(&self, out: &mut Vec<KeyValue>, response: &LlmResult) {
+    pub(crate) fn llm_end(&self, out: &mut Values, response: &LlmResult) {
         if !self.config.hide_outputs {
             if let Some(text) = response.first_text() {
                 self.io_text(out, false, text);
@@ -232,59 +198,43 @@ impl<'a> Mapper<'a> {
                     Some(message) => (role_name(message), message.content.as_str()),
                     None => ("assistant", generation.text.as_str()),
                 };
-                self.message(out, k::LLM_OUTPUT_MESSAGES, i, role, content);
+                message(out, k::LLM_OUTPUT_MESSAGES, i, role, content);
             }
         }
         if let Some(model) = &response.model_name {
-            out.push(KeyValue::new(k::GEN_AI_RESPONSE_MODEL, self.text(model)));
+            out.text(k::GEN_AI_RESPONSE_MODEL, model);
         }
         if let Some(usage) = response.token_usage {
-            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            out.push(KeyValue::new(
-                k::LLM_TOKEN_COUNT_PROMPT,
-                count(usage.prompt_tokens),
-            ));
-            out.push(KeyValue::new(
-                k::LLM_TOKEN_COUNT_COMPLETION,
-                count(usage.completion_tokens),
-            ));
-            out.push(KeyValue::new(
-                k::LLM_TOKEN_COUNT_TOTAL,
-                count(usage.total_tokens),
-            ));
-            out.push(KeyValue::new(
-                k::GEN_AI_USAGE_INPUT_TOKENS,
-                count(usage.prompt_tokens),
-            ));
-            out.push(KeyValue::new(
-                k::GEN_AI_USAGE_OUTPUT_TOKENS,
-                count(usage.completion_tokens),
-            ));
+            out.count(k::LLM_TOKEN_COUNT_PROMPT, usage.prompt_tokens);
+            out.count(k::LLM_TOKEN_COUNT_COMPLETION, usage.completion_tokens);
+            out.count(k::LLM_TOKEN_COUNT_TOTAL, usage.total_tokens);
+            out.count(k::GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens);
+            out.count(k::GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens);
         }
     }
 
     /// A tool's name, description, parameters and input.
-    pub fn tool_start(
+    pub(crate) fn tool_start(
         &self,
-        out: &mut Vec<KeyValue>,
+        out: &mut Values,
         name: &str,
         serialized: Option<&Serialized>,
         input: &str,
         inputs: Option<&Json>,
     ) {
-        out.push(KeyValue::new(k::GEN_AI_OPERATION_NAME, "execute_tool"));
-        out.push(KeyValue::new(k::TOOL_NAME, self.text(name)));
-        out.push(KeyValue::new(k::GEN_AI_TOOL_NAME, self.text(name)));
+        out.static_text(k::GEN_AI_OPERATION_NAME, "execute_tool");
+        out.text(k::TOOL_NAME, name);
+        out.text(k::GEN_AI_TOOL_NAME, name);
         if let Some(description) = serialized
             .and_then(|s| s.kwargs.get("description"))
             .and_then(Json::as_str)
         {
-            out.push(KeyValue::new(k::TOOL_DESCRIPTION, self.text(description)));
+            out.text(k::TOOL_DESCRIPTION, description);
         }
         match inputs {
             Some(inputs) => {
                 if !self.config.hide_inputs {
-                    out.push(KeyValue::new(k::TOOL_PARAMETERS, self.json(inputs)));
+                    out.json(k::TOOL_PARAMETERS, inputs);
                 }
                 self.io(out, true, inputs);
             }
@@ -293,54 +243,58 @@ impl<'a> Mapper<'a> {
     }
 
     /// The attributes of an agent action event; its input and reasoning are inputs.
-    pub fn agent_action(&self, tool: &str, input: &Json, log: &str) -> Vec<KeyValue> {
-        let mut out = vec![KeyValue::new(k::TOOL_NAME, self.text(tool))];
+    pub(crate) fn agent_action(&self, tool: &str, input: &Json, log: &str) -> Values {
+        let mut out = self.event_values();
+        out.text(k::TOOL_NAME, tool);
         if !self.config.hide_inputs {
-            out.push(KeyValue::new(k::TOOL_PARAMETERS, self.json(input)));
-            out.push(KeyValue::new("agent.log", self.text(log)));
+            out.json(k::TOOL_PARAMETERS, input);
+            out.text("agent.log", log);
         }
         out
     }
 
     /// The attributes of an agent finish event; its values and reasoning are outputs.
-    pub fn agent_finish(&self, return_values: &Json, log: &str) -> Vec<KeyValue> {
-        if self.config.hide_outputs {
-            return Vec::new();
+    pub(crate) fn agent_finish(&self, return_values: &Json, log: &str) -> Values {
+        let mut out = self.event_values();
+        if !self.config.hide_outputs {
+            out.json("agent.return_values", return_values);
+            out.text("agent.log", log);
         }
-        vec![
-            KeyValue::new("agent.return_values", self.json(return_values)),
-            KeyValue::new("agent.log", self.text(log)),
-        ]
+        out
     }
 
     /// A retriever's query.
-    pub fn retriever_start(&self, out: &mut Vec<KeyValue>, query: &str) {
+    pub(crate) fn retriever_start(&self, out: &mut Values, query: &str) {
         self.io_text(out, true, query);
     }
 
     /// The documents a retriever found.
-    pub fn documents(&self, out: &mut Vec<KeyValue>, documents: &[Document]) {
+    pub(crate) fn documents(&self, out: &mut Values, documents: &[Document]) {
         if self.config.hide_outputs {
             return;
         }
         for (i, document) in documents.iter().enumerate() {
-            let key = |field: &str| format!("{}.{i}.document.{field}", k::RETRIEVAL_DOCUMENTS);
-            out.push(KeyValue::new(
-                key("content"),
-                self.text(&document.page_content),
-            ));
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let key = |field| Key::Indexed(k::RETRIEVAL_DOCUMENTS, i, field);
+            out.text(key("document.content"), &document.page_content);
             if let Some(id) = &document.id {
-                out.push(KeyValue::new(key("id"), self.text(id)));
+                out.text(key("document.id"), id);
             }
             if let Some(score) = document.metadata.get("score").and_then(Json::as_f64) {
-                out.push(KeyValue::new(key("score"), score));
+                out.f64(key("document.score"), score);
             }
             if !document.metadata.is_empty() {
-                let metadata = Json::Object(document.metadata.clone());
-                out.push(KeyValue::new(key("metadata"), self.json(&metadata)));
+                out.serialized(key("document.metadata"), &document.metadata);
             }
         }
     }
+}
+
+/// One message of a conversation: its role and content, under `{prefix}.{i}.message.*`.
+fn message(out: &mut Values, prefix: &'static str, i: usize, role: &str, text: &str) {
+    let i = u32::try_from(i).unwrap_or(u32::MAX);
+    out.text(Key::Indexed(prefix, i, "message.role"), role);
+    out.text(Key::Indexed(prefix, i, "message.content"), text);
 }
 
 fn role_name(message: &ChatMessage) -> &str {
@@ -359,24 +313,7 @@ fn role_name(message: &ChatMessage) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn find<'v>(attributes: &'v [KeyValue], key: &str) -> Option<&'v Value> {
-        attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| &kv.value)
-    }
-
-    #[test]
-    fn long_values_are_cut_on_a_character_boundary() {
-        let config = OtelConfig {
-            max_attribute_len: 4,
-            ..OtelConfig::default()
-        };
-        let mapper = Mapper::new(&config);
-        assert_eq!(mapper.text("abcdef").as_str(), "abcd");
-        assert_eq!(mapper.text("abcé").as_str(), "abc"); // é is two bytes
-    }
+    use opentelemetry::Value;
 
     #[test]
     fn hidden_inputs_and_outputs_leave_no_trace() {
@@ -386,14 +323,24 @@ mod tests {
             ..OtelConfig::default()
         };
         let mapper = Mapper::new(&config);
-        let mut out = Vec::new();
+        let mut out = mapper.values();
         mapper.prompt(&mut out, "secret prompt");
+        mapper.messages(&mut out, &[ChatMessage::user("secret chat")]);
         mapper.chain_start(&mut out, &serde_json::json!({"q": "secret"}));
         mapper.llm_end(&mut out, &LlmResult::from_text("secret answer"));
         mapper.documents(&mut out, &[Document::new("secret document")]);
-        out.extend(mapper.agent_action("calc", &serde_json::json!("secret"), "secret plan"));
-        out.extend(mapper.agent_finish(&serde_json::json!("secret"), "secret log"));
-        let leaked: Vec<_> = out
+        let mut all = out.to_key_values();
+        all.extend(
+            mapper
+                .agent_action("calc", &serde_json::json!("secret"), "secret plan")
+                .to_key_values(),
+        );
+        all.extend(
+            mapper
+                .agent_finish(&serde_json::json!("secret"), "secret log")
+                .to_key_values(),
+        );
+        let leaked: Vec<_> = all
             .iter()
             .filter(|kv| kv.value.as_str().contains("secret"))
             .collect();
@@ -403,12 +350,18 @@ mod tests {
     #[test]
     fn documents_carry_content_id_score_and_metadata() {
         let config = OtelConfig::default();
-        let mut out = Vec::new();
+        let mapper = Mapper::new(&config);
+        let mut out = mapper.values();
         let document = Document::new("Venus")
             .with_id("d1")
             .with_metadata("score", 0.5);
-        Mapper::new(&config).documents(&mut out, &[document]);
-        let get = |key: &str| find(&out, key).map(|v| v.as_str().into_owned());
+        mapper.documents(&mut out, &[document]);
+        let all = out.to_key_values();
+        let get = |key: &str| {
+            all.iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.as_str().into_owned())
+        };
         assert_eq!(
             get("retrieval.documents.0.document.content").as_deref(),
             Some("Venus")
@@ -425,5 +378,29 @@ mod tests {
             get("retrieval.documents.0.document.metadata").as_deref(),
             Some(r#"{"score":0.5}"#)
         );
+    }
+
+    #[test]
+    fn a_chat_conversation_is_json_input_and_indexed_messages() {
+        let config = OtelConfig::default();
+        let mapper = Mapper::new(&config);
+        let mut out = mapper.values();
+        mapper.messages(
+            &mut out,
+            &[ChatMessage::system("be brief"), ChatMessage::user("hi")],
+        );
+        assert_eq!(
+            out.get(k::INPUT_MIME_TYPE),
+            Some(Value::from("application/json"))
+        );
+        let input = out.get(k::INPUT_VALUE).map(|v| v.as_str().into_owned());
+        let parsed: Json = serde_json::from_str(&input.unwrap_or_default()).unwrap_or_default();
+        assert_eq!(parsed[1]["content"], "hi");
+        let all = out.to_key_values();
+        let role = all
+            .iter()
+            .find(|kv| kv.key.as_str() == "llm.input_messages.1.message.role")
+            .map(|kv| kv.value.as_str().into_owned());
+        assert_eq!(role.as_deref(), Some("user"));
     }
 }

@@ -17,7 +17,7 @@ use crate::handler::OtelHandler;
 use crate::phoenix::PhoenixAnnotations;
 use crate::semconv;
 
-type MakeSink = Box<dyn FnOnce(&OtelConfig, &Resource) -> SpanSink + Send>;
+type MakeSink = Box<dyn FnOnce(&OtelConfig, &Resource) -> std::io::Result<SpanSink> + Send>;
 
 /// Builds an [`OtelHandler`]. Spans go to the exporter given with
 /// [`exporter`](Self::exporter), else over OTLP/HTTP to the configured endpoint; with neither,
@@ -217,7 +217,10 @@ impl OtelHandlerBuilder {
                 });
             }
         };
-        let sink = Arc::new(sink);
+        let sink = Arc::new(sink.map_err(|source| OtelError::Thread {
+            what: "OpenTelemetry export",
+            source,
+        })?);
         let annotations = match &config.phoenix_url {
             Some(url) => Some(PhoenixAnnotations::start(
                 url,

@@ -1,25 +1,87 @@
-//! The way out: ended spans are handed to the SDK's batch span processor, which exports them
-//! on its own thread. Admission is bounded here, so every span is accounted for: exported,
+//! The way out: ended spans wait as [`Record`]s in a bounded queue; one export thread turns
+//! them into `SpanData` and exports them in batches. Every span is accounted for: exported,
 //! failed (the collector refused or was unreachable), dropped (the queue was full), or still
 //! queued.
+//!
+//! The event thread only moves a record into the queue: no allocation, no system call. The
+//! export thread is not woken per span; it wakes every `scheduled_delay`, when a batch's worth
+//! is waiting, and on flush and shutdown.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry::InstrumentationScope;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SpanData, SpanExporter, SpanProcessor,
-};
+use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use crate::record::{Record, Values};
+
+/// Spans per export call (the SDK's default batch size).
+const MAX_EXPORT_BATCH: usize = 512;
+
+/// Value buffers kept for reuse at most.
+const POOL: usize = 1024;
+
+/// Value buffers handed back by the export thread, so that the event thread reuses them
+/// instead of allocating what another thread frees (allocators serialise such frees). Bounded.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool(Mutex<Vec<Values>>);
+
+impl BufferPool {
+    /// Buffers for a new span, reused when some are free.
+    pub(crate) fn take(&self, cap: usize) -> Values {
+        let reused = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        match reused {
+            Some(mut values) => {
+                values.set_cap(cap);
+                values
+            }
+            None => Values::with_cap(cap),
+        }
+    }
+
+    /// Keeps the buffers of a span that was not exported (dropped on a full queue).
+    fn keep(&self, mut values: Values) {
+        if values.recycle() {
+            let mut pool = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if pool.len() < POOL {
+                pool.push(values);
+            }
+        }
+    }
+
+    fn give_back(&self, returned: &mut Vec<Values>) {
+        let mut pool = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let room = POOL.saturating_sub(pool.len());
+        pool.extend(returned.drain(..).take(room));
+    }
+}
 
 /// Counts of what became of the spans.
 #[derive(Debug, Default)]
-pub(crate) struct SpanCounters {
+struct SpanCounters {
     handed: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Records in the queue, not yet taken by the export thread.
+    waiting: AtomicU64,
     failing: AtomicBool,
 }
 
@@ -28,57 +90,22 @@ impl SpanCounters {
         let done = self.exported.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire);
         self.handed.load(Ordering::Acquire).saturating_sub(done)
     }
-}
 
-/// Wraps the real exporter to count what it exported and what it could not, and to log a
-/// failing collector once per outage rather than once per batch.
-#[derive(Debug)]
-struct CountingExporter<E> {
-    inner: E,
-    counters: Arc<SpanCounters>,
-}
-
-impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
-        let result = self.inner.export(batch).await;
-        match &result {
-            Ok(()) => {
-                self.counters.exported.fetch_add(n, Ordering::AcqRel);
-                if self.counters.failing.swap(false, Ordering::Relaxed) {
-                    tracing::info!("OpenTelemetry export: the collector accepts spans again");
-                }
-            }
-            Err(error) => {
-                self.counters.failed.fetch_add(n, Ordering::AcqRel);
-                if !self.counters.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, spans = n, "OpenTelemetry export failed; the pipeline goes on (further failures are counted, not logged)");
-                }
-            }
+    fn drop_one(&self, why: &str) {
+        if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!("{why}: spans are dropped and counted in the export report");
         }
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
     }
 }
 
-/// Where ended spans go: a bounded admission in front of the SDK's batch processor.
-#[derive(Debug)]
-pub(crate) struct SpanSink {
-    processor: Arc<dyn SpanProcessor>,
-    counters: Arc<SpanCounters>,
-    max_queue_size: u64,
-    closed: AtomicBool,
+/// What the export thread is asked to do besides its periodic export.
+enum Control {
+    /// A batch's worth is waiting.
+    Nudge,
+    /// Export everything queued, then answer.
+    Flush(SyncSender<()>),
+    /// Export everything queued, shut the exporter down, answer and stop.
+    Shutdown(SyncSender<()>, Duration),
 }
 
 /// What became of the spans so far.
@@ -96,97 +123,214 @@ pub struct SpanReport {
     pub queued: u64,
 }
 
-impl SpanSink {
-    /// A sink exporting through `exporter` in batches, with `resource` on every span.
-    pub(crate) fn batched<E: SpanExporter + 'static>(
-        exporter: E,
-        resource: &Resource,
-        max_queue_size: usize,
-        scheduled_delay: Duration,
-    ) -> Self {
-        let counters = Arc::new(SpanCounters::default());
-        let exporter = CountingExporter {
-            inner: exporter,
-            counters: counters.clone(),
-        };
-        let config = BatchConfigBuilder::default()
-            .with_max_queue_size(max_queue_size)
-            .with_scheduled_delay(scheduled_delay)
-            .build();
-        let mut processor = BatchSpanProcessor::builder(exporter)
-            .with_batch_config(config)
-            .build();
-        processor.set_resource(resource);
-        Self {
-            processor: Arc::new(processor),
-            counters,
-            max_queue_size: max_queue_size as u64,
-            closed: AtomicBool::new(false),
+/// Where ended spans go: a bounded queue in front of one export thread.
+#[derive(Debug)]
+pub(crate) struct SpanSink {
+    records: SyncSender<Record>,
+    control: SyncSender<Control>,
+    counters: Arc<SpanCounters>,
+    pool: Arc<BufferPool>,
+    closed: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The export thread's side.
+struct Worker<E> {
+    exporter: E,
+    records: Receiver<Record>,
+    control: Receiver<Control>,
+    counters: Arc<SpanCounters>,
+    pool: Arc<BufferPool>,
+    scope: InstrumentationScope,
+    scheduled_delay: Duration,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self) {
+        loop {
+            let message = self.control.recv_timeout(self.scheduled_delay);
+            self.export_waiting();
+            match message {
+                Ok(Control::Nudge) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Control::Flush(done)) => {
+                    if let Err(error) = self.exporter.force_flush() {
+                        tracing::warn!(%error, "OpenTelemetry flush failed");
+                    }
+                    let _ = done.send(());
+                }
+                Ok(Control::Shutdown(done, timeout)) => {
+                    // Spans that ended while this thread exported are the last ones.
+                    self.export_waiting();
+                    if let Err(error) = self.exporter.shutdown_with_timeout(timeout) {
+                        tracing::warn!(%error, "OpenTelemetry exporter shutdown failed");
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
     }
 
-    /// Hands an ended span over; never blocks. Beyond the queue bound the span is dropped and
-    /// counted (and the first drop of a run of drops is logged).
-    pub(crate) fn send(&self, span: SpanData) {
-        // Reserve a place first, so that threads racing for the last place cannot overfill
-        // the processor's queue (whose own drops we could not count).
+    /// Exports every waiting record, in batches.
+    fn export_waiting(&mut self) {
+        let mut batch = Vec::new();
+        let mut returned = Vec::new();
+        while let Ok(record) = self.records.try_recv() {
+            self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            let (span, mut values) = record.into_span_data(&self.scope);
+            batch.push(span);
+            if values.recycle() {
+                returned.push(values);
+            }
+            if batch.len() == MAX_EXPORT_BATCH {
+                self.pool.give_back(&mut returned);
+                self.export(std::mem::take(&mut batch));
+            }
+        }
+        self.pool.give_back(&mut returned);
+        if !batch.is_empty() {
+            self.export(batch);
+        }
+    }
+
+    fn export(&mut self, batch: Vec<SpanData>) {
+        let n = batch.len() as u64;
+        let c = &self.counters;
+        let exported = catch_unwind(AssertUnwindSafe(|| {
+            futures_executor::block_on(self.exporter.export(batch))
+        }))
+        .unwrap_or_else(|_| {
+            Err(OTelSdkError::InternalFailure(
+                "the exporter panicked".into(),
+            ))
+        });
+        match exported {
+            Ok(()) => {
+                c.exported.fetch_add(n, Ordering::AcqRel);
+                if c.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("OpenTelemetry export: the collector accepts spans again");
+                }
+            }
+            Err(error) => {
+                c.failed.fetch_add(n, Ordering::AcqRel);
+                if !c.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, spans = n, "OpenTelemetry export failed; the pipeline goes on (further failures are counted, not logged)");
+                }
+            }
+        }
+    }
+}
+
+impl SpanSink {
+    /// A sink exporting through `exporter` in batches, with `resource` on every span.
+    pub(crate) fn batched<E: SpanExporter + 'static>(
+        mut exporter: E,
+        resource: &Resource,
+        max_queue_size: usize,
+        scheduled_delay: Duration,
+    ) -> std::io::Result<Self> {
+        exporter.set_resource(resource);
+        let (records, record_rx) = sync_channel(max_queue_size.max(1));
+        let (control, control_rx) = sync_channel(16);
+        let counters = Arc::new(SpanCounters::default());
+        let pool = Arc::new(BufferPool::default());
+        let worker = Worker {
+            exporter,
+            records: record_rx,
+            control: control_rx,
+            counters: counters.clone(),
+            pool: pool.clone(),
+            scope: InstrumentationScope::builder("llm-callbacks")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+            scheduled_delay,
+        };
+        let thread = std::thread::Builder::new()
+            .name("llm-callbacks-otel-export".into())
+            .spawn(move || worker.run())?;
+        Ok(Self {
+            records,
+            control,
+            counters,
+            pool,
+            closed: AtomicBool::new(false),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Buffers for a new span's values, strings cut at `cap`.
+    pub(crate) fn values(&self, cap: usize) -> Values {
+        self.pool.take(cap)
+    }
+
+    /// Hands an ended span over; never blocks. When the queue is full the span is dropped and
+    /// counted (and the first drop is logged).
+    pub(crate) fn send(&self, record: Record) {
         let c = &self.counters;
         if self.closed.load(Ordering::Acquire) {
-            if c.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!("a span ended after the exporter shut down: dropped and counted");
-            }
-            return;
+            return c.drop_one("a span ended after the exporter shut down");
         }
-        let handed = c.handed.fetch_add(1, Ordering::AcqRel) + 1;
-        let done = c.exported.load(Ordering::Acquire) + c.failed.load(Ordering::Acquire);
-        if handed.saturating_sub(done) > self.max_queue_size {
-            c.handed.fetch_sub(1, Ordering::AcqRel);
-            if c.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!(
-                    max_queue_size = self.max_queue_size,
-                    "OpenTelemetry export queue full: spans are dropped and counted"
-                );
+        c.handed.fetch_add(1, Ordering::AcqRel);
+        match self.records.try_send(record) {
+            Ok(()) => {
+                let waiting = c.waiting.fetch_add(1, Ordering::Relaxed) + 1;
+                if waiting.is_multiple_of(MAX_EXPORT_BATCH as u64) {
+                    // Coalesced: a full control queue already holds a reason to wake.
+                    let _ = self.control.try_send(Control::Nudge);
+                }
             }
-            return;
+            Err(TrySendError::Full(record) | TrySendError::Disconnected(record)) => {
+                c.handed.fetch_sub(1, Ordering::AcqRel);
+                c.drop_one("OpenTelemetry export queue full");
+                // Dropping is the overloaded path: keep it cheaper than exporting.
+                self.pool.keep(record.values);
+            }
         }
-        self.processor.on_end(span);
+    }
+
+    /// Sends `make(answer)` to the export thread and waits for the answer until `deadline`.
+    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Instant) -> bool {
+        let (answer, wait) = sync_channel(1);
+        let mut message = make(answer);
+        loop {
+            match self.control.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => return false,
+            }
+        }
+        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 
     /// Exports what is queued, waiting at most `timeout`; true when done in time.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let processor = self.processor.clone();
-        let (done, wait) = std::sync::mpsc::sync_channel(1);
-        let spawned = std::thread::Builder::new()
-            .name("otel-flush".into())
-            .spawn(move || {
-                let result = processor.force_flush();
-                let _ = done.send(result);
-            });
-        if spawned.is_err() {
-            // No thread to wait with: flush here, bounded by the processor's own timeout.
-            return self.processor.force_flush().is_ok() && self.counters.in_flight() == 0;
-        }
-        match wait.recv_timeout(timeout) {
-            Ok(result) => {
-                if let Err(error) = result {
-                    tracing::warn!(%error, "OpenTelemetry flush failed");
-                }
-                self.counters.in_flight() == 0
-            }
-            Err(_) => false,
-        }
+        let deadline = Instant::now() + timeout;
+        self.ask(Control::Flush, deadline) && self.counters.in_flight() == 0
     }
 
     /// Exports what is queued and stops the export thread, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         self.closed.store(true, Ordering::Release);
-        match self.processor.shutdown_with_timeout(timeout) {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!(%error, "OpenTelemetry shutdown did not finish");
-                false
-            }
+        let deadline = Instant::now() + timeout;
+        let done = self.ask(|answer| Control::Shutdown(answer, timeout), deadline);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if done && let Some(thread) = thread {
+            // It answered and returns at once.
+            let _ = thread.join();
         }
+        if !done {
+            tracing::warn!("OpenTelemetry shutdown did not finish in time");
+        }
+        done && self.counters.in_flight() == 0
     }
 
     /// The counts so far.

@@ -1,10 +1,9 @@
 //! The callback handler: runs become spans, evaluations become events of the spans they grade.
 //!
-//! On the event thread the handler only builds span data in memory and hands ended spans to
-//! a bounded queue: no I/O, no blocking. A token event touches two atomics and allocates
-//! nothing.
+//! On the event thread the handler only writes each span's values into its [`Record`] and
+//! hands ended spans to a bounded queue: no I/O, no blocking, a few allocations per span. It
+//! receives no token events: the core counts them and the run's end carries the count.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,20 +11,20 @@ use std::time::{Duration, Instant, SystemTime};
 use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
 use handler_core::{
-    AgentAction, AgentFinish, CallbackHandler, ChainEnd, ChainError, ChainStart, ChatModelStart,
-    CustomEvent, HandlerResult, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd,
-    RetrieverError, RetrieverStart, Retry, RunContext, Text, ToolEnd, ToolError, ToolStart, Uuid,
+    AgentAction, AgentFinish, CallbackHandler, Category, ChainEnd, ChainError, ChainStart,
+    ChatModelStart, CustomEvent, HandlerOptions, HandlerResult, LlmEnd, LlmError, LlmStart,
+    RetrieverEnd, RetrieverError, RetrieverStart, Retry, RunContext, Text, ToolEnd, ToolError,
+    ToolStart, Uuid,
 };
-use opentelemetry::trace::{Event, SpanContext, SpanId, Status, TraceFlags, TraceId, TraceState};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::trace::{SpanId, Status, TraceId};
 
 use crate::attributes::{Mapper, SpanKind};
 use crate::config::OtelConfig;
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
-use crate::runs::{Draft, OpenRun, OpenRuns, RecentTraces};
+use crate::record::{Record, Values};
+use crate::runs::{OpenRuns, RecentTraces};
 use crate::semconv as k;
 
 /// How many ended runs' trace ids are remembered for late evaluations.
@@ -67,7 +66,6 @@ pub(crate) struct Inner {
     sink: Arc<SpanSink>,
     runs: OpenRuns,
     recent: RecentTraces,
-    scope: InstrumentationScope,
     annotations: Option<PhoenixAnnotations>,
     untraced_runs: AtomicU64,
     evaluations_on_span: AtomicU64,
@@ -128,9 +126,6 @@ impl OtelHandler {
         annotations: Option<PhoenixAnnotations>,
         listen: bool,
     ) -> Self {
-        let scope = InstrumentationScope::builder("llm-callbacks")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
         Self {
             inner: Arc::new_cyclic(|weak| Inner {
                 subscription: listen
@@ -139,7 +134,6 @@ impl OtelHandler {
                 recent: RecentTraces::new(RECENT_TRACES),
                 config,
                 sink,
-                scope,
                 annotations,
                 untraced_runs: AtomicU64::new(0),
                 evaluations_on_span: AtomicU64::new(0),
@@ -246,30 +240,21 @@ impl Inner {
         run: &RunContext,
         kind: SpanKind,
         fallback_name: Option<&str>,
-        fill: impl FnOnce(&Mapper<'_>, &mut Vec<KeyValue>),
+        fill: impl FnOnce(&Mapper<'_>, &mut Values),
     ) {
         let mapper = self.mapper();
-        let mut attributes = mapper.run(kind, run);
-        fill(&mapper, &mut attributes);
+        let mut values = self.sink.values(self.config.max_attribute_len);
+        mapper.run(&mut values, run);
+        fill(&mapper, &mut values);
         let name = run
             .name
             .as_deref()
             .or(fallback_name)
             .unwrap_or(kind.default_name());
-        let draft = Draft {
-            name: Cow::Owned(name.to_owned()),
-            kind,
-            parent: run.parent_run_id.map_or(SpanId::INVALID, span_id),
-            start_time: SystemTime::now(),
-            attributes,
-            events: Vec::new(),
-        };
-        let open = Arc::new(OpenRun::new(
-            Self::trace_of(run),
-            span_id(run.run_id),
-            draft,
-        ));
-        if !self.runs.insert(run.run_id, open)
+        let parent = run.parent_run_id.map_or(SpanId::INVALID, span_id);
+        let ids = (Self::trace_of(run), span_id(run.run_id), parent);
+        let record = Record::new(ids, kind, name, values);
+        if !self.runs.insert(run.run_id, record)
             && self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0
         {
             tracing::warn!(
@@ -279,106 +264,39 @@ impl Inner {
         }
     }
 
-    /// Edits the open span of `run_id`, if any.
-    fn edit(&self, run_id: Uuid, edit: impl FnOnce(&Mapper<'_>, &mut Draft)) {
-        if let Some(open) = self.runs.get(run_id)
-            && let Some(draft) = open.draft().as_mut()
-        {
-            edit(&self.mapper(), draft);
-        }
+    /// Adds an event to the open span of `run_id`, if any.
+    fn event(&self, run_id: Uuid, name: &'static str, values: Values) {
+        self.runs.edit(run_id, |record| record.event(name, values));
     }
 
-    fn event(&self, run_id: Uuid, name: &'static str, attributes: Vec<KeyValue>) {
-        self.edit(run_id, |_, draft| {
-            draft
-                .events
-                .push(Event::new(name, SystemTime::now(), attributes, 0));
-        });
-    }
-
-    fn end(&self, run: &RunContext, status: Status, fill: impl FnOnce(&Mapper<'_>, &mut Draft)) {
-        let Some(open) = self.runs.remove(run.run_id) else {
+    /// Ends the span of `run`: `fill` writes its last values, outside any lock.
+    fn end(&self, run: &RunContext, status: Status, fill: impl FnOnce(&Mapper<'_>, &mut Record)) {
+        let Some(mut record) = self.runs.remove(run.run_id) else {
             return;
         };
-        let Some(mut draft) = open.draft().take() else {
-            return;
-        };
-        fill(&self.mapper(), &mut draft);
-        let (tokens, first_token) = open.tokens();
-        if tokens > 0 {
-            let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
-            draft
-                .attributes
-                .push(KeyValue::new(k::STREAMED_TOKENS, tokens));
+        fill(&self.mapper(), &mut record);
+        record.status = status;
+        record.end_time = SystemTime::now();
+        if record.trace_id != trace_id(run.run_id) {
+            self.recent.remember(run.run_id, record.trace_id);
         }
-        if let Some(first_token) = first_token {
-            draft.attributes.push(KeyValue::new(
-                k::TIME_TO_FIRST_TOKEN_MS,
-                first_token.as_secs_f64() * 1000.0,
-            ));
-            let at = draft.start_time + first_token;
-            draft
-                .events
-                .push(Event::new(k::FIRST_TOKEN_EVENT, at, Vec::new(), 0));
-        }
-        if open.trace_id != trace_id(run.run_id) {
-            self.recent.remember(run.run_id, open.trace_id);
-        }
-        let span = self.span_data(open.trace_id, open.span_id, draft, status);
-        self.sink.send(span);
-    }
-
-    fn span_data(&self, trace: TraceId, span: SpanId, draft: Draft, status: Status) -> SpanData {
-        let span_kind = match draft.kind {
-            SpanKind::Llm => opentelemetry::trace::SpanKind::Client,
-            _ => opentelemetry::trace::SpanKind::Internal,
-        };
-        let mut events = SpanEvents::default();
-        events.events = draft.events;
-        SpanData {
-            span_context: SpanContext::new(
-                trace,
-                span,
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            ),
-            parent_span_id: draft.parent,
-            parent_span_is_remote: false,
-            span_kind,
-            name: draft.name,
-            start_time: draft.start_time,
-            end_time: SystemTime::now(),
-            attributes: draft.attributes,
-            dropped_attributes_count: 0,
-            events,
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: self.scope.clone(),
-        }
+        self.sink.send(record);
     }
 
     fn fail(
         &self,
         run: &RunContext,
         error: &ErrorInfo,
-        fill: impl FnOnce(&Mapper<'_>, &mut Draft),
+        fill: impl FnOnce(&Mapper<'_>, &mut Record),
     ) {
         let status = Status::error(format!("{}: {}", error.kind, error.message));
-        self.end(run, status, |mapper, draft| {
-            fill(mapper, draft);
-            draft
-                .attributes
-                .push(KeyValue::new(k::ERROR_TYPE, error.kind.clone()));
-            draft.events.push(Event::new(
-                "exception",
-                SystemTime::now(),
-                vec![
-                    KeyValue::new("exception.type", error.kind.clone()),
-                    KeyValue::new("exception.message", mapper.text(&error.message)),
-                ],
-                0,
-            ));
+        self.end(run, status, |mapper, record| {
+            fill(mapper, record);
+            record.values.text(k::ERROR_TYPE, &error.kind);
+            let mut exception = mapper.event_values();
+            exception.text("exception.type", &error.kind);
+            exception.text("exception.message", &error.message);
+            record.event("exception", exception);
         });
     }
 
@@ -393,23 +311,16 @@ impl Inner {
             }
             return;
         };
-        let attributes = self.evaluation_attributes(result);
-        let mut recorded = false;
-        if let Some(open) = self.runs.get(run_id)
-            && let Some(draft) = open.draft().as_mut()
-        {
-            draft.events.push(Event::new(
-                k::GEN_AI_EVALUATION_RESULT,
-                SystemTime::now(),
-                attributes.clone(),
-                0,
-            ));
-            recorded = true;
-        }
-        if recorded {
+        let mut values = Some(self.evaluation_values(result));
+        let on_span = self.runs.edit(run_id, |record| {
+            if let Some(values) = values.take() {
+                record.event(k::GEN_AI_EVALUATION_RESULT, values);
+            }
+        });
+        if on_span {
             self.evaluations_on_span.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.late_evaluation(run_id, result, attributes);
+            self.late_evaluation(run_id, result);
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(annotations) = &self.annotations {
@@ -420,60 +331,38 @@ impl Inner {
     /// A span cannot take events once ended, so a late evaluation becomes a short child span
     /// of the graded one, carrying the `gen_ai.evaluation.result` event (and its attributes,
     /// for backends that show attributes but not events).
-    fn late_evaluation(&self, run_id: Uuid, result: &EvaluationResult, attributes: Vec<KeyValue>) {
+    fn late_evaluation(&self, run_id: Uuid, result: &EvaluationResult) {
         let trace = result
             .root_run_id
             .map(trace_id)
             .or_else(|| self.recent.get(run_id))
             .unwrap_or_else(|| trace_id(run_id));
-        let now = SystemTime::now();
-        let mut span_attributes = Vec::with_capacity(attributes.len() + 1);
-        span_attributes.push(KeyValue::new(k::SPAN_KIND, SpanKind::Evaluator.as_str()));
-        span_attributes.extend(attributes.iter().cloned());
-        let draft = Draft {
-            name: Cow::Owned(format!("{}.{}", result.evaluator, result.name)),
-            kind: SpanKind::Evaluator,
-            parent: span_id(run_id),
-            start_time: now,
-            attributes: span_attributes,
-            events: vec![Event::new(k::GEN_AI_EVALUATION_RESULT, now, attributes, 0)],
-        };
-        let status = match &result.error {
-            Some(error) => Status::error(error.clone()),
-            None => Status::Unset,
-        };
-        let span = self.span_data(trace, span_id(Uuid::new_v4()), draft, status);
-        self.sink.send(span);
+        let ids = (trace, span_id(Uuid::new_v4()), span_id(run_id));
+        let name = format!("{}.{}", result.evaluator, result.name);
+        let values = self.evaluation_values(result);
+        let mut record = Record::new(ids, SpanKind::Evaluator, &name, values);
+        record.event(k::GEN_AI_EVALUATION_RESULT, self.evaluation_values(result));
+        if let Some(error) = &result.error {
+            record.status = Status::error(error.clone());
+        }
+        self.sink.send(record);
     }
 
-    fn evaluation_attributes(&self, result: &EvaluationResult) -> Vec<KeyValue> {
-        let mapper = self.mapper();
-        let mut out = Vec::with_capacity(6);
-        out.push(KeyValue::new(
-            k::GEN_AI_EVALUATION_NAME,
-            result.name.clone(),
-        ));
-        out.push(KeyValue::new(
-            k::EVALUATION_EVALUATOR,
-            result.evaluator.clone(),
-        ));
+    fn evaluation_values(&self, result: &EvaluationResult) -> Values {
+        let mut out = self.mapper().event_values();
+        out.text(k::GEN_AI_EVALUATION_NAME, &result.name);
+        out.text(k::EVALUATION_EVALUATOR, &result.evaluator);
         if let Some(score) = result.score {
-            out.push(KeyValue::new(k::GEN_AI_EVALUATION_SCORE_VALUE, score));
+            out.f64(k::GEN_AI_EVALUATION_SCORE_VALUE, score);
         }
         if let Some(label) = &result.label {
-            out.push(KeyValue::new(
-                k::GEN_AI_EVALUATION_SCORE_LABEL,
-                label.clone(),
-            ));
+            out.text(k::GEN_AI_EVALUATION_SCORE_LABEL, label);
         }
         if let Some(explanation) = &result.explanation {
-            out.push(KeyValue::new(
-                k::GEN_AI_EVALUATION_EXPLANATION,
-                mapper.text(explanation),
-            ));
+            out.text(k::GEN_AI_EVALUATION_EXPLANATION, explanation);
         }
         if let Some(error) = &result.error {
-            out.push(KeyValue::new(k::ERROR_TYPE, mapper.text(error)));
+            out.text(k::ERROR_TYPE, error);
         }
         out
     }
@@ -515,6 +404,12 @@ impl CallbackHandler for OtelHandler {
         crate::PLUGIN_NAME
     }
 
+    /// Tokens are not dispatched here: the core counts them, and the end of the run carries
+    /// the count and the time to first token.
+    fn options(&self) -> HandlerOptions {
+        HandlerOptions::new().ignore(Category::LlmNewToken)
+    }
+
     fn on_llm_start(&self, event: &LlmStart<'_>) -> HandlerResult {
         let serialized = event.serialized;
         self.inner.start(
@@ -547,23 +442,19 @@ impl CallbackHandler for OtelHandler {
         Ok(())
     }
 
-    #[inline]
-    fn on_llm_new_token(&self, event: &LlmNewToken<'_>) -> HandlerResult {
-        self.inner.runs.count_token(event.run.run_id);
-        Ok(())
-    }
-
     fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, draft| {
-            m.llm_end(&mut draft.attributes, event.response);
+        self.inner.end(event.run, Status::Unset, |m, record| {
+            record.stream = *event.stream;
+            m.llm_end(&mut record.values, event.response);
         });
         Ok(())
     }
 
     fn on_llm_error(&self, event: &LlmError<'_>) -> HandlerResult {
-        self.inner.fail(event.run, event.error, |m, draft| {
+        self.inner.fail(event.run, event.error, |m, record| {
+            record.stream = *event.stream;
             if let Some(response) = event.response {
-                m.llm_end(&mut draft.attributes, response);
+                m.llm_end(&mut record.values, response);
             }
         });
         Ok(())
@@ -578,16 +469,14 @@ impl CallbackHandler for OtelHandler {
             event.run,
             kind,
             serialized_name(event.serialized),
-            |m, out| {
-                m.chain_start(out, event.inputs);
-            },
+            |m, out| m.chain_start(out, event.inputs),
         );
         Ok(())
     }
 
     fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, draft| {
-            m.outputs(&mut draft.attributes, event.outputs);
+        self.inner.end(event.run, Status::Unset, |m, record| {
+            m.outputs(&mut record.values, event.outputs);
         });
         Ok(())
     }
@@ -612,8 +501,8 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, draft| {
-            m.outputs(&mut draft.attributes, event.output);
+        self.inner.end(event.run, Status::Unset, |m, record| {
+            m.outputs(&mut record.values, event.output);
         });
         Ok(())
     }
@@ -633,8 +522,8 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_retriever_end(&self, event: &RetrieverEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, draft| {
-            m.documents(&mut draft.attributes, event.documents);
+        self.inner.end(event.run, Status::Unset, |m, record| {
+            m.documents(&mut record.values, event.documents);
         });
         Ok(())
     }
@@ -645,82 +534,62 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_agent_action(&self, event: &AgentAction<'_>) -> HandlerResult {
-        self.inner.edit(event.run.run_id, |m, draft| {
-            mark_agent(draft);
-            draft.events.push(Event::new(
-                "agent_action",
-                SystemTime::now(),
-                m.agent_action(event.tool, event.tool_input, event.log),
-                0,
-            ));
+        let values = self
+            .inner
+            .mapper()
+            .agent_action(event.tool, event.tool_input, event.log);
+        self.inner.runs.edit(event.run.run_id, |record| {
+            mark_agent(record);
+            record.event("agent_action", values);
         });
         Ok(())
     }
 
     fn on_agent_finish(&self, event: &AgentFinish<'_>) -> HandlerResult {
-        self.inner.edit(event.run.run_id, |m, draft| {
-            mark_agent(draft);
-            draft.events.push(Event::new(
-                "agent_finish",
-                SystemTime::now(),
-                m.agent_finish(event.return_values, event.log),
-                0,
-            ));
+        let values = self
+            .inner
+            .mapper()
+            .agent_finish(event.return_values, event.log);
+        self.inner.runs.edit(event.run.run_id, |record| {
+            mark_agent(record);
+            record.event("agent_finish", values);
         });
         Ok(())
     }
 
     fn on_retry(&self, event: &Retry<'_>) -> HandlerResult {
         let state = event.state;
+        let mut values = self.inner.mapper().event_values();
+        values.i64("retry.attempt", i64::from(state.attempt));
+        values.f64("retry.idle_for_secs", state.idle_for_secs);
         let outcome = serde_json::to_value(&state.outcome).unwrap_or_default();
-        let mapper = self.inner.mapper();
-        self.inner.event(
-            event.run.run_id,
-            "retry",
-            vec![
-                KeyValue::new("retry.attempt", i64::from(state.attempt)),
-                KeyValue::new("retry.idle_for_secs", state.idle_for_secs),
-                KeyValue::new("retry.outcome", mapper.json(&outcome)),
-            ],
-        );
+        values.json("retry.outcome", &outcome);
+        self.inner.event(event.run.run_id, "retry", values);
         Ok(())
     }
 
     fn on_text(&self, event: &Text<'_>) -> HandlerResult {
+        let mut values = self.inner.mapper().event_values();
         // Text a run prints is output: hidden with the outputs.
-        let attributes = match self.inner.config.hide_outputs {
-            true => Vec::new(),
-            false => vec![KeyValue::new("text", self.inner.mapper().text(event.text))],
-        };
-        self.inner.event(event.run.run_id, "text", attributes);
+        if !self.inner.config.hide_outputs {
+            values.text("text", event.text);
+        }
+        self.inner.event(event.run.run_id, "text", values);
         Ok(())
     }
 
     fn on_custom_event(&self, event: &CustomEvent<'_>) -> HandlerResult {
-        let mapper = self.inner.mapper();
-        self.inner.event(
-            event.run.run_id,
-            "custom_event",
-            vec![
-                KeyValue::new("custom_event.name", mapper.text(event.name)),
-                KeyValue::new("custom_event.data", mapper.json(event.data)),
-            ],
-        );
+        let mut values = self.inner.mapper().event_values();
+        values.text("custom_event.name", event.name);
+        values.json("custom_event.data", event.data);
+        self.inner.event(event.run.run_id, "custom_event", values);
         Ok(())
     }
 }
 
 /// An agent's actions make its span an AGENT span.
-fn mark_agent(draft: &mut Draft) {
-    if draft.kind == SpanKind::Chain {
-        draft.kind = SpanKind::Agent;
-        for kv in &mut draft.attributes {
-            if kv.key.as_str() == k::SPAN_KIND {
-                *kv = KeyValue::new(k::SPAN_KIND, SpanKind::Agent.as_str());
-            }
-        }
-        draft
-            .attributes
-            .push(KeyValue::new(k::GEN_AI_OPERATION_NAME, "invoke_agent"));
+fn mark_agent(record: &mut Record) {
+    if record.kind == SpanKind::Chain {
+        record.kind = SpanKind::Agent;
     }
 }

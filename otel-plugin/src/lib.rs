@@ -15,9 +15,12 @@
 //!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
 //!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
 //!   ended, and, with Phoenix configured, span annotations in Phoenix.
-//! - The event thread does no I/O: ended spans go to a bounded queue exported in batches by
-//!   the SDK's batch processor; drops are counted ([`ExportReport`]); `flush` and `shutdown`
-//!   take a timeout; an unreachable collector is a logged warning.
+//! - The event thread does no I/O and never blocks. It writes each span's values into two
+//!   reused buffers and moves the ended span into a bounded queue; one export thread turns the
+//!   spans into OpenTelemetry's types and exports them in batches. Drops are counted
+//!   ([`ExportReport`]); `flush` and `shutdown` take a timeout; an unreachable collector is a
+//!   logged warning. The exporter is not dispatched streamed tokens: the core counts them and
+//!   the run's end carries the count and the time to the first one.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -58,6 +61,7 @@ mod handler;
 pub mod ids;
 mod phoenix;
 mod plugin;
+mod record;
 mod runs;
 pub mod semconv;
 

@@ -1,81 +1,15 @@
-//! The runs whose spans are open, keyed by run id, and the per-thread cache that lets a token
-//! event find its run without a lock or an allocation.
+//! The runs whose spans are open, keyed by run id, and the trace ids of recently ended ones.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::sync::{Mutex, MutexGuard};
 
 use handler_core::Uuid;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Event, SpanId, TraceId};
+use opentelemetry::trace::TraceId;
 
-use crate::attributes::SpanKind;
+use crate::record::Record;
 
-/// A span being built: everything but its end.
-#[derive(Debug)]
-pub(crate) struct Draft {
-    pub name: Cow<'static, str>,
-    pub kind: SpanKind,
-    pub parent: SpanId,
-    pub start_time: SystemTime,
-    pub attributes: Vec<KeyValue>,
-    pub events: Vec<Event>,
-}
-
-/// An open run: its ids, its token counters, and its draft span (`None` once ended).
-#[derive(Debug)]
-pub(crate) struct OpenRun {
-    pub trace_id: TraceId,
-    pub span_id: SpanId,
-    pub started: Instant,
-    tokens: AtomicU64,
-    /// Nanoseconds from `started` to the first token, plus one (0: no token yet).
-    first_token: AtomicU64,
-    draft: Mutex<Option<Draft>>,
-}
-
-impl OpenRun {
-    pub(crate) fn new(trace_id: TraceId, span_id: SpanId, draft: Draft) -> Self {
-        Self {
-            trace_id,
-            span_id,
-            started: Instant::now(),
-            tokens: AtomicU64::new(0),
-            first_token: AtomicU64::new(0),
-            draft: Mutex::new(Some(draft)),
-        }
-    }
-
-    /// Counts a streamed token; the first one also records the time to first token.
-    #[inline]
-    pub(crate) fn count_token(&self) {
-        if self.tokens.fetch_add(1, Ordering::Relaxed) == 0 {
-            let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.first_token
-                .store(nanos.saturating_add(1), Ordering::Relaxed);
-        }
-    }
-
-    /// Tokens streamed so far, and the time to the first one.
-    pub(crate) fn tokens(&self) -> (u64, Option<std::time::Duration>) {
-        let first = self.first_token.load(Ordering::Relaxed);
-        let ttft = (first > 0).then(|| std::time::Duration::from_nanos(first - 1));
-        (self.tokens.load(Ordering::Relaxed), ttft)
-    }
-
-    /// The draft, locked; `None` inside once the run has ended.
-    pub(crate) fn draft(&self) -> MutexGuard<'_, Option<Draft>> {
-        self.draft
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Hashes a run id by folding its (already random) bytes: no SipHash on the hot path.
+/// Hashes a run id by folding its (already random) bytes: no SipHash on the event thread.
 #[derive(Debug, Default)]
 pub(crate) struct RunIdHasher(u64);
 
@@ -97,94 +31,54 @@ impl Hasher for RunIdHasher {
 
 type RunMap<V> = HashMap<Uuid, V, BuildHasherDefault<RunIdHasher>>;
 
-struct Cached {
-    owner: u64,
-    run_id: Uuid,
-    run: Arc<OpenRun>,
-}
-
-thread_local! {
-    /// The last run this thread counted a token for.
-    static LAST: RefCell<Option<Cached>> = const { RefCell::new(None) };
-}
-
-static NEXT_TABLE: AtomicU64 = AtomicU64::new(1);
-
-/// The open runs of one handler, bounded.
+/// The open runs of one handler, each with the record of its span; bounded.
 #[derive(Debug)]
 pub(crate) struct OpenRuns {
-    id: u64,
     limit: usize,
-    map: Mutex<RunMap<Arc<OpenRun>>>,
+    map: Mutex<RunMap<Record>>,
 }
 
 impl OpenRuns {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
-            id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
             limit,
             map: Mutex::new(RunMap::default()),
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, RunMap<Arc<OpenRun>>> {
+    fn map(&self) -> MutexGuard<'_, RunMap<Record>> {
         self.map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a run; false (and nothing added) when the table is full.
-    pub(crate) fn insert(&self, run_id: Uuid, run: Arc<OpenRun>) -> bool {
+    pub(crate) fn insert(&self, run_id: Uuid, record: Record) -> bool {
         let mut map = self.map();
         if map.len() >= self.limit && !map.contains_key(&run_id) {
             return false;
         }
-        map.insert(run_id, run);
+        map.insert(run_id, record);
         true
     }
 
-    pub(crate) fn get(&self, run_id: Uuid) -> Option<Arc<OpenRun>> {
-        self.map().get(&run_id).cloned()
+    /// Edits the record of `run_id`; false when the run is not open here.
+    pub(crate) fn edit(&self, run_id: Uuid, edit: impl FnOnce(&mut Record)) -> bool {
+        match self.map().get_mut(&run_id) {
+            Some(record) => {
+                edit(record);
+                true
+            }
+            None => false,
+        }
     }
 
-    pub(crate) fn remove(&self, run_id: Uuid) -> Option<Arc<OpenRun>> {
+    pub(crate) fn remove(&self, run_id: Uuid) -> Option<Record> {
         self.map().remove(&run_id)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.map().len()
-    }
-
-    /// Counts a token of `run_id`; false when the run is not open here. Allocates nothing,
-    /// and takes no lock when the thread's last token was for the same run.
-    #[inline]
-    pub(crate) fn count_token(&self, run_id: Uuid) -> bool {
-        let hit = LAST.with(|last| match &*last.borrow() {
-            Some(cached) if cached.owner == self.id && cached.run_id == run_id => {
-                cached.run.count_token();
-                true
-            }
-            _ => false,
-        });
-        hit || self.count_token_slow(run_id)
-    }
-
-    #[cold]
-    fn count_token_slow(&self, run_id: Uuid) -> bool {
-        let Some(run) = self.get(run_id) else {
-            return false;
-        };
-        run.count_token();
-        LAST.with(|last| {
-            if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some(Cached {
-                    owner: self.id,
-                    run_id,
-                    run,
-                });
-            }
-        });
-        true
     }
 }
 

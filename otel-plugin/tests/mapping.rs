@@ -518,3 +518,53 @@ fn spans_ending_after_shutdown_are_dropped_and_counted() -> TestResult {
     assert!(spans.get_finished_spans()?.is_empty());
     Ok(())
 }
+
+/// An exporter that panics on every batch.
+#[derive(Debug)]
+struct Panicking;
+
+impl opentelemetry_sdk::trace::SpanExporter for Panicking {
+    async fn export(&self, _batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        panic!("exporter bug");
+    }
+}
+
+#[test]
+fn a_panicking_exporter_fails_its_spans_and_the_export_thread_goes_on() -> TestResult {
+    let otel = OtelHandler::builder().exporter(Panicking).build()?;
+    let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
+    for round in 0..2 {
+        let chain = manager.on_chain_start(None, &json!(round), RunOptions::named("doomed"))?;
+        chain.on_chain_end(&json!(round))?;
+        // The second round proves the thread survived the first panic.
+        let report = otel.flush(WAIT);
+        assert!(report.complete, "{report:?}");
+        assert_eq!(report.spans.failed, round + 1, "{report:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_exporter_is_not_dispatched_tokens_yet_counts_every_one() -> TestResult {
+    use handler_core::{CallbackHandler, Category};
+    let (otel, spans, manager) = setup()?;
+    assert!(!otel.options().interest().contains(Category::LlmNewToken));
+    assert!(otel.options().interest().contains(Category::Llm));
+    let llm = manager.on_llm_start(&Serialized::named("m"), "hi", RunOptions::named("s"))?;
+    for _ in 0..250 {
+        llm.on_llm_new_token("t", None)?;
+    }
+    llm.on_llm_error(ErrorInfo::new("Cut", "stream cut"))?;
+    let spans = finished(&otel, &spans)?;
+    let span = named(&spans, "s");
+    assert_eq!(
+        attr(span, "llm_callbacks.streamed_tokens"),
+        Some(Value::I64(250))
+    );
+    assert!(
+        matches!(span.status, Status::Error { .. }),
+        "{:?}",
+        span.status
+    );
+    Ok(())
+}
