@@ -80,8 +80,8 @@ struct SpanCounters {
     exported: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
-    /// Records in the queue, not yet taken by the export thread.
-    waiting: AtomicU64,
+    /// Records taken from the queue by the export thread.
+    taken: AtomicU64,
     failing: AtomicBool,
 }
 
@@ -177,7 +177,7 @@ impl<E: SpanExporter> Worker<E> {
         let mut batch = Vec::new();
         let mut returned = Vec::new();
         while let Ok(record) = self.records.try_recv() {
-            self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.counters.taken.fetch_add(1, Ordering::Relaxed);
             let (span, mut values) = record.into_span_data(&self.scope);
             batch.push(span);
             if values.recycle() {
@@ -271,11 +271,11 @@ impl SpanSink {
         if self.closed.load(Ordering::Acquire) {
             return c.drop_one("a span ended after the exporter shut down");
         }
-        c.handed.fetch_add(1, Ordering::AcqRel);
+        let handed = c.handed.fetch_add(1, Ordering::AcqRel) + 1;
         match self.records.try_send(record) {
             Ok(()) => {
-                let waiting = c.waiting.fetch_add(1, Ordering::Relaxed) + 1;
-                if waiting.is_multiple_of(MAX_EXPORT_BATCH as u64) {
+                let waiting = handed.saturating_sub(c.taken.load(Ordering::Relaxed));
+                if waiting > 0 && waiting.is_multiple_of(MAX_EXPORT_BATCH as u64) {
                     // Coalesced: a full control queue already holds a reason to wake.
                     let _ = self.control.try_send(Control::Nudge);
                 }

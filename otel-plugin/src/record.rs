@@ -58,6 +58,8 @@ enum Val {
     F64(f64),
     /// A range of `Values::pieces`: a list of strings.
     Texts(Span32),
+    /// A run id, hyphenated on the export thread.
+    Uuid(Uuid),
 }
 
 /// Attribute values written into one buffer, each string cut at the size cap on a character
@@ -184,12 +186,9 @@ impl Values {
         self.entries.push((key.into(), Val::Text(range)));
     }
 
-    /// A run id, hyphenated.
+    /// A run id, hyphenated (on the export thread).
     pub(crate) fn uuid(&mut self, key: impl Into<Key>, id: Uuid) {
-        let mut buffer = Uuid::encode_buffer();
-        let text = id.hyphenated().encode_lower(&mut buffer);
-        let range = self.push_text(text);
-        self.entries.push((key.into(), Val::Text(range)));
+        self.entries.push((key.into(), Val::Uuid(id)));
     }
 
     /// An integer.
@@ -242,6 +241,7 @@ impl Values {
             Val::Static(text) => Value::String(StringValue::from(text)),
             Val::I64(n) => Value::I64(n),
             Val::F64(x) => Value::F64(x),
+            Val::Uuid(id) => Value::String(id.hyphenated().to_string().into()),
             Val::Texts((first, end)) => {
                 let pieces = self.pieces.get(first as usize..end as usize);
                 let texts = pieces
