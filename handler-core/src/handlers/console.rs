@@ -136,6 +136,7 @@ impl CallbackHandler for ConsoleHandler {
     fn options(&self) -> HandlerOptions {
         HandlerOptions::new()
             .ignore(Category::ChatModel)
+            .ignore(Category::LlmNewToken)
             .ignore(Category::Retry)
             .ignore(Category::CustomEvent)
     }

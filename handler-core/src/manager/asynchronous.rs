@@ -318,7 +318,9 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
 
 impl RunManager<AsyncMode, LlmRun> {
     /// The model streamed a token. No heap allocation when only sync handlers want it; with
-    /// async handlers, one box for the dispatch and one per handler's future.
+    /// async handlers, one box for the dispatch and one per handler's future. The run counts it
+    /// (for [`StreamStats`](crate::payload::StreamStats)) when any handler wants LLM events.
+    #[inline]
     pub fn on_llm_new_token<'a>(
         &'a self,
         token: &'a str,

@@ -759,7 +759,9 @@ impl CallbackHandler for UptrainHandler {
 
     fn options(&self) -> HandlerOptions {
         // Agent events stay on for the tool runs: a chain under a tool is found through them.
+        // Tokens are not graded: the answer is read from the model run's end.
         HandlerOptions::new()
+            .ignore(Category::LlmNewToken)
             .ignore(Category::Retry)
             .ignore(Category::CustomEvent)
     }
