@@ -20,6 +20,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use crate::deadline::{answered_before, send_before};
 use crate::record::{Record, Values};
 
 /// Spans per export call (the SDK's default batch size).
@@ -292,19 +293,9 @@ impl SpanSink {
     /// Sends `make(answer)` to the export thread and waits for the answer until `deadline`.
     fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Instant) -> bool {
         let (answer, wait) = sync_channel(1);
-        let mut message = make(answer);
-        loop {
-            match self.control.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return false,
-            }
-        }
-        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        let pause = Duration::from_millis(1);
+        send_before(&self.control, make(answer), deadline, pause)
+            && answered_before(&wait, deadline)
     }
 
     /// Exports what is queued, waiting at most `timeout`; true when done in time.

@@ -55,6 +55,7 @@
 mod attributes;
 mod builder;
 mod config;
+mod deadline;
 mod error;
 mod export;
 mod handler;

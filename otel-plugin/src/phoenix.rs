@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::deadline::{answered_before, send_before};
 use crate::error::OtelError;
 use crate::export::SpanSink;
 
@@ -142,20 +143,10 @@ impl PhoenixAnnotations {
             return true;
         };
         let deadline = Instant::now() + timeout;
-        let mut message = Message::Flush(reply);
         // The queue may be full: retry until the deadline rather than block.
-        loop {
-            match sender.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return false,
-            }
-        }
-        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        let pause = Duration::from_millis(5);
+        send_before(&sender, Message::Flush(reply), deadline, pause)
+            && answered_before(&wait, deadline)
     }
 
     /// Sends what is queued and stops the worker, waiting at most `timeout`.

@@ -339,17 +339,7 @@ impl RunManager<AsyncMode, LlmRun> {
 
     /// The model run failed. Ends the run.
     pub async fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        let (error, response) = (&error.into(), None);
-        let stream = &self.state.stream_stats();
-        self.emit_end(run_event!(
-            self,
-            LlmError {
-                error,
-                response,
-                stream
-            }
-        ))
-        .await
+        self.llm_error(&error.into(), None).await
     }
 
     /// The model run failed after producing `response`. Ends the run.
@@ -358,8 +348,14 @@ impl RunManager<AsyncMode, LlmRun> {
         error: impl Into<ErrorInfo>,
         response: &LlmResult,
     ) -> Result<(), CallbackError> {
-        let error = &error.into();
-        let response = Some(response);
+        self.llm_error(&error.into(), Some(response)).await
+    }
+
+    async fn llm_error(
+        self,
+        error: &ErrorInfo,
+        response: Option<&LlmResult>,
+    ) -> Result<(), CallbackError> {
         let stream = &self.state.stream_stats();
         self.emit_end(run_event!(
             self,

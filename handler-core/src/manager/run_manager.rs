@@ -394,16 +394,7 @@ impl RunManager<SyncMode, LlmRun> {
 
     /// The model run failed. Ends the run.
     pub fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        let (error, response) = (&error.into(), None);
-        let stream = &self.state.stream_stats();
-        self.emit_end(&run_event!(
-            self,
-            LlmError {
-                error,
-                response,
-                stream
-            }
-        ))
+        self.llm_error(&error.into(), None)
     }
 
     /// The model run failed after producing `response`. Ends the run.
@@ -412,8 +403,14 @@ impl RunManager<SyncMode, LlmRun> {
         error: impl Into<ErrorInfo>,
         response: &LlmResult,
     ) -> Result<(), CallbackError> {
-        let error = &error.into();
-        let response = Some(response);
+        self.llm_error(&error.into(), Some(response))
+    }
+
+    fn llm_error(
+        self,
+        error: &ErrorInfo,
+        response: Option<&LlmResult>,
+    ) -> Result<(), CallbackError> {
         let stream = &self.state.stream_stats();
         self.emit_end(&run_event!(
             self,
