@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,13 +35,18 @@ const POOL: usize = 1024;
 pub(crate) struct BufferPool(Mutex<Vec<Values>>);
 
 impl BufferPool {
-    /// Buffers for a new span, reused when some are free.
+    /// The pool, unless the export thread holds it: the event thread never waits for it.
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Vec<Values>>> {
+        match self.0.try_lock() {
+            Ok(pool) => Some(pool),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Buffers for a new span, reused when some are free (and the pool is not busy).
     pub(crate) fn take(&self, cap: usize) -> Values {
-        let reused = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+        let reused = self.try_lock().and_then(|mut pool| pool.pop());
         match reused {
             Some(mut values) => {
                 values.set_cap(cap);
@@ -53,14 +58,11 @@ impl BufferPool {
 
     /// Keeps the buffers of a span that was not exported (dropped on a full queue).
     fn keep(&self, mut values: Values) {
-        if values.recycle() {
-            let mut pool = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if pool.len() < POOL {
-                pool.push(values);
-            }
+        if values.recycle()
+            && let Some(mut pool) = self.try_lock()
+            && pool.len() < POOL
+        {
+            pool.push(values);
         }
     }
 

@@ -15,8 +15,8 @@
 //!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
 //!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
 //!   ended, and, with Phoenix configured, span annotations in Phoenix.
-//! - The event thread does no I/O and never blocks. It writes each span's values into two
-//!   reused buffers and moves the ended span into a bounded queue; one export thread turns the
+//! - The event thread does no I/O and never waits for the export thread. It writes each span's
+//!   values into two reused buffers and moves the ended span into a bounded queue; one export thread turns the
 //!   spans into OpenTelemetry's types and exports them in batches. Drops are counted
 //!   ([`ExportReport`]); `flush` and `shutdown` take a timeout; an unreachable collector is a
 //!   logged warning. The exporter is not dispatched streamed tokens: the core counts them and
