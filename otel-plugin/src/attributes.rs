@@ -169,7 +169,13 @@ impl<'a> Mapper<'a> {
     pub(crate) fn prompt(&self, out: &mut Values, prompt: &str) {
         self.io_text(out, true, prompt);
         if !self.config.hide_inputs {
-            message(out, k::LLM_INPUT_MESSAGES, 0, "user", prompt);
+            message(
+                out,
+                k::LLM_INPUT_MESSAGES,
+                0,
+                RoleName::Known("user"),
+                prompt,
+            );
         }
     }
 
@@ -196,7 +202,7 @@ impl<'a> Mapper<'a> {
             for (i, generation) in first.enumerate() {
                 let (role, content) = match &generation.message {
                     Some(message) => (role_name(message), message.content.as_str()),
-                    None => ("assistant", generation.text.as_str()),
+                    None => (RoleName::Known("assistant"), generation.text.as_str()),
                 };
                 message(out, k::LLM_OUTPUT_MESSAGES, i, role, content);
             }
@@ -291,23 +297,34 @@ impl<'a> Mapper<'a> {
 }
 
 /// One message of a conversation: its role and content, under `{prefix}.{i}.message.*`.
-fn message(out: &mut Values, prefix: &'static str, i: usize, role: &str, text: &str) {
+fn message(out: &mut Values, prefix: &'static str, i: usize, role: RoleName<'_>, text: &str) {
     let i = u32::try_from(i).unwrap_or(u32::MAX);
-    out.text(Key::Indexed(prefix, i, "message.role"), role);
+    let key = Key::Indexed(prefix, i, "message.role");
+    match role {
+        RoleName::Known(role) => out.static_text(key, role),
+        RoleName::Other(role) => out.text(key, role),
+    }
     out.text(Key::Indexed(prefix, i, "message.content"), text);
 }
 
-fn role_name(message: &ChatMessage) -> &str {
+/// A message's role: a constant for the known roles (no copy), else the role's own name.
+#[derive(Clone, Copy)]
+enum RoleName<'m> {
+    Known(&'static str),
+    Other(&'m str),
+}
+
+fn role_name(message: &ChatMessage) -> RoleName<'_> {
     use handler_core::payload::Role;
-    match &message.role {
+    RoleName::Known(match &message.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         Role::Tool => "tool",
         Role::Function => "function",
-        Role::Other(name) => name,
+        Role::Other(name) => return RoleName::Other(name),
         _ => "unknown",
-    }
+    })
 }
 
 #[cfg(test)]

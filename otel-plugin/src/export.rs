@@ -11,32 +11,39 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{SpanId, TraceId};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use crate::attributes::SpanKind;
 use crate::deadline::{answered_before, send_before};
 use crate::record::{Record, Values};
 
 /// Spans per export call (the SDK's default batch size).
 const MAX_EXPORT_BATCH: usize = 512;
 
-/// Value buffers kept for reuse at most.
+/// Span records kept for reuse at most.
 const POOL: usize = 1024;
 
-/// Value buffers handed back by the export thread, so that the event thread reuses them
-/// instead of allocating what another thread frees (allocators serialise such frees). Bounded.
+/// Span records handed back by the export thread, so that the event thread reuses them (and
+/// their buffers) instead of allocating what another thread frees: allocators serialise such
+/// frees. Bounded.
+// Boxed on purpose: a record moves between the open-run table, the queue and this pool as a
+// pointer, not as 200-odd bytes.
+#[allow(clippy::vec_box)]
 #[derive(Debug, Default)]
-pub(crate) struct BufferPool(Mutex<Vec<Values>>);
+pub(crate) struct RecordPool(Mutex<Vec<Box<Record>>>);
 
-impl BufferPool {
+#[allow(clippy::vec_box)]
+impl RecordPool {
     /// The pool, unless the export thread holds it: the event thread never waits for it.
-    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Vec<Values>>> {
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Vec<Box<Record>>>> {
         match self.0.try_lock() {
             Ok(pool) => Some(pool),
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -44,29 +51,36 @@ impl BufferPool {
         }
     }
 
-    /// Buffers for a new span, reused when some are free (and the pool is not busy).
-    pub(crate) fn take(&self, cap: usize) -> Values {
-        let reused = self.try_lock().and_then(|mut pool| pool.pop());
-        match reused {
-            Some(mut values) => {
-                values.set_cap(cap);
-                values
+    /// The record of a span starting now, reused when one is free (and the pool is not busy).
+    fn take(
+        &self,
+        cap: usize,
+        ids: (TraceId, SpanId, SpanId),
+        kind: SpanKind,
+        name: &str,
+    ) -> Box<Record> {
+        let now = SystemTime::now();
+        match self.try_lock().and_then(|mut pool| pool.pop()) {
+            Some(mut record) => {
+                record.values.set_cap(cap);
+                record.restart(ids, kind, name, now);
+                record
             }
-            None => Values::with_cap(cap),
+            None => Box::new(Record::new(ids, kind, name, Values::with_cap(cap))),
         }
     }
 
-    /// Keeps the buffers of a span that was not exported (dropped on a full queue).
-    fn keep(&self, mut values: Values) {
-        if values.recycle()
+    /// Keeps a record that was not exported (dropped on a full queue).
+    fn keep(&self, mut record: Box<Record>) {
+        if record.values.recycle()
             && let Some(mut pool) = self.try_lock()
             && pool.len() < POOL
         {
-            pool.push(values);
+            pool.push(record);
         }
     }
 
-    fn give_back(&self, returned: &mut Vec<Values>) {
+    fn give_back(&self, returned: &mut Vec<Box<Record>>) {
         let mut pool = self
             .0
             .lock()
@@ -129,10 +143,10 @@ pub struct SpanReport {
 /// Where ended spans go: a bounded queue in front of one export thread.
 #[derive(Debug)]
 pub(crate) struct SpanSink {
-    records: SyncSender<Record>,
+    records: SyncSender<Box<Record>>,
     control: SyncSender<Control>,
     counters: Arc<SpanCounters>,
-    pool: Arc<BufferPool>,
+    pool: Arc<RecordPool>,
     closed: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -140,10 +154,10 @@ pub(crate) struct SpanSink {
 /// The export thread's side.
 struct Worker<E> {
     exporter: E,
-    records: Receiver<Record>,
+    records: Receiver<Box<Record>>,
     control: Receiver<Control>,
     counters: Arc<SpanCounters>,
-    pool: Arc<BufferPool>,
+    pool: Arc<RecordPool>,
     scope: InstrumentationScope,
     scheduled_delay: Duration,
 }
@@ -179,12 +193,11 @@ impl<E: SpanExporter> Worker<E> {
     fn export_waiting(&mut self) {
         let mut batch = Vec::new();
         let mut returned = Vec::new();
-        while let Ok(record) = self.records.try_recv() {
+        while let Ok(mut record) = self.records.try_recv() {
             self.counters.taken.fetch_add(1, Ordering::Relaxed);
-            let (span, mut values) = record.into_span_data(&self.scope);
-            batch.push(span);
-            if values.recycle() {
-                returned.push(values);
+            batch.push(record.take_span_data(&self.scope));
+            if record.values.recycle() {
+                returned.push(record);
             }
             if batch.len() == MAX_EXPORT_BATCH {
                 self.pool.give_back(&mut returned);
@@ -237,7 +250,7 @@ impl SpanSink {
         let (records, record_rx) = sync_channel(max_queue_size.max(1));
         let (control, control_rx) = sync_channel(16);
         let counters = Arc::new(SpanCounters::default());
-        let pool = Arc::new(BufferPool::default());
+        let pool = Arc::new(RecordPool::default());
         let worker = Worker {
             exporter,
             records: record_rx,
@@ -262,14 +275,20 @@ impl SpanSink {
         })
     }
 
-    /// Buffers for a new span's values, strings cut at `cap`.
-    pub(crate) fn values(&self, cap: usize) -> Values {
-        self.pool.take(cap)
+    /// The record of a span starting now, its strings cut at `cap`.
+    pub(crate) fn record(
+        &self,
+        cap: usize,
+        ids: (TraceId, SpanId, SpanId),
+        kind: SpanKind,
+        name: &str,
+    ) -> Box<Record> {
+        self.pool.take(cap, ids, kind, name)
     }
 
     /// Hands an ended span over; never blocks. When the queue is full the span is dropped and
     /// counted (and the first drop is logged).
-    pub(crate) fn send(&self, record: Record) {
+    pub(crate) fn send(&self, record: Box<Record>) {
         let c = &self.counters;
         if self.closed.load(Ordering::Acquire) {
             return c.drop_one("a span ended after the exporter shut down");
@@ -287,7 +306,7 @@ impl SpanSink {
                 c.handed.fetch_sub(1, Ordering::AcqRel);
                 c.drop_one("OpenTelemetry export queue full");
                 // Dropping is the overloaded path: keep it cheaper than exporting.
-                self.pool.keep(record.values);
+                self.pool.keep(record);
             }
         }
     }

@@ -242,10 +242,6 @@ impl Inner {
         fallback_name: Option<&str>,
         fill: impl FnOnce(&Mapper<'_>, &mut Values),
     ) {
-        let mapper = self.mapper();
-        let mut values = self.sink.values(self.config.max_attribute_len);
-        mapper.run(&mut values, run);
-        fill(&mapper, &mut values);
         let name = run
             .name
             .as_deref()
@@ -253,7 +249,12 @@ impl Inner {
             .unwrap_or(kind.default_name());
         let parent = run.parent_run_id.map_or(SpanId::INVALID, span_id);
         let ids = (Self::trace_of(run), span_id(run.run_id), parent);
-        let record = Record::new(ids, kind, name, values);
+        let mut record = self
+            .sink
+            .record(self.config.max_attribute_len, ids, kind, name);
+        let mapper = self.mapper();
+        mapper.run(&mut record.values, run);
+        fill(&mapper, &mut record.values);
         if !self.runs.insert(run.run_id, record)
             && self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0
         {
@@ -340,7 +341,7 @@ impl Inner {
         let ids = (trace, span_id(Uuid::new_v4()), span_id(run_id));
         let name = format!("{}.{}", result.evaluator, result.name);
         let values = self.evaluation_values(result);
-        let mut record = Record::new(ids, SpanKind::Evaluator, &name, values);
+        let mut record = Box::new(Record::new(ids, SpanKind::Evaluator, &name, values));
         record.event(k::GEN_AI_EVALUATION_RESULT, self.evaluation_values(result));
         if let Some(error) = &result.error {
             record.status = Status::error(error.clone());

@@ -70,6 +70,8 @@ pub(crate) struct Values {
     text: Vec<u8>,
     entries: Vec<(Key, Val)>,
     pieces: Vec<Span32>,
+    /// The range of the last string pushed, shared by an equal string that follows.
+    last_text: Span32,
 }
 
 /// Makes serde_json stop once `left` bytes are written: a capped value never costs more than
@@ -108,6 +110,7 @@ impl Values {
             text: Vec::with_capacity(256),
             entries: Vec::with_capacity(16),
             pieces: Vec::new(),
+            last_text: (0, 0),
         }
     }
 
@@ -119,6 +122,7 @@ impl Values {
         self.text.clear();
         self.entries.clear();
         self.pieces.clear();
+        self.last_text = (0, 0);
         self.text.capacity() <= KEEP_TEXT
             && self.entries.capacity() <= KEEP_ENTRIES
             && self.pieces.capacity() <= KEEP_ENTRIES
@@ -137,15 +141,23 @@ impl Values {
         }
     }
 
-    /// Appends `text`, cut at the cap, and returns its range.
+    /// Appends `text`, cut at the cap, and returns its range. A text equal to the last one
+    /// written (a prompt that is both `input.value` and the first message's content, a model
+    /// name under both conventions) shares its range instead of being copied again.
     fn push_text(&mut self, text: &str) -> Span32 {
         let mut end = text.len().min(self.cap);
         while !text.is_char_boundary(end) {
             end -= 1;
         }
+        let text = &text.as_bytes()[..end];
+        let (last_start, last_end) = self.last_text;
+        if end > 0 && self.text.get(last_start as usize..last_end as usize) == Some(text) {
+            return self.last_text;
+        }
         let start = offset(self.text.len());
-        self.text.extend_from_slice(&text.as_bytes()[..end]);
-        (start, offset(self.text.len()))
+        self.text.extend_from_slice(text);
+        self.last_text = (start, offset(self.text.len()));
+        self.last_text
     }
 
     /// A string, cut at the cap.
@@ -301,24 +313,44 @@ impl Record {
         ids: (TraceId, SpanId, SpanId),
         kind: SpanKind,
         name: &str,
-        mut values: Values,
+        values: Values,
     ) -> Self {
-        let name = values.push_text(name);
         let now = SystemTime::now();
-        let (trace_id, span_id, parent) = ids;
-        Self {
-            trace_id,
-            span_id,
-            parent,
+        let mut record = Self {
+            trace_id: TraceId::INVALID,
+            span_id: SpanId::INVALID,
+            parent: SpanId::INVALID,
             kind,
-            name,
+            name: (0, 0),
             start_time: now,
             end_time: now,
             values,
             events: Vec::new(),
             status: Status::Unset,
             stream: StreamStats::NONE,
-        }
+        };
+        record.restart(ids, kind, name, now);
+        record
+    }
+
+    /// Makes a used record (its values recycled) the record of a new span starting at `now`.
+    pub(crate) fn restart(
+        &mut self,
+        (trace_id, span_id, parent): (TraceId, SpanId, SpanId),
+        kind: SpanKind,
+        name: &str,
+        now: SystemTime,
+    ) {
+        self.trace_id = trace_id;
+        self.span_id = span_id;
+        self.parent = parent;
+        self.kind = kind;
+        self.name = self.values.push_text(name);
+        self.start_time = now;
+        self.end_time = now;
+        self.events.clear();
+        self.status = Status::Unset;
+        self.stream = StreamStats::NONE;
     }
 
     /// The span's name.
@@ -335,8 +367,9 @@ impl Record {
         });
     }
 
-    /// The span, in the SDK's type (on the export thread), and the record's buffers for reuse.
-    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> (SpanData, Values) {
+    /// The span, in the SDK's type (on the export thread). The record keeps its buffers, to be
+    /// recycled.
+    pub(crate) fn take_span_data(&mut self, scope: &InstrumentationScope) -> SpanData {
         let mut attributes = Vec::with_capacity(self.values.entries.len() + 4);
         attributes.push(KeyValue::new(k::SPAN_KIND, self.kind.as_str()));
         if self.kind == SpanKind::Agent {
@@ -358,7 +391,7 @@ impl Record {
                 .events
                 .push(Event::new(k::FIRST_TOKEN_EVENT, at, Vec::new(), 0));
         }
-        for event in &self.events {
+        for event in self.events.drain(..) {
             events.events.push(Event::new(
                 event.name,
                 event.time,
@@ -370,7 +403,7 @@ impl Record {
             SpanKind::Llm => opentelemetry::trace::SpanKind::Client,
             _ => opentelemetry::trace::SpanKind::Internal,
         };
-        let span = SpanData {
+        SpanData {
             span_context: SpanContext::new(
                 self.trace_id,
                 self.span_id,
@@ -388,10 +421,9 @@ impl Record {
             dropped_attributes_count: 0,
             events,
             links: SpanLinks::default(),
-            status: self.status,
+            status: std::mem::replace(&mut self.status, Status::Unset),
             instrumentation_scope: scope.clone(),
-        };
-        (span, self.values)
+        }
     }
 }
 
@@ -410,6 +442,19 @@ mod tests {
         assert_eq!(values.get("b"), Some(Value::from("abc")));
         assert_eq!(values.get("c"), Some(Value::from("{\"k\"")));
         assert_eq!(values.get("d"), Some(Value::from("[\"é")));
+    }
+
+    #[test]
+    fn a_repeated_text_is_stored_once_and_read_twice() {
+        let mut values = Values::with_cap(100);
+        values.text("a", "the prompt");
+        values.static_text("mime", "text/plain");
+        values.text("b", "the prompt");
+        values.text("c", "other");
+        assert_eq!(values.text.len(), "the prompt".len() + "other".len());
+        assert_eq!(values.get("a"), Some(Value::from("the prompt")));
+        assert_eq!(values.get("b"), Some(Value::from("the prompt")));
+        assert_eq!(values.get("c"), Some(Value::from("other")));
     }
 
     #[test]
@@ -453,7 +498,8 @@ mod tests {
         let mut event = Values::small(64);
         event.text("text", "hello");
         record.event("text", event);
-        let (span, _) = record.into_span_data(&InstrumentationScope::builder("t").build());
+        let span = record.take_span_data(&InstrumentationScope::builder("t").build());
+        assert!(record.events.is_empty() && record.values.recycle());
         assert_eq!(span.name, "plan");
         assert_eq!(span.parent_span_id, SpanId::from(9));
         let get = |key: &str| {

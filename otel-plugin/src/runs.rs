@@ -1,6 +1,6 @@
 //! The runs whose spans are open, keyed by run id, and the trace ids of recently ended ones.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
@@ -35,7 +35,7 @@ type RunMap<V> = HashMap<Uuid, V, BuildHasherDefault<RunIdHasher>>;
 #[derive(Debug)]
 pub(crate) struct OpenRuns {
     limit: usize,
-    map: Mutex<RunMap<Record>>,
+    map: Mutex<RunMap<Box<Record>>>,
 }
 
 impl OpenRuns {
@@ -46,14 +46,14 @@ impl OpenRuns {
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, RunMap<Record>> {
+    fn map(&self) -> MutexGuard<'_, RunMap<Box<Record>>> {
         self.map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a run; false (and nothing added) when the table is full.
-    pub(crate) fn insert(&self, run_id: Uuid, record: Record) -> bool {
+    pub(crate) fn insert(&self, run_id: Uuid, record: Box<Record>) -> bool {
         let mut map = self.map();
         if map.len() >= self.limit && !map.contains_key(&run_id) {
             return false;
@@ -73,7 +73,7 @@ impl OpenRuns {
         }
     }
 
-    pub(crate) fn remove(&self, run_id: Uuid) -> Option<Record> {
+    pub(crate) fn remove(&self, run_id: Uuid) -> Option<Box<Record>> {
         self.map().remove(&run_id)
     }
 
@@ -83,36 +83,59 @@ impl OpenRuns {
 }
 
 /// The trace ids of recently ended non-root runs, so that a late evaluation naming only a run
-/// id still lands in the right trace. Bounded: the oldest are forgotten first.
+/// id still lands in the right trace. A fixed table indexed by the run id's random bits: a run
+/// ending costs one store, with no allocation and no eviction walk; a newer run whose id
+/// lands in the same slot makes the table forget the older one (its late evaluation then
+/// opens a trace of its own).
 #[derive(Debug)]
 pub(crate) struct RecentTraces {
-    limit: usize,
-    inner: Mutex<(RunMap<TraceId>, VecDeque<Uuid>)>,
+    slots: Mutex<Box<[(Uuid, TraceId)]>>,
 }
 
 impl RecentTraces {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// A table of `slots` entries (rounded up to a power of two).
+    pub(crate) fn new(slots: usize) -> Self {
+        let slots = slots.max(1).next_power_of_two();
         Self {
-            limit,
-            inner: Mutex::new((RunMap::default(), VecDeque::new())),
+            slots: Mutex::new(vec![(Uuid::nil(), TraceId::INVALID); slots].into_boxed_slice()),
         }
+    }
+
+    fn slot(run_id: Uuid, len: usize) -> usize {
+        // The low half of a v4 or v7 id is random; fold in the high half for other versions.
+        let (high, low) = run_id.as_u64_pair();
+        ((low ^ high.rotate_left(32)) as usize) & (len - 1)
     }
 
     pub(crate) fn remember(&self, run_id: Uuid, trace_id: TraceId) {
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        if map.insert(run_id, trace_id).is_none() {
-            order.push_back(run_id);
-        }
-        while order.len() > self.limit {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
-            }
-        }
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let i = Self::slot(run_id, slots.len());
+        slots[i] = (run_id, trace_id);
     }
 
     pub(crate) fn get(&self, run_id: Uuid) -> Option<TraceId> {
-        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0.get(&run_id).copied()
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (id, trace) = slots[Self::slot(run_id, slots.len())];
+        (id == run_id && !run_id.is_nil()).then_some(trace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_traces_remember_and_forget_on_collision() {
+        let recent = RecentTraces::new(4);
+        let ids: Vec<Uuid> = (0..64).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            recent.remember(*id, TraceId::from(i as u128 + 1));
+        }
+        // The last one is always there; at most 4 are remembered.
+        assert_eq!(recent.get(ids[63]), Some(TraceId::from(64)));
+        let known = ids.iter().filter(|id| recent.get(**id).is_some()).count();
+        assert!((1..=4).contains(&known), "{known}");
+        assert_eq!(recent.get(Uuid::nil()), None);
+        assert_eq!(recent.get(Uuid::new_v4()), None);
     }
 }
