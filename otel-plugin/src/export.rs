@@ -28,23 +28,33 @@ use crate::record::{Record, Values};
 /// Spans per export call (the SDK's default batch size).
 const MAX_EXPORT_BATCH: usize = 512;
 
-/// Span records kept for reuse at most.
-const POOL: usize = 1024;
-
 /// Span records handed back by the export thread, so that the event thread reuses them (and
 /// their buffers) instead of allocating what another thread frees: allocators serialise such
 /// frees. Bounded.
 // Boxed on purpose: a record moves between the open-run table, the queue and this pool as a
 // pointer, not as 200-odd bytes.
+//
+// It keeps at most as many records as the queue holds: records are allocated until the spans in
+// flight reach the queue's bound, then reused for good; a burst beyond it is dropped anyway.
 #[allow(clippy::vec_box)]
-#[derive(Debug, Default)]
-pub(crate) struct RecordPool(Mutex<Vec<Box<Record>>>);
+#[derive(Debug)]
+pub(crate) struct RecordPool {
+    free: Mutex<Vec<Box<Record>>>,
+    limit: usize,
+}
 
 #[allow(clippy::vec_box)]
 impl RecordPool {
+    fn new(limit: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            limit,
+        }
+    }
+
     /// The pool, unless the export thread holds it: the event thread never waits for it.
     fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Vec<Box<Record>>>> {
-        match self.0.try_lock() {
+        match self.free.try_lock() {
             Ok(pool) => Some(pool),
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => None,
@@ -74,7 +84,7 @@ impl RecordPool {
     fn keep(&self, mut record: Box<Record>) {
         if record.values.recycle()
             && let Some(mut pool) = self.try_lock()
-            && pool.len() < POOL
+            && pool.len() < self.limit
         {
             pool.push(record);
         }
@@ -82,10 +92,10 @@ impl RecordPool {
 
     fn give_back(&self, returned: &mut Vec<Box<Record>>) {
         let mut pool = self
-            .0
+            .free
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let room = POOL.saturating_sub(pool.len());
+        let room = self.limit.saturating_sub(pool.len());
         pool.extend(returned.drain(..).take(room));
     }
 }
@@ -250,7 +260,7 @@ impl SpanSink {
         let (records, record_rx) = sync_channel(max_queue_size.max(1));
         let (control, control_rx) = sync_channel(16);
         let counters = Arc::new(SpanCounters::default());
-        let pool = Arc::new(RecordPool::default());
+        let pool = Arc::new(RecordPool::new(max_queue_size.max(1)));
         let worker = Worker {
             exporter,
             records: record_rx,
