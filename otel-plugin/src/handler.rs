@@ -1,8 +1,9 @@
 //! The callback handler: runs become spans, evaluations become events of the spans they grade.
 //!
 //! On the event thread the handler only writes each span's values into its [`Record`] and
-//! hands ended spans to a bounded queue: no I/O, no blocking, a few allocations per span. It
-//! receives no token events: the core counts them and the run's end carries the count.
+//! hands ended spans to a bounded queue: no I/O, no waiting on the export thread, and little
+//! or no allocation (span records and their buffers are reused). It receives no token events: the core counts them and
+//! the run's end carries the count.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
