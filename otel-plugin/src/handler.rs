@@ -302,6 +302,23 @@ impl Inner {
         });
     }
 
+    /// Ends a chain's or a tool's span with its outputs.
+    fn end_with_outputs(&self, run: &RunContext, outputs: &serde_json::Value) {
+        self.end(run, Status::Unset, |m, record| {
+            m.outputs(&mut record.values, outputs);
+        });
+    }
+
+    /// An agent step: an event on the chain's span, which becomes an AGENT span.
+    fn agent_step(&self, run_id: Uuid, name: &'static str, values: Values) {
+        self.runs.edit(run_id, |record| {
+            if record.kind == SpanKind::Chain {
+                record.kind = SpanKind::Agent;
+            }
+            record.event(name, values);
+        });
+    }
+
     fn record_evaluation(&self, result: &EvaluationResult) {
         let Some(run_id) = result.run_id else {
             if self.evaluations_unattached.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -477,9 +494,7 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, record| {
-            m.outputs(&mut record.values, event.outputs);
-        });
+        self.inner.end_with_outputs(event.run, event.outputs);
         Ok(())
     }
 
@@ -503,9 +518,7 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, record| {
-            m.outputs(&mut record.values, event.output);
-        });
+        self.inner.end_with_outputs(event.run, event.output);
         Ok(())
     }
 
@@ -540,10 +553,8 @@ impl CallbackHandler for OtelHandler {
             .inner
             .mapper()
             .agent_action(event.tool, event.tool_input, event.log);
-        self.inner.runs.edit(event.run.run_id, |record| {
-            mark_agent(record);
-            record.event("agent_action", values);
-        });
+        self.inner
+            .agent_step(event.run.run_id, "agent_action", values);
         Ok(())
     }
 
@@ -552,10 +563,8 @@ impl CallbackHandler for OtelHandler {
             .inner
             .mapper()
             .agent_finish(event.return_values, event.log);
-        self.inner.runs.edit(event.run.run_id, |record| {
-            mark_agent(record);
-            record.event("agent_finish", values);
-        });
+        self.inner
+            .agent_step(event.run.run_id, "agent_finish", values);
         Ok(())
     }
 
@@ -586,12 +595,5 @@ impl CallbackHandler for OtelHandler {
         values.json("custom_event.data", event.data);
         self.inner.event(event.run.run_id, "custom_event", values);
         Ok(())
-    }
-}
-
-/// An agent's actions make its span an AGENT span.
-fn mark_agent(record: &mut Record) {
-    if record.kind == SpanKind::Chain {
-        record.kind = SpanKind::Agent;
     }
 }
