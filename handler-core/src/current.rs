@@ -199,10 +199,14 @@ impl<F: Future> Future for Instrumented<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let previous = swap(this.current.clone());
-        let result = this.future.as_mut().poll(cx);
-        swap(previous);
-        result
+        // The guard restores what was current on every exit, a panic in `poll` included, so a
+        // dead request's run never stays current for the next task on this thread.
+        let _entered = Entered {
+            previous: swap(this.current.clone()),
+            _not_send: PhantomData,
+            _run: PhantomData,
+        };
+        this.future.as_mut().poll(cx)
     }
 }
 

@@ -221,3 +221,46 @@ fn an_entered_manager_starts_root_runs_and_a_run_inside_takes_over() {
     });
     assert!(CallbackManager::current().is_none());
 }
+
+#[test]
+fn a_panic_inside_an_instrumented_future_does_not_leak_its_run_to_the_next_task() {
+    // One worker thread: the next task runs where the panicking one did.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let chain = AsyncCallbackManager::new()
+            .on_chain_start(None, &json!({}), RunOptions::named("request"))
+            .await
+            .unwrap();
+        let request = chain.instrument(async {
+            assert!(AsyncCallbackManager::current().is_some());
+            panic!("request handler bug");
+        });
+        let joined = tokio::spawn(request).await;
+        assert!(joined.unwrap_err().is_panic());
+
+        let next_request = tokio::spawn(async { AsyncCallbackManager::current().is_none() });
+        assert!(
+            next_request.await.unwrap(),
+            "the panicked request's run is still current for the next task"
+        );
+        assert!(AsyncCallbackManager::current().is_none());
+        chain.on_chain_end(&json!({})).await.unwrap();
+    });
+}
+
+#[test]
+fn a_panic_inside_an_instrumented_manager_future_restores_what_was_current() {
+    let mut outer = AsyncCallbackManager::new();
+    outer.add_tags(["outer"]);
+    let _entered = outer.enter();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures_executor::block_on(AsyncCallbackManager::new().instrument(async {
+            panic!("bug");
+        }))
+    }));
+    assert!(panicked.is_err());
+    let current = AsyncCallbackManager::current().expect("the outer manager is current again");
+    assert_eq!(current.inheritable_tags(), ["outer"]);
+}

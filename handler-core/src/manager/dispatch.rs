@@ -37,27 +37,32 @@ pub(crate) fn deliver(handler: &dyn CallbackHandler, event: &Event<'_>) -> crate
 
 /// Calls the sync handlers of `lists` in order, applying the error policy. In the sync manager
 /// that is every handler; in the async manager it is used when no async handler is interested.
+/// A failing handler with `raise_error` stops the dispatch, as in LangChain: later handlers do
+/// not get the event.
 #[inline]
 pub(crate) fn dispatch_sync<S: Slot>(
     lists: &Lists<S>,
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
-    for entry in lists.ordered.iter() {
-        let Some(handler) = entry.handler.as_sync() else {
-            continue;
-        };
-        if let Err(failure) = call_sync(&**handler, event) {
-            settle_sync(entry, &**handler, event, failure)?;
-        }
-    }
-    Ok(())
+    dispatch_sync_with::<S, false>(lists, event)
 }
 
-/// Like [`dispatch_sync`], for an event nobody waits for (a dropped run's abandoned error): a
-/// failing handler with `raise_error` does not stop the dispatch, since there is no caller to
-/// raise to; every handler gets the event, and the first such error is returned (each failure
-/// is logged).
+/// Like [`dispatch_sync`], for a run's terminal event (its end or its error) and for an event
+/// nobody waits for (a dropped run's abandoned error): a failing handler with `raise_error` does
+/// not stop the dispatch, so that every run ends once for every handler; every handler gets the
+/// event, and the first such error is returned (each failure is logged).
+#[inline]
 pub(crate) fn dispatch_sync_to_all<S: Slot>(
+    lists: &Lists<S>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
+    dispatch_sync_with::<S, true>(lists, event)
+}
+
+/// The one loop behind [`dispatch_sync`] and [`dispatch_sync_to_all`]: `TO_ALL` says whether a
+/// raised error stops it.
+#[inline]
+fn dispatch_sync_with<S: Slot, const TO_ALL: bool>(
     lists: &Lists<S>,
     event: &Event<'_>,
 ) -> Result<(), CallbackError> {
@@ -68,9 +73,13 @@ pub(crate) fn dispatch_sync_to_all<S: Slot>(
         };
         if let Err(failure) = call_sync(&**handler, event)
             && let Err(error) = settle_sync(entry, &**handler, event, failure)
-            && first_error.is_ok()
         {
-            first_error = Err(error);
+            if !TO_ALL {
+                return Err(error);
+            }
+            if first_error.is_ok() {
+                first_error = Err(error);
+            }
         }
     }
     first_error

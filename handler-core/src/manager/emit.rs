@@ -121,10 +121,9 @@ impl Future for Emit<'_> {
                     if lists.sync_only {
                         return Poll::Ready(dispatch_sync(lists, &event));
                     }
-                    this.state =
-                        EmitState::Mixed(Box::pin(
-                            async move { dispatch_mixed(lists, &event).await },
-                        ));
+                    this.state = EmitState::Mixed(Box::pin(async move {
+                        dispatch_mixed(lists, &event, Delivery::UntilRaised).await
+                    }));
                 }
                 EmitState::Mixed(mut dispatch) => {
                     return match dispatch.as_mut().poll(cx) {
@@ -141,23 +140,44 @@ impl Future for Emit<'_> {
     }
 }
 
+/// Which handlers of a list a dispatch calls, and whether a raised error stops it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Every handler, in order, until one with `raise_error` fails (as in LangChain).
+    UntilRaised,
+    /// Every handler, whatever the others returned: a run's terminal event.
+    ToAll,
+    /// Every async handler (the sync ones already had the event): an abandoned run's error.
+    ToAsyncOnly,
+}
+
 /// Dispatches to sync and async handlers: ordered ones first, then the concurrent group.
 async fn dispatch_mixed(
     lists: &Lists<SharedHandler>,
     event: &Event<'_>,
+    delivery: Delivery,
 ) -> Result<(), CallbackError> {
+    let mut first_error = Ok(());
     for entry in lists.ordered.iter() {
-        match &entry.handler {
+        let result = match &entry.handler {
+            SharedHandler::Sync(_) if delivery == Delivery::ToAsyncOnly => continue,
             // The common case, kept free of futures and allocation.
-            SharedHandler::Sync(h) => {
-                if let Err(failure) = call_sync(&**h, event) {
-                    settle(entry, event, failure).await?;
-                }
+            SharedHandler::Sync(h) => match call_sync(&**h, event) {
+                Ok(()) => Ok(()),
+                Err(failure) => settle(entry, event, failure).await,
+            },
+            SharedHandler::Async(_) => call_entry(entry, event).await,
+        };
+        if let Err(error) = result {
+            if delivery == Delivery::UntilRaised {
+                return Err(error);
             }
-            SharedHandler::Async(_) => call_entry(entry, event).await?,
+            if first_error.is_ok() {
+                first_error = Err(error);
+            }
         }
     }
-    dispatch_concurrent(lists, event).await
+    first_error.and(dispatch_concurrent(lists, event).await)
 }
 
 /// Dispatches to the concurrent group: async handlers without `run_inline`, together.
@@ -175,18 +195,20 @@ async fn dispatch_concurrent(
     }
 }
 
-/// Dispatches an owned copy of an event to the handlers of `set`, as a `'static` future that can
-/// outlive the caller.
+/// Dispatches an owned copy of a terminal event to every handler of `set`, as a `'static`
+/// future that can outlive the caller.
 async fn detached(
     set: Arc<HandlerSet<SharedHandler>>,
     record: EventRecord,
 ) -> Result<(), CallbackError> {
     let event = record.as_event();
-    dispatch_mixed(set.lists(event.kind().category()), &event).await
+    dispatch_mixed(set.lists(event.kind().category()), &event, Delivery::ToAll).await
 }
 
-/// Sends a run's terminal event so that dropping the caller's future midway cannot lose it:
-/// sync handlers are called at once; when async handlers want the event, the dispatch runs as
+/// Sends a run's terminal event so that neither a failing handler nor dropping the caller's
+/// future midway can keep it from the others: every interested handler gets it, whatever an
+/// earlier one returned, and the first raised error is returned. Sync handlers are called at
+/// once; when async handlers want the event, the dispatch runs as
 /// a task of the current tokio runtime (shielded from the caller's cancellation) and this
 /// future waits for it. Outside a tokio runtime the dispatch runs in this future.
 pub(crate) async fn emit_end(
@@ -200,7 +222,7 @@ pub(crate) async fn emit_end(
     }
     let lists = set.lists(category);
     if lists.sync_only {
-        return dispatch_sync(lists, &event);
+        return dispatch_sync_to_all(lists, &event);
     }
     let record = EventRecord::from(&event);
     match tokio::runtime::Handle::try_current() {
@@ -318,15 +340,10 @@ async fn detached_async(
     record: EventRecord,
 ) -> Result<(), CallbackError> {
     let event = record.as_event();
-    let lists = set.lists(event.kind().category());
-    let mut first_error = Ok(());
-    for entry in lists.ordered.iter() {
-        if let SharedHandler::Async(_) = entry.handler
-            && let Err(error) = call_entry(entry, &event).await
-            && first_error.is_ok()
-        {
-            first_error = Err(error);
-        }
-    }
-    first_error.and(dispatch_concurrent(lists, &event).await)
+    dispatch_mixed(
+        set.lists(event.kind().category()),
+        &event,
+        Delivery::ToAsyncOnly,
+    )
+    .await
 }

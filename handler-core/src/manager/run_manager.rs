@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::dispatch::dispatch_sync_to_all;
 use super::set::{HandlerSet, Slot};
 use super::synchronous::{SyncMode, dispatch};
 use super::{DispatchMode, Manager, Scope};
@@ -346,10 +347,15 @@ impl<K: RunKind> RunManager<SyncMode, K> {
         dispatch(&self.handlers, event)
     }
 
-    /// Ends the run with its terminal event.
+    /// Ends the run with its terminal event, which every interested handler gets whatever an
+    /// earlier one returned; the first raised error is returned.
     fn emit_end(&self, event: &Event<'_>) -> Result<(), CallbackError> {
         self.end()?;
-        self.emit(event)
+        let category = event.kind().category();
+        if !self.interest.contains(category) {
+            return Ok(());
+        }
+        dispatch_sync_to_all(self.handlers.lists(category), event)
     }
 
     /// The run printed text. Every handler receives it: no flag gates text.

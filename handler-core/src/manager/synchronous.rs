@@ -21,7 +21,8 @@ use crate::run_context::RunOptions;
 
 /// Synchronous dispatch: every handler is called on the caller's thread, in registration
 /// order. A handler with `raise_error` that fails stops the dispatch: later handlers are not
-/// called, as in LangChain.
+/// called, as in LangChain; except for a run's terminal event (its end or its error), which
+/// every interested handler gets, so that every run ends once for every handler.
 #[derive(Debug)]
 pub enum SyncMode {}
 
