@@ -13,6 +13,7 @@
 //! local) and how it is edited.
 
 mod asynchronous;
+mod background;
 mod dispatch;
 mod emit;
 mod run_manager;

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 
+use super::background;
 use super::dispatch::{
     Next, call_sync, dispatch_sync, dispatch_sync_to_all, fallback_event, panic_message, report,
     triage,
@@ -239,7 +240,7 @@ pub(crate) async fn emit_end(
 
 /// Dispatches an event from a place that cannot wait (a `Drop`): sync handlers at once, in
 /// registration order; async handlers as a task of the current tokio runtime, or, when there
-/// is none, to completion on this thread, or on a thread of their own when this thread is
+/// is none, to completion on this thread, or on the background dispatcher when this thread is
 /// already running another executor (blocking on it there would panic).
 pub(crate) fn dispatch_detached(
     set: &Arc<HandlerSet<SharedHandler>>,
@@ -280,7 +281,7 @@ type Dispatch<F> = fn(Arc<HandlerSet<SharedHandler>>, EventRecord) -> F;
 
 /// Spawns `dispatch` on `runtime` so that it happens even if the task is dropped before it
 /// first runs (a runtime shutting down drops the tasks still queued, and refuses new ones):
-/// then it runs on a thread of its own.
+/// then it runs on the background dispatcher.
 fn spawn_shielded<F>(
     runtime: &tokio::runtime::Handle,
     set: Arc<HandlerSet<SharedHandler>>,
@@ -299,7 +300,8 @@ where
     })
 }
 
-/// The dispatch of a task that has not run yet; dropped unstarted, it runs on its own thread.
+/// The dispatch of a task that has not run yet; dropped unstarted, it runs on the background
+/// dispatcher.
 struct Unstarted<F: Future<Output = Result<(), CallbackError>> + Send + 'static>(
     Option<(Arc<HandlerSet<SharedHandler>>, EventRecord, Dispatch<F>)>,
 );
@@ -312,23 +314,19 @@ impl<F: Future<Output = Result<(), CallbackError>> + Send + 'static> Drop for Un
     }
 }
 
-/// Runs a dispatch to completion on a new thread, for when neither a tokio runtime nor this
-/// thread can run it (blocking here would panic inside another executor). Handler errors are
-/// logged by the dispatch.
+/// Runs a dispatch to completion on the background dispatcher, for when neither a tokio
+/// runtime nor this thread can run it (blocking here would panic inside another executor).
+/// Handler errors are logged by the dispatch.
 fn on_own_thread<F>(set: Arc<HandlerSet<SharedHandler>>, record: EventRecord, dispatch: Dispatch<F>)
 where
     F: Future<Output = Result<(), CallbackError>> + Send + 'static,
 {
-    let (run_id, kind) = {
+    let what = {
         let event = record.as_event();
-        (event.run().run_id, event.kind().name())
+        let (run_id, kind) = (event.run().run_id, event.kind().name());
+        move || format!("{kind} of run {run_id}")
     };
-    let spawned = std::thread::Builder::new()
-        .name("llm-callbacks-dispatch".into())
-        .spawn(move || futures_executor::block_on(dispatch(set, record)));
-    if let Err(error) = spawned {
-        tracing::warn!(%run_id, event = kind, %error, "could not dispatch an event to the async handlers");
-    }
+    background::dispatch(Box::pin(dispatch(set, record)), what);
 }
 
 /// Dispatches an owned copy of an event nobody waits for to the async handlers of `set` only

@@ -167,8 +167,9 @@ impl<S: Slot> Drop for RunState<S> {
 /// run's error event with [`ErrorInfo::abandoned`] when its last clone goes away: sync handlers
 /// get it in the drop; async handlers from a task of the current tokio runtime or, outside
 /// tokio, in the drop too. When neither works (the dropping thread already runs another
-/// executor, or the runtime is shutting down) the async handlers get it from a thread of their
-/// own. Clones share
+/// executor, or the runtime is shutting down) the async handlers get it from the one background
+/// dispatch thread, through a bounded queue (a full queue makes the drop wait for room). Clones
+/// share
 /// the run: ending it through a second clone fails with
 /// [`CallbackErrorKind::RunAlreadyEnded`](crate::CallbackErrorKind::RunAlreadyEnded) and sends
 /// nothing.
