@@ -25,6 +25,13 @@
 /// kind of manager. When none is current, the function runs as written, after one
 /// thread-local read: nothing is allocated or serialized.
 ///
+/// Tracing pays only for interest: the arguments (and `fields`, `metadata`) are serialized only
+/// when some handler of the current manager wants the run's events, and the return value only
+/// when some handler wants its end. Each captured value is cut at `max_input_bytes` of JSON
+/// (64 KiB unless the attribute says otherwise): serializing stops there, and the value becomes
+/// a string of its first bytes ending in `… [cut: over N bytes of JSON]`, so a function that
+/// takes a whole corpus costs at most that much per call.
+///
 /// Handler errors never change what the function returns: a handler with `raise_error` that
 /// fails is logged by the dispatch (with `tracing`), and the function runs and returns as if
 /// nothing was traced.
@@ -71,6 +78,7 @@
 /// | `fields(key = expr, ...)` | inputs computed from the arguments, e.g. `fields(user = self.user_id)` |
 /// | `err` | treat the return value as a `Result` (needed only for an alias not named `Result`; a return type named `Result` is one by default); `err = false` records `Err` values as ordinary outputs |
 /// | `err(Display)`, `err(Debug)` | the run's error message is the error's `Display` or `Debug` form |
+/// | `max_input_bytes = N` | the most bytes of JSON one captured argument or return value may take (default 64 KiB) |
 /// | `crate = "handler_core"` | for code that depends on `handler-core` directly |
 ///
 /// By default an `Err(e)` becomes [`ErrorInfo::from_error(&e)`](crate::payload::ErrorInfo::from_error)

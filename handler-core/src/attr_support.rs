@@ -19,8 +19,10 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::category::Category;
 use crate::current::Instrumented;
-use crate::manager::{AsyncMode, Manager, RunManager, SyncMode};
+use crate::event::EventKind;
+use crate::manager::{AsyncMode, DispatchMode, Manager, RunManager, SyncMode};
 use crate::manager::{ChainRun, RetrieverRun, ToolRun};
 use crate::payload::{AsDynError, Document, ErrorInfo, Metadata};
 use crate::run_context::RunOptions;
@@ -36,6 +38,74 @@ pub enum Kind {
     Retriever,
 }
 
+impl Kind {
+    /// The category of this kind's events, which handlers want or ignore.
+    const fn category(self) -> Category {
+        match self {
+            Self::Chain => EventKind::ChainStart.category(),
+            Self::Tool => EventKind::ToolStart.category(),
+            Self::Retriever => EventKind::RetrieverStart.category(),
+        }
+    }
+}
+
+/// How many bytes of JSON one captured value (an argument, a `fields` or `metadata` value, the
+/// return value) may take when the attribute does not say (`max_input_bytes = N`): 64 KiB.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 64 * 1024;
+
+/// True when some handler of `manager` wants the events of `kind`'s runs: only then are the
+/// arguments serialized.
+#[inline]
+pub fn wants<D: DispatchMode>(manager: &Manager<D>, kind: Kind) -> bool {
+    manager.scope.handlers.interest().contains(kind.category())
+}
+
+/// `value` as JSON, when it serializes in at most `limit` bytes; otherwise a string holding the
+/// first bytes of its JSON and a mark that says where it was cut. Serializing stops at the
+/// limit, so a huge value costs no more than `limit` bytes of work.
+pub fn capped_json<T: Serialize + ?Sized>(value: &T, limit: usize) -> Option<Value> {
+    let mut out = CappedWriter {
+        bytes: Vec::new(),
+        limit,
+        cut: false,
+    };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => serde_json::from_slice(&out.bytes).ok(),
+        Err(_) if out.cut => {
+            let head = String::from_utf8_lossy(&out.bytes);
+            let head = head.trim_end_matches('\u{fffd}');
+            Some(Value::String(format!(
+                "{head}… [cut: over {limit} bytes of JSON]"
+            )))
+        }
+        Err(_) => None,
+    }
+}
+
+/// A writer that keeps at most `limit` bytes and fails past them.
+struct CappedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+    cut: bool,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.limit - self.bytes.len();
+        if buf.len() > room {
+            self.bytes.extend_from_slice(&buf[..room]);
+            self.cut = true;
+            return Err(std::io::Error::other("over the size limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What the attribute says about every run of one function.
 #[derive(Debug)]
 pub struct Spec {
@@ -45,6 +115,8 @@ pub struct Spec {
     pub name: &'static str,
     /// `tags(...)`: tags of this function's runs (not inherited by their children).
     pub tags: &'static [&'static str],
+    /// `max_input_bytes = N`: the most bytes of JSON one captured value may take.
+    pub max_input_bytes: usize,
 }
 
 /// The inputs of one call, by argument name.
@@ -153,6 +225,19 @@ pub enum AttrRun<D: crate::manager::DispatchMode> {
 pub type SyncRun = AttrRun<SyncMode>;
 /// A run of a marked async function.
 pub type AsyncRun = AttrRun<AsyncMode>;
+
+impl<D: DispatchMode> AttrRun<D> {
+    /// True when some handler wants this run's end: only then is the return value serialized.
+    #[inline]
+    pub fn wants_end(&self) -> bool {
+        let (interest, kind) = match self {
+            Self::Chain(run) => (run.interest, EventKind::ChainEnd),
+            Self::Tool(run) => (run.interest, EventKind::ToolEnd),
+            Self::Retriever(run) => (run.interest, EventKind::RetrieverEnd),
+        };
+        interest.contains(kind.category())
+    }
+}
 
 impl SyncRun {
     /// Starts the run of one call from the current manager. `None` when a handler with
@@ -306,26 +391,27 @@ pub fn typed_body<T, F: Future<Output = T>>(body: F) -> F {
 #[derive(Debug)]
 pub struct Arg<'a, T: ?Sized>(pub &'a T);
 
-/// An argument or return value whose type serializes: its JSON (`None` if serializing fails).
+/// An argument or return value whose type serializes: its JSON, cut at `limit` bytes (see
+/// [`capped_json`]; `None` if serializing fails).
 pub trait SerializeInput {
     /// The value as JSON.
-    fn attr_input(&self) -> Option<Value>;
+    fn attr_input(&self, limit: usize) -> Option<Value>;
 }
 
 impl<T: Serialize + ?Sized> SerializeInput for &Arg<'_, T> {
-    fn attr_input(&self) -> Option<Value> {
-        serde_json::to_value(self.0).ok()
+    fn attr_input(&self, limit: usize) -> Option<Value> {
+        capped_json(self.0, limit)
     }
 }
 
 /// An argument or return value whose type does not serialize: skipped.
 pub trait SkipInput {
     /// Nothing.
-    fn attr_input(&self) -> Option<Value>;
+    fn attr_input(&self, limit: usize) -> Option<Value>;
 }
 
 impl<T: ?Sized> SkipInput for Arg<'_, T> {
-    fn attr_input(&self) -> Option<Value> {
+    fn attr_input(&self, _: usize) -> Option<Value> {
         None
     }
 }
@@ -333,11 +419,11 @@ impl<T: ?Sized> SkipInput for Arg<'_, T> {
 /// A retriever's return value that is a list of documents: used as it is.
 pub trait DocumentsOutput<'a> {
     /// The documents.
-    fn attr_outcome(&self) -> Outcome<'a>;
+    fn attr_outcome(&self, limit: usize) -> Outcome<'a>;
 }
 
 impl<'a, T: AsRef<[Document]> + ?Sized> DocumentsOutput<'a> for &&Arg<'a, T> {
-    fn attr_outcome(&self) -> Outcome<'a> {
+    fn attr_outcome(&self, _: usize) -> Outcome<'a> {
         Outcome::Documents(Cow::Borrowed(self.0.as_ref()))
     }
 }
@@ -345,23 +431,23 @@ impl<'a, T: AsRef<[Document]> + ?Sized> DocumentsOutput<'a> for &&Arg<'a, T> {
 /// A retriever's return value of another type that serializes: read as documents.
 pub trait SerializedOutput<'a> {
     /// The serialized value.
-    fn attr_outcome(&self) -> Outcome<'a>;
+    fn attr_outcome(&self, limit: usize) -> Outcome<'a>;
 }
 
 impl<'a, T: Serialize + ?Sized> SerializedOutput<'a> for &Arg<'a, T> {
-    fn attr_outcome(&self) -> Outcome<'a> {
-        Outcome::Value(serde_json::to_value(self.0).ok())
+    fn attr_outcome(&self, limit: usize) -> Outcome<'a> {
+        Outcome::Value(capped_json(self.0, limit))
     }
 }
 
 /// A retriever's return value that does not serialize: no documents.
 pub trait OpaqueOutput<'a> {
     /// Nothing.
-    fn attr_outcome(&self) -> Outcome<'a>;
+    fn attr_outcome(&self, limit: usize) -> Outcome<'a>;
 }
 
 impl<'a, T: ?Sized> OpaqueOutput<'a> for Arg<'a, T> {
-    fn attr_outcome(&self) -> Outcome<'a> {
+    fn attr_outcome(&self, _: usize) -> Outcome<'a> {
         Outcome::Value(None)
     }
 }
@@ -459,15 +545,15 @@ mod tests {
     #[test]
     fn serializable_arguments_give_json_and_others_none() {
         let text = "hi";
-        assert_eq!((&&Arg(&text)).attr_input(), Some(json!("hi")));
-        assert_eq!((&&Arg(&vec![1, 2])).attr_input(), Some(json!([1, 2])));
-        assert_eq!((&&Arg(&Opaque)).attr_input(), None);
+        assert_eq!((&&Arg(&text)).attr_input(64), Some(json!("hi")));
+        assert_eq!((&&Arg(&vec![1, 2])).attr_input(64), Some(json!([1, 2])));
+        assert_eq!((&&Arg(&Opaque)).attr_input(64), None);
     }
 
     #[test]
     fn documents_are_taken_as_they_are() {
         let docs = vec![Document::new("a")];
-        let Outcome::Documents(found) = (&&&Arg(&docs)).attr_outcome() else {
+        let Outcome::Documents(found) = (&&&Arg(&docs)).attr_outcome(64) else {
             panic!("documents expected");
         };
         assert_eq!(found[0].page_content, "a");
@@ -499,6 +585,23 @@ mod tests {
             (&&&&&Arg(&boxed)).attr_error(),
             ErrorInfo::new("io::Error", "disk full")
         );
+    }
+
+    #[test]
+    fn values_over_the_limit_are_cut_and_marked() {
+        let big = "x".repeat(1000);
+        let Some(Value::String(cut)) = capped_json(&big, 16) else {
+            panic!("a cut value is a string");
+        };
+        assert_eq!(cut, "\"xxxxxxxxxxxxxxx… [cut: over 16 bytes of JSON]");
+        // At the limit exactly, the value is whole.
+        assert_eq!(capped_json("abc", 5), Some(json!("abc")));
+        assert!(matches!(capped_json("abcd", 5), Some(Value::String(s)) if s.contains("cut")));
+        // A cut inside a multi-byte character drops the partial character.
+        let Some(Value::String(cut)) = capped_json("éééé", 4) else {
+            panic!("a cut value is a string");
+        };
+        assert!(cut.starts_with("\"é…"), "{cut}");
     }
 
     #[test]

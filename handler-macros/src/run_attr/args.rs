@@ -10,8 +10,18 @@ use syn::{Expr, Ident, LitBool, LitStr, Path, Token};
 use crate::events::closest;
 
 /// The run attributes' option names, for "did you mean".
-const KEYS: [&str; 10] = [
-    "name", "tags", "metadata", "skip", "skip_all", "inputs", "fields", "err", "crate", "ret",
+const KEYS: [&str; 11] = [
+    "name",
+    "tags",
+    "metadata",
+    "skip",
+    "skip_all",
+    "inputs",
+    "fields",
+    "err",
+    "max_input_bytes",
+    "crate",
+    "ret",
 ];
 
 /// How an `Err` return becomes the run's error.
@@ -59,6 +69,8 @@ pub(crate) struct RunArgs {
     pub(crate) err: ErrMode,
     /// The span of the `err` option, for errors about it.
     pub(crate) err_span: Option<Span>,
+    /// `max_input_bytes = N`: the most bytes of JSON one captured value may take.
+    pub(crate) max_input_bytes: Option<Expr>,
     /// `crate = "path"`: where the core is.
     pub(crate) krate: Option<Path>,
 }
@@ -83,6 +95,7 @@ pub(crate) fn parse(args: TokenStream, attr: &str) -> syn::Result<RunArgs> {
         fields: Vec::new(),
         err: ErrMode::Auto,
         err_span: None,
+        max_input_bytes: None,
         krate: None,
     };
     let mut seen: Vec<String> = Vec::new();
@@ -117,6 +130,7 @@ pub(crate) fn parse(args: TokenStream, attr: &str) -> syn::Result<RunArgs> {
                 out.err_span = Some(meta.path.segments[0].ident.span());
                 out.err = parse_err(&meta)?;
             }
+            "max_input_bytes" => out.max_input_bytes = Some(meta.value()?.parse()?),
             "crate" => {
                 let lit: LitStr = meta.value()?.parse()?;
                 let path = lit.parse().map_err(|_| {

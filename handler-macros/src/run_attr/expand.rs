@@ -155,27 +155,33 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
     };
     let tags = &args.tags;
     let kind_variant = format_ident!("{}", kind.variant());
+    let limit = Ident::new("__LLM_MAX_INPUT_BYTES", site);
+    let meta = Ident::new("__llm_metadata", site);
+    let limit_value = match &args.max_input_bytes {
+        Some(expr) => quote!(#expr),
+        None => quote!(#attr::DEFAULT_MAX_INPUT_BYTES),
+    };
     let metadata = if args.metadata.is_empty() {
         quote!(::core::option::Option::None)
     } else {
         let entries = args.metadata.iter().map(|(key, value)| {
             let key = key.unraw().to_string();
-            quote!((#key, (&&#attr::Arg(&(#value))).attr_input()))
+            quote!((#key, (&&#attr::Arg(&(#value))).attr_input(#limit)))
         });
         quote!(::core::option::Option::Some(#attr::metadata([#(#entries),*])))
     };
     let pushes = inputs.iter().map(|Input { key, ident }| {
-        quote_spanned!(ident.span()=> #collected.push(#key, (&&#attr::Arg(&#ident)).attr_input());)
+        quote_spanned!(ident.span()=> #collected.push(#key, (&&#attr::Arg(&#ident)).attr_input(#limit));)
     });
     let fields = args.fields.iter().map(|(key, value)| {
         let key = key.unraw().to_string();
-        quote!(#collected.push(#key, (&&#attr::Arg(&(#value))).attr_input());)
+        quote!(#collected.push(#key, (&&#attr::Arg(&(#value))).attr_input(#limit));)
     });
 
     let value_of = |value: TokenStream| match kind {
-        Kind::Retriever => quote!((&&&#attr::Arg(#value)).attr_outcome()),
+        Kind::Retriever => quote!((&&&#attr::Arg(#value)).attr_outcome(#limit)),
         Kind::Chain | Kind::Tool => {
-            quote!(#attr::Outcome::Value((&&#attr::Arg(#value)).attr_input()))
+            quote!(#attr::Outcome::Value((&&#attr::Arg(#value)).attr_input(#limit)))
         }
     };
     let finish = if is_result {
@@ -216,11 +222,18 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
                         kind: #attr::Kind::#kind_variant,
                         name: #name,
                         tags: &[#(#tags),*],
+                        max_input_bytes: #limit,
                     };
+                    // Arguments are serialized only for handlers that want this run.
                     let mut #collected = #attr::Inputs::new();
-                    #(#pushes)*
-                    #(#fields)*
-                    #start(#manager, &#spec, #metadata, #collected)#wait
+                    let #meta = if #attr::wants(&#manager, #spec.kind) {
+                        #(#pushes)*
+                        #(#fields)*
+                        #metadata
+                    } else {
+                        ::core::option::Option::None
+                    };
+                    #start(#manager, &#spec, #meta, #collected)#wait
                 }
                 ::core::option::Option::None => ::core::option::Option::None,
             }
@@ -252,9 +265,11 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
                 ::core::option::Option::None => #body.await,
                 ::core::option::Option::Some(#run) => {
                     let #out = #run.instrument(#body).await;
-                    let #outcome = {
+                    let #outcome = if #run.wants_end() {
                         #imports
                         #finish
+                    } else {
+                        #attr::Outcome::Value(::core::option::Option::None)
                     };
                     #run.finish(#outcome).await;
                     #out
@@ -276,9 +291,11 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
                 ::core::option::Option::None => #attr::call(#body),
                 ::core::option::Option::Some(#run) => {
                     let #out = #run.in_scope(#body);
-                    let #outcome = {
+                    let #outcome = if #run.wants_end() {
                         #imports
                         #finish
+                    } else {
+                        #attr::Outcome::Value(::core::option::Option::None)
                     };
                     #run.finish(#outcome);
                     #out
@@ -290,6 +307,8 @@ pub(crate) fn expand(kind: Kind, args: &RunArgs, function: ItemFn) -> syn::Resul
         #(#outer_attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            #[allow(dead_code)]
+            const #limit: usize = #limit_value;
             #new_body
         }
     })
