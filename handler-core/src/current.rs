@@ -160,20 +160,25 @@ impl<D: DispatchMode, K: Nestable> RunManager<D, K> {
     /// follows the future across `.await` points and task hops (`tokio::spawn(run.instrument(..))`).
     ///
     /// ```
-    /// use handler_core::{AsyncCallbackManager, RunOptions};
+    /// use handler_core::{AsyncCallbackManager, RunOptions, Uuid};
     /// use serde_json::json;
     ///
-    /// async fn retrieve(query: &str) -> Result<(), handler_core::CallbackError> {
-    ///     let Some(manager) = AsyncCallbackManager::current() else { return Ok(()) };
+    /// /// Starts a retriever run under the current run; returns its parent's id.
+    /// async fn retrieve(query: &str) -> Result<Option<Uuid>, handler_core::CallbackError> {
+    ///     let Some(manager) = AsyncCallbackManager::current() else { return Ok(None) };
     ///     let run = manager.on_retriever_start(None, query, RunOptions::new()).await?;
-    ///     run.on_retriever_end(&[]).await
+    ///     let parent = run.parent_run_id();
+    ///     run.on_retriever_end(&[]).await?;
+    ///     Ok(parent)
     /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let chain = AsyncCallbackManager::new()
     ///     .on_chain_start(None, &json!({}), RunOptions::named("rag"))
     ///     .await?;
-    /// chain.instrument(retrieve("where is Paris?")).await?;
+    /// let parent = chain.instrument(retrieve("where is Paris?")).await?;
+    /// assert_eq!(parent, Some(chain.run_id())); // nested under the instrumenting run
+    /// assert_eq!(retrieve("elsewhere").await?, None); // nothing current outside it
     /// chain.on_chain_end(&json!({})).await?;
     /// # Ok::<(), handler_core::CallbackError>(())
     /// # }).unwrap();

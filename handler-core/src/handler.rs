@@ -247,6 +247,16 @@ with_handler_methods! {
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// # use std::sync::Arc;
+    /// # use handler_core::{CallbackManager, RunOptions};
+    /// let counter = Arc::new(TokenCounter::default());
+    /// let manager = CallbackManager::new().with_handler(counter.clone());
+    /// let llm = manager.on_llm_start(None, "Say hi", RunOptions::new())?;
+    /// llm.on_llm_new_token("h", None)?;
+    /// llm.on_llm_new_token("i", None)?;
+    /// assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), handler_core::CallbackError>(())
     /// ```
     trait CallbackHandler;
 }
@@ -258,17 +268,29 @@ with_handler_methods! {
     /// Write the methods as `async fn`; the futures must be `Send`.
     ///
     /// ```
-    /// use handler_core::{AsyncCallbackHandler, ChainEnd, HandlerResult};
+    /// use std::sync::{Arc, Mutex};
+    /// use handler_core::{AsyncCallbackHandler, AsyncCallbackManager, ChainEnd, HandlerResult, RunOptions};
+    /// use serde_json::json;
     ///
-    /// struct Reporter;
+    /// #[derive(Default)]
+    /// struct Reporter(Mutex<Vec<String>>);
     ///
     /// impl AsyncCallbackHandler for Reporter {
     ///     async fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
-    ///         tokio::task::yield_now().await;
-    ///         println!("chain {} returned {}", event.run.run_id, event.outputs);
+    ///         tokio::task::yield_now().await; // e.g. a write to a socket
+    ///         self.0.lock().map_err(|e| e.to_string())?.push(event.outputs.to_string());
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let reporter = Arc::new(Reporter::default());
+    /// let manager = AsyncCallbackManager::new().with_async_handler(reporter.clone());
+    /// let chain = manager.on_chain_start(None, &json!({}), RunOptions::new()).await?;
+    /// chain.on_chain_end(&json!({"answer": 42})).await?;
+    /// assert_eq!(*reporter.0.lock().unwrap(), [r#"{"answer":42}"#]);
+    /// # Ok::<(), handler_core::CallbackError>(())
+    /// # }).unwrap();
     /// ```
     trait AsyncCallbackHandler;
 }

@@ -63,7 +63,7 @@ fn timed(label: &'static str, inline: bool, delay_ms: u64, log: &Log) -> Arc<Tim
     })
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)] // sleeps order the handlers, on virtual time
 async fn inline_handlers_run_in_order_before_the_concurrent_group() {
     let log: Log = Arc::default();
     let mut manager = AsyncCallbackManager::new();

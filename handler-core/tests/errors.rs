@@ -79,12 +79,18 @@ fn an_error_is_caught_and_the_other_handlers_still_run() {
 #[test]
 fn a_panic_is_caught_and_the_pipeline_goes_on() {
     let after = Arc::new(Probe::new("after"));
+    let panicking = Failing::new(false, true);
     let manager = CallbackManager::new()
-        .with_handler(Failing::new(false, true))
+        .with_handler(panicking.clone())
         .with_handler(after.clone());
     let run = manager
         .on_chain_start(None, &json!({}), RunOptions::default())
         .unwrap();
+    assert_eq!(
+        panicking.calls.load(Ordering::SeqCst),
+        1,
+        "it ran, and panicked"
+    );
     run.on_chain_end(&json!({})).unwrap();
     assert_eq!(after.kinds(), [EventKind::ChainStart, EventKind::ChainEnd]);
 }
@@ -134,20 +140,23 @@ fn raise_error_returns_a_panic_as_an_error() {
 
 #[test]
 fn not_implemented_is_never_an_error_even_with_raise_error() {
-    struct Lazy;
+    struct Lazy(AtomicUsize);
     impl CallbackHandler for Lazy {
         fn options(&self) -> HandlerOptions {
             HandlerOptions::new().raise_error(true)
         }
         fn on_text(&self, _: &Text<'_>) -> HandlerResult {
+            self.0.fetch_add(1, Ordering::SeqCst);
             Err(HandlerError::not_implemented())
         }
     }
-    let manager = CallbackManager::new().with_handler(Arc::new(Lazy));
+    let lazy = Arc::new(Lazy(AtomicUsize::new(0)));
+    let manager = CallbackManager::new().with_handler(lazy.clone());
     let run = manager
         .on_chain_start(None, &json!({}), RunOptions::default())
         .unwrap();
     assert!(run.on_text("hello").is_ok());
+    assert_eq!(lazy.0.load(Ordering::SeqCst), 1, "the handler was asked");
 }
 
 #[tokio::test]

@@ -126,50 +126,39 @@ fn default_handler_receives_every_event_in_order() {
 }
 
 #[test]
-fn ignore_llm_gates_llm_start_tokens_end_and_error_but_not_chat_start() {
-    let seen = seen_with(HandlerOptions::new().ignore(Category::Llm));
-    assert_eq!(
-        seen,
-        expected_without(&[LlmStart, LlmNewToken, LlmEnd, LlmError])
-    );
-}
-
-#[test]
-fn ignore_chat_model_gates_chat_start_only() {
-    let seen = seen_with(HandlerOptions::new().ignore(Category::ChatModel));
-    assert_eq!(seen, expected_without(&[ChatModelStart]));
-}
-
-#[test]
-fn ignore_chain_gates_chain_events() {
-    let seen = seen_with(HandlerOptions::new().ignore(Category::Chain));
-    assert_eq!(seen, expected_without(&[ChainStart, ChainEnd, ChainError]));
-}
-
-#[test]
-fn ignore_agent_also_gates_tool_events() {
-    let seen = seen_with(HandlerOptions::new().ignore(Category::Agent));
-    assert_eq!(
-        seen,
-        expected_without(&[AgentAction, AgentFinish, ToolStart, ToolEnd, ToolError])
-    );
-}
-
-#[test]
-fn ignore_retriever_retry_and_custom_event_gate_their_events() {
-    let seen = seen_with(HandlerOptions::new().ignore(Category::Retriever));
-    assert_eq!(
-        seen,
-        expected_without(&[RetrieverStart, RetrieverEnd, RetrieverError])
-    );
-    assert_eq!(
-        seen_with(HandlerOptions::new().ignore(Category::Retry)),
-        expected_without(&[Retry])
-    );
-    assert_eq!(
-        seen_with(HandlerOptions::new().ignore(Category::CustomEvent)),
-        expected_without(&[CustomEvent])
-    );
+fn each_ignore_flag_gates_exactly_its_events() {
+    // As in LangChain: `ignore_llm` also gates tokens but not chat starts; `ignore_agent` also
+    // gates tool events; text has no flag.
+    let table: [(Category, &[EventKind]); 8] = [
+        (Category::Llm, &[LlmStart, LlmNewToken, LlmEnd, LlmError]),
+        (Category::LlmNewToken, &[LlmNewToken]),
+        (Category::ChatModel, &[ChatModelStart]),
+        (Category::Chain, &[ChainStart, ChainEnd, ChainError]),
+        (
+            Category::Agent,
+            &[AgentAction, AgentFinish, ToolStart, ToolEnd, ToolError],
+        ),
+        (
+            Category::Retriever,
+            &[RetrieverStart, RetrieverEnd, RetrieverError],
+        ),
+        (Category::Retry, &[Retry]),
+        (Category::CustomEvent, &[CustomEvent]),
+    ];
+    for (category, gated) in table {
+        assert_eq!(
+            seen_with(HandlerOptions::new().ignore(category)),
+            expected_without(gated),
+            "ignoring {category:?}"
+        );
+    }
+    // Every category with a flag is in the table (text has none: it has its own test).
+    for category in Category::ALL.iter().filter(|c| **c != Category::Text) {
+        assert!(
+            table.iter().any(|(c, _)| c == category),
+            "{category:?} has no row"
+        );
+    }
 }
 
 #[test]
@@ -279,12 +268,43 @@ async fn async_manager_gates_like_the_sync_one() {
 
 #[test]
 fn manager_interest_is_the_union_of_its_handlers() {
+    // `a` ignores model events and `b` ignores chains: each still gets what it wants, so the
+    // manager's cached interest holds both categories, not only the common ones.
     let a = Arc::new(Probe::with(
         "a",
         HandlerOptions::new().ignore(Category::Llm),
     ));
-    let manager = CallbackManager::new().with_handler(a);
-    let debug = format!("{manager:?}");
-    assert!(!debug.contains("Llm,"), "{debug}");
-    assert!(debug.contains("Chain"), "{debug}");
+    let b = Arc::new(Probe::with(
+        "b",
+        HandlerOptions::new().ignore(Category::Chain),
+    ));
+    let manager = CallbackManager::new()
+        .with_handler(a.clone())
+        .with_handler(b.clone());
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::default())
+        .unwrap();
+    let llm = chain
+        .child()
+        .on_llm_start(None, "p", RunOptions::default())
+        .unwrap();
+    llm.on_llm_end(&LlmResult::from_text("x")).unwrap();
+    chain.on_chain_end(&json!({})).unwrap();
+    assert_eq!(a.kinds(), [ChainStart, ChainEnd]);
+    assert_eq!(b.kinds(), [LlmStart, LlmEnd]);
+
+    // Nobody wants model events: the fast path skips them for both.
+    let c = Arc::new(Probe::with(
+        "c",
+        HandlerOptions::new().ignore(Category::Llm),
+    ));
+    let manager = CallbackManager::new()
+        .with_handler(a.clone())
+        .with_handler(c.clone());
+    let llm = manager
+        .on_llm_start(None, "p", RunOptions::default())
+        .unwrap();
+    llm.on_llm_end(&LlmResult::from_text("x")).unwrap();
+    assert_eq!(a.kinds(), [ChainStart, ChainEnd]);
+    assert!(c.kinds().is_empty());
 }

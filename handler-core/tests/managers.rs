@@ -276,6 +276,10 @@ fn start_methods_mint_ids_even_without_handlers() {
         )
         .unwrap();
     assert_eq!(runs.len(), 2);
+    let ids: Vec<Uuid> = runs.iter().map(|run| run.run_id()).collect();
+    assert!(ids.iter().all(|id| !id.is_nil()), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "each run of a batch has its own id");
+    assert!(runs.iter().all(|run| run.parent_run_id().is_none()));
     runs[0].on_llm_new_token("x", None).unwrap();
 }
 

@@ -108,8 +108,12 @@ impl Manager<SyncMode> {
     ///
     /// let manager = CallbackManager::new();
     /// let llm = manager.on_llm_start(&Serialized::named("echo"), "Say hi", RunOptions::new())?;
+    /// assert_eq!(llm.parent_run_id(), None); // started from a root manager
+    /// assert!(!llm.is_ended());
     /// llm.on_llm_new_token("hi", None)?;
-    /// llm.on_llm_end(&LlmResult::from_text("hi"))?;
+    /// let ended = llm.clone();
+    /// llm.on_llm_end(&LlmResult::from_text("hi"))?; // consumes `llm`
+    /// assert!(ended.is_ended());
     /// # Ok::<(), handler_core::CallbackError>(())
     /// ```
     pub fn on_llm_start<'s>(

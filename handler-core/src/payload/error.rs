@@ -284,15 +284,9 @@ mod tests {
     fn a_boxed_error_is_named_after_what_it_holds() {
         let io: Box<dyn Error + Send + Sync> = Box::new(std::io::Error::other("x"));
         assert_eq!(ErrorInfo::from(&*io).kind, "io::Error");
-        let Err(parse) = "x".parse::<u8>() else {
-            return;
-        };
-        let parse: Box<dyn Error> = Box::new(parse);
+        let parse: Box<dyn Error> = Box::new("x".parse::<u8>().unwrap_err());
         assert_eq!(ErrorInfo::from(&*parse).kind, "ParseIntError");
-        let json: Box<dyn Error + Send> = match serde_json::from_str::<u8>("x") {
-            Err(e) => Box::new(e),
-            Ok(_) => return,
-        };
+        let json: Box<dyn Error + Send> = Box::new(serde_json::from_str::<u8>("x").unwrap_err());
         assert_eq!(ErrorInfo::from(&*json).kind, "serde_json::Error");
         let text: Box<dyn Error + Send + Sync> = String::from("plain").into();
         assert_eq!(ErrorInfo::from(&*text).kind, "String");
