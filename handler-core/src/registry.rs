@@ -36,6 +36,7 @@
 
 mod config;
 mod did_you_mean;
+mod values;
 
 use std::fmt;
 
@@ -45,6 +46,7 @@ use crate::error::CallbackError;
 use crate::manager::{AsyncCallbackManager, CallbackManager, SharedHandler};
 
 pub use config::{PLUGINS_KEY, PluginConfig};
+pub use values::DurationUnit;
 
 /// What a plugin's constructor does: builds its handler from configuration; `Ok(None)` when the
 /// configuration turns it off.
@@ -172,6 +174,15 @@ pub enum PluginError {
     NotUnicode {
         /// The variable's name.
         variable: String,
+    },
+    /// A setting's value is not of the expected form (the value itself is not repeated: it may
+    /// be a secret).
+    #[error("`{variable}` must be {expected}")]
+    InvalidValue {
+        /// The setting's name.
+        variable: String,
+        /// What it must be, e.g. "true or false (also 1/0, yes/no, on/off)".
+        expected: &'static str,
     },
 }
 

@@ -2,8 +2,11 @@
 //! plugin selection they make.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use super::values::{self, DurationUnit};
 use super::{PluginError, did_you_mean};
 
 /// The key that selects plugins.
@@ -101,6 +104,97 @@ impl PluginConfig {
                 self.not_unicode.record(key);
                 None
             }
+        }
+    }
+
+    /// The value of `key` as a boolean: `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`
+    /// (any case). Every plugin reads its switches here, so they accept the same spellings.
+    ///
+    /// ```
+    /// use handler_core::registry::PluginConfig;
+    ///
+    /// let config = PluginConfig::new().set("A", "1").set("B", "Off").set("C", "maybe");
+    /// assert_eq!(config.get_bool("A")?, Some(true));
+    /// assert_eq!(config.get_bool("B")?, Some(false));
+    /// assert_eq!(config.get_bool("UNSET")?, None);
+    /// assert_eq!(
+    ///     config.get_bool("C").unwrap_err().to_string(),
+    ///     "`C` must be true or false (also 1/0, yes/no, on/off)"
+    /// );
+    /// # Ok::<(), handler_core::registry::PluginError>(())
+    /// ```
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, PluginError> {
+        self.get_typed(
+            key,
+            "true or false (also 1/0, yes/no, on/off)",
+            values::parse_bool,
+        )
+    }
+
+    /// The value of `key` as a number of type `T`; `expected` says what it must be in the error
+    /// (e.g. "a whole number of at least 1").
+    ///
+    /// ```
+    /// use handler_core::registry::PluginConfig;
+    ///
+    /// let config = PluginConfig::new().set("N", " 8 ").set("BAD", "-1");
+    /// assert_eq!(config.get_number::<usize>("N", "a whole number")?, Some(8));
+    /// assert!(config.get_number::<usize>("BAD", "a whole number").is_err());
+    /// # Ok::<(), handler_core::registry::PluginError>(())
+    /// ```
+    pub fn get_number<T: FromStr>(
+        &self,
+        key: &str,
+        expected: &'static str,
+    ) -> Result<Option<T>, PluginError> {
+        self.get_typed(key, expected, values::parse_number)
+    }
+
+    /// The value of `key` as a duration: a number with an optional unit (`250ms`, `1.5s`, `2m`,
+    /// `1h`), a bare number being in `unit`, or `none` for no limit ([`Duration::MAX`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use handler_core::registry::{DurationUnit, PluginConfig};
+    ///
+    /// let config = PluginConfig::new().set("T", "10000").set("U", "1.5s").set("V", "none");
+    /// let ms = DurationUnit::Milliseconds;
+    /// assert_eq!(config.get_duration("T", ms)?, Some(Duration::from_secs(10)));
+    /// assert_eq!(config.get_duration("U", ms)?, Some(Duration::from_millis(1500)));
+    /// assert_eq!(config.get_duration("V", ms)?, Some(Duration::MAX));
+    /// # Ok::<(), handler_core::registry::PluginError>(())
+    /// ```
+    pub fn get_duration(
+        &self,
+        key: &str,
+        unit: DurationUnit,
+    ) -> Result<Option<Duration>, PluginError> {
+        let expected = match unit {
+            DurationUnit::Seconds => {
+                "a duration: seconds (e.g. 30 or 0.5), or with a unit (250ms, 2m), or none"
+            }
+            DurationUnit::Milliseconds => {
+                "a duration: milliseconds (e.g. 10000), or with a unit (1.5s, 2m), or none"
+            }
+        };
+        self.get_typed(key, expected, |text| values::parse_duration(text, unit))
+    }
+
+    /// The value of `key`, parsed by `parse`; an error names the key and what it must be.
+    fn get_typed<T>(
+        &self,
+        key: &str,
+        expected: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, PluginError> {
+        match self.try_get(key)? {
+            None => Ok(None),
+            Some(text) => parse(&text)
+                .map(Some)
+                .ok_or_else(|| PluginError::InvalidValue {
+                    variable: key.to_owned(),
+                    expected,
+                }),
         }
     }
 
