@@ -308,3 +308,66 @@ mod direct {
         assert_eq!(handler.0.load(Ordering::Relaxed), 1);
     }
 }
+
+/// One type per overridable flag: only text is handled, so every flag is computed `true`, and
+/// the attribute turns one back off.
+macro_rules! overridden {
+    ($($ty:ident: $flag:ident),* $(,)?) => {$(
+        #[derive(CallbackHandler, Debug)]
+        #[callback($flag = false)]
+        struct $ty;
+
+        #[callbacks]
+        impl $ty {
+            #[on(text)]
+            fn text(&self, _event: &Text<'_>) {}
+        }
+    )*};
+}
+
+overridden!(
+    NoIgnoreLlm: ignore_llm,
+    NoIgnoreTokens: ignore_llm_new_token,
+    NoIgnoreChatModel: ignore_chat_model,
+    NoIgnoreChain: ignore_chain,
+    NoIgnoreAgent: ignore_agent,
+    NoIgnoreRetriever: ignore_retriever,
+    NoIgnoreRetry: ignore_retry,
+    NoIgnoreCustomEvent: ignore_custom_event,
+);
+
+#[test]
+fn each_ignore_flag_can_be_overridden_alone() {
+    let computed = TextOnly::OPTIONS;
+    let cases: [(HandlerOptions, &str, fn(&mut HandlerOptions) -> &mut bool); 8] = [
+        (NoIgnoreLlm::OPTIONS, "ignore_llm", |o| &mut o.ignore_llm),
+        (NoIgnoreTokens::OPTIONS, "ignore_llm_new_token", |o| {
+            &mut o.ignore_llm_new_token
+        }),
+        (NoIgnoreChatModel::OPTIONS, "ignore_chat_model", |o| {
+            &mut o.ignore_chat_model
+        }),
+        (NoIgnoreChain::OPTIONS, "ignore_chain", |o| {
+            &mut o.ignore_chain
+        }),
+        (NoIgnoreAgent::OPTIONS, "ignore_agent", |o| {
+            &mut o.ignore_agent
+        }),
+        (NoIgnoreRetriever::OPTIONS, "ignore_retriever", |o| {
+            &mut o.ignore_retriever
+        }),
+        (NoIgnoreRetry::OPTIONS, "ignore_retry", |o| {
+            &mut o.ignore_retry
+        }),
+        (NoIgnoreCustomEvent::OPTIONS, "ignore_custom_event", |o| {
+            &mut o.ignore_custom_event
+        }),
+    ];
+    for (options, flag, field) in cases {
+        // Exactly that flag differs from the computed options.
+        let mut expected = computed;
+        assert!(*field(&mut expected), "{flag} is computed true");
+        *field(&mut expected) = false;
+        assert_eq!(options, expected, "{flag} = false");
+    }
+}

@@ -483,3 +483,76 @@ fn a_boxed_error_is_named_by_its_real_type() {
     );
     assert_eq!(events[3]["output"], 12);
 }
+
+// ---- input selection and error options ----
+
+#[derive(Debug)]
+#[allow(dead_code)] // read through `Debug`
+struct Rejected {
+    code: u16,
+}
+
+#[chain(skip_all)]
+fn private_answer(question: &str, user: &str) -> String {
+    format!("{user}: {question}")
+}
+
+#[chain(inputs(question))]
+fn picked_answer(question: &str, user: &str, k: usize) -> String {
+    format!("{user}: {question} {k}")
+}
+
+#[chain(err = false)]
+fn lookup(key: &str) -> Result<u32, String> {
+    if key == "a" {
+        Ok(1)
+    } else {
+        Err(format!("no {key}"))
+    }
+}
+
+#[chain(err(Debug))]
+fn guarded(code: u16) -> Result<(), Rejected> {
+    Err(Rejected { code })
+}
+
+#[test]
+fn input_selection_and_error_options_shape_the_events() {
+    let (recorder, manager) = recording();
+    manager.in_scope(|| {
+        private_answer("where?", "alice");
+        picked_answer("where?", "alice", 3);
+        let _ = lookup("b");
+        let _ = guarded(403);
+    });
+    let events = recorder.events();
+    let of = |name: &str, kind: &str| -> Value {
+        events
+            .iter()
+            .find(|e| e["run"]["name"] == name && e["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} of {name}: {events:#?}"))
+            .clone()
+    };
+    // `skip_all`: no argument is an input.
+    assert_eq!(of("private_answer", "chain_start")["inputs"], json!({}));
+    // `inputs(question)`: only that one.
+    assert_eq!(
+        of("picked_answer", "chain_start")["inputs"],
+        json!({"question": "where?"})
+    );
+    // `err = false`: an `Err` is an ordinary output, the run ends normally.
+    assert_eq!(
+        of("lookup", "chain_end")["outputs"],
+        json!({"Err": "no b"}) // an object, as it is
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event"] != "chain_error" || e["run"]["name"] != "lookup")
+    );
+    // `err(Debug)`: the message is the error's `Debug` form.
+    assert_eq!(
+        of("guarded", "chain_error")["error"],
+        json!({"kind": "Rejected", "message": "Rejected { code: 403 }"})
+    );
+}

@@ -184,3 +184,40 @@ fn run_managers_expose_tags_metadata_and_handlers() {
     assert_eq!(chain.shared_handlers().len(), 1);
     chain.on_chain_end(&json!({})).unwrap();
 }
+
+#[tokio::test]
+async fn an_async_child_handler_sees_child_runs_only() {
+    #[derive(Default)]
+    struct AsyncKinds(std::sync::Mutex<Vec<EventKind>>);
+    impl AsyncCallbackHandler for AsyncKinds {
+        fn name(&self) -> &str {
+            "children"
+        }
+        async fn on_chain_start(&self, _: &ChainStart<'_>) -> HandlerResult {
+            self.0.lock().unwrap().push(EventKind::ChainStart);
+            Ok(())
+        }
+        async fn on_tool_start(&self, _: &ToolStart<'_>) -> HandlerResult {
+            self.0.lock().unwrap().push(EventKind::ToolStart);
+            Ok(())
+        }
+    }
+    let handler = Arc::new(AsyncKinds::default());
+    let mut manager = AsyncCallbackManager::new();
+    manager.add_child_async_handler(handler.clone());
+    assert!(manager.handlers().is_empty());
+    assert_eq!(manager.inheritable_handlers(), ["children"]);
+
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::new())
+        .await
+        .unwrap();
+    let tool = chain
+        .child()
+        .on_tool_start(None, "x", None, RunOptions::new())
+        .await
+        .unwrap();
+    tool.on_tool_end(&json!("y")).await.unwrap();
+    chain.on_chain_end(&json!({})).await.unwrap();
+    assert_eq!(*handler.0.lock().unwrap(), [EventKind::ToolStart]);
+}
