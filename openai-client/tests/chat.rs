@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::CreateChatCompletionRequest;
 use futures_util::StreamExt;
 use handler_core::event::EventRecord;
 use handler_core::payload::{Role, ToolCall};
@@ -722,5 +723,59 @@ async fn without_a_current_run_a_stream_is_passed_through_as_requested() -> Test
     let requests = server.received_requests().await.ok_or("recording is on")?;
     let sent: Value = serde_json::from_slice(&requests[0].body)?;
     assert!(sent.get("stream_options").is_none(), "{sent}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_a_safe_allow_list_of_invocation_parameters_is_carried() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            json!({"role": "assistant", "content": "In France."}),
+            "stop",
+        )))
+        .mount(&server)
+        .await;
+    let recording = Recording::new();
+    let client = client(&server, RetryPolicy::none())?;
+    let request: CreateChatCompletionRequest = serde_json::from_value(json!({
+        "model": "test-model",
+        "messages": [{"role": "user", "content": "Where is Paris?"}],
+        "temperature": 0.5, "top_p": 0.75, "max_tokens": 32, "max_completion_tokens": 64,
+        "n": 1, "stop": ["\n"], "seed": 7, "presence_penalty": 0.25, "frequency_penalty": 0.125,
+        "user": "alice@example.com",
+        "metadata": {"tenant": "acme", "ticket": "secret plans"},
+        "prediction": {"type": "content", "content": "the user's whole draft"},
+        "tools": [{"type": "function", "function": {
+            "name": "weather", "description": "The weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}
+        }}],
+        "response_format": {"type": "json_schema", "json_schema": {
+            "name": "answer", "schema": {"type": "object", "description": "private schema"}
+        }}
+    }))?;
+
+    let (_, response) = in_app_chain(&recording, client.chat().create(request)).await?;
+    response?;
+    let events = recording.events()?;
+    let EventRecord::ChatModelStart {
+        serialized: Some(serialized),
+        ..
+    } = &events[1]
+    else {
+        return Err("no component on the chat model start".into());
+    };
+    assert_eq!(
+        Value::Object(serialized.kwargs.clone()),
+        json!({
+            "_type": "openai-chat",
+            "model": "test-model",
+            "temperature": 0.5, "top_p": 0.75, "max_tokens": 32, "max_completion_tokens": 64,
+            "n": 1, "stop": ["\n"], "seed": 7, "presence_penalty": 0.25, "frequency_penalty": 0.125,
+            "tool_names": ["weather"],
+            "response_format": {"type": "json_schema"}
+        })
+    );
     Ok(())
 }
