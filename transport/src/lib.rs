@@ -37,13 +37,15 @@
 
 mod deadline;
 mod failure;
+mod not_resent;
 mod policy;
 mod retry_after;
 mod secret;
 
 pub use deadline::Deadline;
 pub use failure::{Failure, Idempotency, Retryable};
-pub use policy::{Decision, GiveUp, NotResent, RetryPolicy};
+pub use not_resent::NotResent;
+pub use policy::{Decision, GiveUp, RetryPolicy};
 pub use retry_after::{
     RETRY_AFTER_MS, parse_retry_after, parse_retry_after_ms, retry_after, retry_after_at,
 };
