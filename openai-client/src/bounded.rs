@@ -99,3 +99,42 @@ fn content_bytes(chunk: &CreateChatCompletionStreamResponse) -> u64 {
     }
     u64::try_from(bytes).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn content_refusals_tool_call_names_and_arguments_count() -> Result<(), serde_json::Error> {
+        let chunk = |delta| {
+            serde_json::from_value::<CreateChatCompletionStreamResponse>(json!({
+                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": null}]
+            }))
+        };
+        let cases = [
+            (json!({}), 0),
+            (json!({"role": "assistant", "content": ""}), 0),
+            (json!({"content": "héllo"}), 6),
+            (json!({"refusal": "no"}), 2),
+            (
+                json!({"tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "function",
+                     "function": {"name": "weather", "arguments": "{\"city\":"}},
+                    {"index": 1, "function": {"arguments": "{}"}}
+                ]}),
+                7 + 8 + 2,
+            ),
+            (
+                json!({"function_call": {"name": "f", "arguments": "{}"}}),
+                3,
+            ),
+        ];
+        for (delta, bytes) in cases {
+            assert_eq!(content_bytes(&chunk(delta.clone())?), bytes, "{delta}");
+        }
+        Ok(())
+    }
+}

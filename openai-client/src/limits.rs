@@ -17,6 +17,9 @@ use llm_callbacks_transport::Deadline;
 /// A call that hits one fails with [`Error::Limit`](crate::Error::Limit), and its run ends with
 /// an error event that names the limit and counts the tokens so far.
 ///
+/// The timeouts run on tokio's timer, as reqwest's own timeouts do: the runtime needs its time
+/// driver (`enable_time`, on with `#[tokio::main]`).
+///
 /// ```
 /// use std::time::Duration;
 /// use llm_callbacks_openai::Limits;
