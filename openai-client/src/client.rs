@@ -1,6 +1,7 @@
 //! The instrumented client: async-openai's client, whose chat completions become chat model
 //! runs of the current run.
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -57,10 +58,34 @@ use crate::stream::{self, ChatStream};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InstrumentedClient<C: Config = OpenAIConfig> {
     client: Client<C>,
     limits: Limits,
+}
+
+/// The limits only: the async-openai client's `Debug` prints its config, whose custom headers
+/// (an `api-key`, a proxy's auth) would show.
+///
+/// ```
+/// use async_openai::Client;
+/// use async_openai::config::OpenAIConfig;
+/// use llm_callbacks_openai::ClientExt;
+///
+/// let config = OpenAIConfig::new()
+///     .with_api_key("sk-live-123")
+///     .with_header("api-key", "azure-secret")?;
+/// let shown = format!("{:?}", Client::with_config(config).instrumented());
+/// assert!(shown.starts_with("InstrumentedClient { limits: Limits {"), "{shown}");
+/// assert!(!shown.contains("secret") && !shown.contains("sk-live"), "{shown}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<C: Config> fmt::Debug for InstrumentedClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentedClient")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long the HTTP client of [`InstrumentedClient::with_config`] waits to connect.

@@ -16,6 +16,7 @@
 //! unless the policy says the requests are idempotent
 //! ([`RetryPolicy::with_idempotency`]).
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -54,10 +55,19 @@ use crate::error::error_info;
 /// # let _ = client;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RetryService {
     http: reqwest::Client,
     policy: RetryPolicy,
+}
+
+/// The policy only: reqwest's client prints its default headers, where auth may be.
+impl fmt::Debug for RetryService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RetryService {
