@@ -166,7 +166,7 @@ async fn a_completion_slower_than_the_read_timeout_is_not_sent_again() -> TestRe
         .mount(&server)
         .await;
     let recording = Recording::new();
-    let client = impatient_client(&server, Duration::from_millis(200), fast_retries(2))?;
+    let client = impatient_client(&server, Duration::from_millis(500), fast_retries(2))?;
 
     let (_, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
     let error = response.err().ok_or("a slow completion must fail")?;
@@ -191,7 +191,7 @@ async fn a_completion_slower_than_the_read_timeout_is_not_sent_again() -> TestRe
 
     // Opted in, the same timeout is retried.
     let opted_in = fast_retries(2).with_idempotency(Idempotency::Idempotent);
-    let client = impatient_client(&server, Duration::from_millis(200), opted_in)?;
+    let client = impatient_client(&server, Duration::from_millis(500), opted_in)?;
     let response = client.chat().create(request()?).await;
     assert!(response.is_err());
     let requests = server.received_requests().await.ok_or("recording is on")?;
