@@ -12,7 +12,10 @@ use crate::limits::LimitExceeded;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The call failed: an API error (with its HTTP status), a transport or stream error, a
-    /// response that did not parse.
+    /// response that did not parse. A transport failure that a [`RetryService`](crate::RetryService)
+    /// did not send again because the server may have done the work is an
+    /// `OpenAIError::Boxed` holding a [`NotResent<reqwest::Error>`](crate::NotResent), whose
+    /// message says so.
     #[error(transparent)]
     OpenAi(#[from] OpenAIError),
     /// A handler with `raise_error` failed on one of the call's events.
