@@ -238,7 +238,13 @@ async fn a_failing_server_fails_the_answer_through_every_run_and_nothing_is_grad
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/chat/completions"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("overloaded"))
+        // A 503 that says when to come back: a paid completion is sent again only when the
+        // server asks for it.
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("retry-after", "0")
+                .set_body_string("overloaded"),
+        )
         .expect(2) // the call and one retry
         .mount(&server)
         .await;

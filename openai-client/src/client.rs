@@ -1,26 +1,36 @@
 //! The instrumented client: async-openai's client, whose chat completions become chat model
 //! runs of the current run.
 
+use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::{Config, OpenAIConfig};
+use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionResponse,
 };
 use handler_core::{AsyncCallbackManager, AsyncLlmRunManager, RunOptions};
+use llm_callbacks_transport::{Deadline, RetryPolicy};
 
+use crate::bounded::Bounded;
 use crate::call;
-use crate::error::{Error, error_info};
+use crate::error::Error;
+use crate::limits::{Limit, LimitExceeded, Limits, within};
 use crate::request::{RUN_NAME, chat_messages, invocation_component};
 use crate::response::llm_result;
-use crate::retry::{RetryPolicy, RetryService};
+use crate::retry::RetryService;
 use crate::stream::{self, ChatStream};
 
 /// An async-openai [`Client`] whose chat completions report themselves to the current run
 /// ([`AsyncCallbackManager::current`]): each call is a chat model run, a child of the current
 /// run (or a root run of the current manager). With nothing current, a call is the plain
-/// client call; the only cost is one thread-local read.
+/// client call within the client's [`Limits`].
+///
+/// Every call keeps the client's [`Limits`], whatever HTTP client sends it: by default 10
+/// minutes for a plain call or the opening of a stream, and for a stream 2 minutes without a
+/// chunk, 30 minutes in all and 16 MiB of content ([`InstrumentedClient::with_limits`]).
 ///
 /// The client's HTTP layer is left as it is. async-openai retries by itself without telling
 /// anyone, so retry events need [`RetryService`]: [`InstrumentedClient::with_config`] installs
@@ -48,28 +58,87 @@ use crate::stream::{self, ChatStream};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InstrumentedClient<C: Config = OpenAIConfig> {
     client: Client<C>,
+    limits: Limits,
 }
 
+/// The limits only: the async-openai client's `Debug` prints its config, whose custom headers
+/// (an `api-key`, a proxy's auth) would show.
+///
+/// ```
+/// use async_openai::Client;
+/// use async_openai::config::OpenAIConfig;
+/// use llm_callbacks_openai::ClientExt;
+///
+/// let config = OpenAIConfig::new()
+///     .with_api_key("sk-live-123")
+///     .with_header("api-key", "azure-secret")?;
+/// let shown = format!("{:?}", Client::with_config(config).instrumented());
+/// assert!(shown.starts_with("InstrumentedClient { limits: Limits {"), "{shown}");
+/// assert!(!shown.contains("secret") && !shown.contains("sk-live"), "{shown}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<C: Config> fmt::Debug for InstrumentedClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentedClient")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the HTTP client of [`InstrumentedClient::with_config`] waits to connect.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the HTTP client of [`InstrumentedClient::with_config`] waits for the next bytes of
+/// an answer.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl<C: Config> InstrumentedClient<C> {
-    /// Instruments `client` as it is (its HTTP client, its own silent retries).
+    /// Instruments `client` as it is (its HTTP client, its own silent retries), within the
+    /// default [`Limits`].
+    ///
+    /// async-openai 0.43's `Client::new()` and `Client::with_config` send with
+    /// `reqwest::Client::new()`, which has no connect, read or total timeout, and retry 429,
+    /// 5xx and connection errors 3 times by themselves (a 5xx after the server did the work is
+    /// billed again). The [`Limits`] bound every call all the same; for a connect and a read
+    /// timeout of your own, give the client its HTTP client with
+    /// `Client::with_http_client(reqwest::Client::builder().connect_timeout(..).read_timeout(..).build()?)`,
+    /// or use [`with_config`](Self::with_config).
     pub fn new(client: Client<C>) -> Self {
-        Self { client }
+        Self {
+            client,
+            limits: Limits::default(),
+        }
     }
 
     /// A client for `config` whose retries follow `policy` and are reported: a
-    /// [`RetryService`] over a reqwest client that gives up connecting after 10 s and waiting
-    /// for the next bytes of a response after 120 s (streams may run as long as they keep
-    /// sending). Fails only when the TLS backend cannot start.
+    /// [`RetryService`] over a reqwest client that gives up connecting after
+    /// [`CONNECT_TIMEOUT`] (10 s) and waiting for the next bytes of an answer after
+    /// [`READ_TIMEOUT`] (120 s), within the default [`Limits`]. Fails only when the TLS backend
+    /// cannot start.
     pub fn with_config(config: C, policy: RetryPolicy) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()?;
-        let client = Client::with_config(config).with_http_service(RetryService::new(http, policy));
+        let client = Client::with_config(config)
+            .with_http_client(http.clone())
+            .with_http_service(RetryService::new(http, policy));
         Ok(Self::new(client))
+    }
+
+    /// The same client within `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits every call keeps.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The async-openai client, for the APIs this crate does not instrument.
@@ -108,7 +177,8 @@ pub struct InstrumentedChat<'c, C: Config> {
 }
 
 impl<C: Config> InstrumentedChat<'_, C> {
-    /// Creates a chat completion, as [`async_openai::Chat::create`] does.
+    /// Creates a chat completion, as [`async_openai::Chat::create`] does, within the client's
+    /// [`request_timeout`](Limits::request_timeout).
     ///
     /// Under a current run: a chat model start with the request's messages and invocation
     /// parameters, an `on_retry` per retry of a [`RetryService`], then an LLM end with the
@@ -119,14 +189,12 @@ impl<C: Config> InstrumentedChat<'_, C> {
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, Error> {
         let chat = self.client.client.chat();
+        let limits = self.client.limits;
         let Some(manager) = AsyncCallbackManager::current() else {
-            return Ok(chat.create(request).await?);
+            return bounded_call(None, limits, chat.create(request)).await;
         };
         let run = start(&manager, &request).await?;
-        match call::with_run(&run, chat.create(request))
-            .await
-            .map_err(Error::from_call)
-        {
+        match bounded_call(Some(&run), limits, chat.create(request)).await {
             Ok(response) => {
                 run.on_llm_end(&llm_result(&response)).await?;
                 Ok(response)
@@ -135,32 +203,63 @@ impl<C: Config> InstrumentedChat<'_, C> {
         }
     }
 
-    /// Creates a streamed chat completion, as [`async_openai::Chat::create_stream`] does.
+    /// Creates a streamed chat completion, as [`async_openai::Chat::create_stream`] does,
+    /// within the client's [`Limits`]: the stream must open within the request timeout, and
+    /// ends with [`Error::Limit`] when a chunk is slower than the idle timeout, the whole call
+    /// takes longer than the stream timeout, or the content passes the byte cap.
     ///
     /// Under a current run: a chat model start, an `on_retry` per retry of the opening request
     /// (with a [`RetryService`]), one `on_llm_new_token` per choice delta (with the delta as the
-    /// chunk), then, when the stream ends, an LLM end with the assembled choices, tool calls and usage. The client asks
-    /// for the usage (`stream_options.include_usage`) unless the request says otherwise, and then
-    /// keeps the usage chunk to itself. A stream that fails, or ends before the model finished
-    /// (no `finish_reason`), ends the run with an LLM error carrying what arrived; a stream
-    /// dropped before its end leaves the run abandoned.
+    /// chunk), then, when the stream ends, an LLM end with the assembled choices, tool calls
+    /// and usage. The client asks for the usage (`stream_options.include_usage`) unless the
+    /// request says otherwise, and then keeps the usage chunk to itself. A stream that fails,
+    /// hits a limit, or ends before the model finished (no `finish_reason`), ends the run with
+    /// an LLM error carrying what arrived; a stream dropped before its end leaves the run
+    /// abandoned.
     pub async fn create_stream(
         &self,
         mut request: CreateChatCompletionRequest,
     ) -> Result<ChatStream, Error> {
         let chat = self.client.client.chat();
+        let limits = self.client.limits;
+        let deadline = Deadline::after(limits.stream_timeout);
         let Some(manager) = AsyncCallbackManager::current() else {
-            return Ok(stream::plain(chat.create_stream(request).await?));
+            let inner = bounded_call(None, limits, chat.create_stream(request)).await?;
+            return Ok(stream::plain(Bounded::new(inner, limits, deadline)));
         };
         request.stream = Some(true);
         let hide_usage = ask_for_usage(&mut request);
         let run = start(&manager, &request).await?;
-        match call::with_run(&run, chat.create_stream(request))
-            .await
-            .map_err(Error::from_call)
-        {
-            Ok(inner) => Ok(stream::instrumented(inner, run, hide_usage)),
+        match bounded_call(Some(&run), limits, chat.create_stream(request)).await {
+            Ok(inner) => {
+                let inner = Bounded::new(inner, limits, deadline);
+                Ok(stream::instrumented(inner, run, hide_usage))
+            }
             Err(error) => Err(fail(run, error).await),
+        }
+    }
+}
+
+/// Makes the client call `call` with its scope set (the call's run, its deadline) and within
+/// the request timeout.
+async fn bounded_call<T, F>(
+    run: Option<&AsyncLlmRunManager>,
+    limits: Limits,
+    call: F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, OpenAIError>>,
+{
+    let deadline = Deadline::after(limits.request_timeout);
+    let scope = call::Scope {
+        run: run.cloned(),
+        deadline,
+    };
+    match within(deadline, call::with_scope(scope, call)).await {
+        Some(result) => result.map_err(Error::from_call),
+        None => {
+            let limit = Limit::RequestTimeout(limits.request_timeout);
+            Err(LimitExceeded::new(limit, 0, 0).into())
         }
     }
 }
@@ -181,10 +280,10 @@ async fn start(
 /// Ends `run` with the call's error. A handler's raised error replaces the call's, as it would
 /// anywhere else; a callback error (from a retry event) leaves the run abandoned.
 async fn fail(run: AsyncLlmRunManager, error: Error) -> Error {
-    let Error::OpenAi(failure) = &error else {
+    let Some(info) = error.event() else {
         return error;
     };
-    match run.on_llm_error(error_info(failure)).await {
+    match run.on_llm_error(info).await {
         Ok(()) => error,
         Err(callback) => callback.into(),
     }

@@ -3,18 +3,28 @@
 use async_openai::error::{OpenAIError, WrappedError};
 use handler_core::CallbackError;
 use handler_core::payload::ErrorInfo;
+use llm_callbacks_transport::NotResent;
+
+use crate::limits::LimitExceeded;
 
 /// The error of an instrumented call: the client's own error, unchanged, or the error of a
 /// callback handler that asked for its failures to be raised (`raise_error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The call failed: an API error (with its HTTP status), a transport or stream error, a
-    /// response that did not parse.
+    /// response that did not parse. A transport failure that a [`RetryService`](crate::RetryService)
+    /// did not send again because the server may have done the work is an
+    /// `OpenAIError::Boxed` holding a [`NotResent<reqwest::Error>`](crate::NotResent), whose
+    /// message says so.
     #[error(transparent)]
     OpenAi(#[from] OpenAIError),
     /// A handler with `raise_error` failed on one of the call's events.
     #[error("a callback handler failed: {0}")]
     Callback(#[from] CallbackError),
+    /// The call hit one of the client's [`Limits`](crate::Limits): a timeout, or a stream's
+    /// idle timeout, deadline or byte cap.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
 impl Error {
@@ -34,6 +44,24 @@ impl Error {
     pub fn as_openai(&self) -> Option<&OpenAIError> {
         match self {
             Error::OpenAi(error) => Some(error),
+            Error::Callback(_) | Error::Limit(_) => None,
+        }
+    }
+
+    /// The limit the call hit, when one stopped it.
+    pub fn as_limit(&self) -> Option<&LimitExceeded> {
+        match self {
+            Error::Limit(exceeded) => Some(exceeded),
+            Error::OpenAi(_) | Error::Callback(_) => None,
+        }
+    }
+
+    /// The error event's payload for the run of the failed call; `None` for a callback error
+    /// (a handler's failure is not the call's).
+    pub(crate) fn event(&self) -> Option<ErrorInfo> {
+        match self {
+            Error::OpenAi(error) => Some(error_info(error)),
+            Error::Limit(exceeded) => Some(ErrorInfo::new(LIMIT_EXCEEDED, exceeded.to_string())),
             Error::Callback(_) => None,
         }
     }
@@ -53,8 +81,13 @@ pub const API_ERROR: &str = "ApiError";
 /// The kind of the error event of a stream that ended before the model finished.
 pub const INCOMPLETE_STREAM: &str = "IncompleteStream";
 
+/// The kind of the error event of a call stopped by one of the client's [`Limits`](crate::Limits).
+pub const LIMIT_EXCEEDED: &str = "LimitExceeded";
+
 /// The error event's payload for a failed call. An API error's message is
-/// `HTTP <status>: <body>`, the body as the server sent it (JSON for OpenAI's errors).
+/// `HTTP <status>: <body>`, the body as the server sent it (JSON for OpenAI's errors). A
+/// transport failure that was not sent again keeps the transport error's kind, and its message
+/// says why it was not sent again.
 ///
 /// ```
 /// use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError};
@@ -82,6 +115,15 @@ pub fn error_info(error: &OpenAIError) -> ErrorInfo {
             "JSONDeserialize",
             format!("failed to parse the response ({inner}): {content}"),
         ),
+        OpenAIError::Boxed(boxed) => match boxed.downcast_ref::<NotResent<reqwest::Error>>() {
+            Some(not_resent) => {
+                let mut info = ErrorInfo::from(not_resent.error());
+                let reason = not_resent.reason();
+                info.message = format!("{} (not sent again: {reason})", info.message);
+                info
+            }
+            None => ErrorInfo::from(error),
+        },
         other => ErrorInfo::from(other),
     }
 }

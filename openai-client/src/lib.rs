@@ -4,14 +4,18 @@
 //! made under a current run ([`AsyncCallbackManager::current`], entered by the run attributes
 //! or by `instrument`) reports itself:
 //!
-//! - a chat model start with the request's messages ([`chat_messages`]) and its invocation
-//!   parameters (model, temperature, max_tokens, tools, ...) in the component's `kwargs`
-//!   ([`invocation_component`]);
+//! - a chat model start with the request's messages ([`chat_messages`]) and a safe allow-list of
+//!   its invocation parameters (model, temperature, max_tokens, tool names, ...) in the
+//!   component's `kwargs` ([`invocation_component`]);
 //! - for a stream, one `on_llm_new_token` per delta;
 //! - an `on_retry` per retry, when the client's HTTP calls go through a [`RetryService`]
-//!   (async-openai's own retries are silent);
+//!   (async-openai's own retries are silent); retries follow the workspace's one
+//!   [`RetryPolicy`], which never sends a paid completion twice unless it never reached the
+//!   server, the server asked for it, or the policy says the requests are idempotent;
 //! - an LLM end with the choices, their tool calls and the token usage the server reported
-//!   ([`llm_result`]), or an LLM error with the HTTP status and body ([`error_info`]).
+//!   ([`llm_result`]), or an LLM error with the HTTP status and body ([`error_info`]), or the
+//!   [`Limits`] a call or a stream hit (a timeout, a stream's idle timeout, deadline or byte
+//!   cap) with the tokens so far.
 //!
 //! It works with any server that speaks OpenAI's chat completions (OpenAI, vLLM, llama.cpp,
 //! Ollama, LiteLLM): point the client at it with `OpenAIConfig::new().with_api_base(..)`.
@@ -46,19 +50,23 @@
 //! ```
 #![deny(missing_docs)]
 
+mod bounded;
 mod call;
 mod client;
 mod error;
+mod limits;
 mod request;
 mod response;
 mod retry;
 mod stream;
 
-pub use client::{ClientExt, InstrumentedChat, InstrumentedClient};
-pub use error::{API_ERROR, Error, INCOMPLETE_STREAM, error_info};
+pub use client::{CONNECT_TIMEOUT, ClientExt, InstrumentedChat, InstrumentedClient, READ_TIMEOUT};
+pub use error::{API_ERROR, Error, INCOMPLETE_STREAM, LIMIT_EXCEEDED, error_info};
+pub use limits::{Limit, LimitExceeded, Limits};
+pub use llm_callbacks_transport::{GiveUp, Idempotency, NotResent, RetryPolicy};
 pub use request::{COMPONENT_ID, RUN_NAME, chat_messages, invocation_component};
 pub use response::llm_result;
-pub use retry::{RetryPolicy, RetryService};
+pub use retry::RetryService;
 pub use stream::ChatStream;
 
 pub use async_openai;

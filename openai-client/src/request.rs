@@ -120,9 +120,31 @@ pub(crate) fn parse_arguments(arguments: &str) -> Value {
     serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
 }
 
-/// The component that starts the run: [`COMPONENT_ID`], with the request's invocation
-/// parameters (everything but the messages: model, temperature, max_tokens, tools, ...) as its
-/// `kwargs`, the way LangChain reports `invocation_params`. Parameters left unset are absent.
+/// The invocation parameters a run carries, when the request sets them: none of them holds the
+/// user's content or identity (`user`, `metadata`, `prediction`, the messages and the tools'
+/// schemas stay out).
+const SAFE_PARAMETERS: [&str; 12] = [
+    "model",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "stream",
+    "response_format",
+];
+
+/// The component that starts the run: [`COMPONENT_ID`], with a safe allow-list of the
+/// request's invocation parameters as its `kwargs`, the way LangChain reports
+/// `invocation_params`: `model`, `temperature`, `top_p`, `max_tokens`,
+/// `max_completion_tokens`, `n`, `stop`, `seed`, `presence_penalty`, `frequency_penalty`,
+/// `stream`, the tools' names (`tool_names`) and the response format's type
+/// (`response_format: {"type": ...}`). Parameters left unset are absent; nothing else of the
+/// request (`user`, `metadata`, `prediction`, the messages, the tools' schemas) is carried.
 ///
 /// ```
 /// use async_openai::types::chat::CreateChatCompletionRequestArgs;
@@ -131,6 +153,7 @@ pub(crate) fn parse_arguments(arguments: &str) -> Value {
 /// let request = CreateChatCompletionRequestArgs::default()
 ///     .model("gpt-4o-mini")
 ///     .temperature(0.0)
+///     .user("alice@example.com")
 ///     .messages([])
 ///     .build()?;
 /// let component = invocation_component(&request);
@@ -138,6 +161,7 @@ pub(crate) fn parse_arguments(arguments: &str) -> Value {
 /// assert_eq!(component.kwargs["model"], "gpt-4o-mini");
 /// assert_eq!(component.kwargs["temperature"], 0.0);
 /// assert!(component.kwargs.get("messages").is_none());
+/// assert!(component.kwargs.get("user").is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn invocation_component(request: &CreateChatCompletionRequest) -> Serialized {
@@ -147,12 +171,34 @@ pub fn invocation_component(request: &CreateChatCompletionRequest) -> Serialized
 }
 
 fn invocation_parameters(request: &CreateChatCompletionRequest) -> Metadata {
-    let mut parameters = match serde_json::to_value(request) {
-        Ok(Value::Object(map)) => map,
-        _ => Metadata::new(),
+    let Ok(Value::Object(mut all)) = serde_json::to_value(request) else {
+        return Metadata::new();
     };
-    parameters.remove("messages");
-    parameters.retain(|_, value| !value.is_null());
+    let mut parameters = Metadata::new();
+    for key in SAFE_PARAMETERS {
+        if let Some(value) = all.remove(key).filter(|value| !value.is_null()) {
+            parameters.insert(key.into(), value);
+        }
+    }
+    if let Some(format) = parameters.get_mut("response_format") {
+        let kind = format.get("type").cloned().unwrap_or(Value::Null);
+        *format = serde_json::json!({ "type": kind });
+    }
+    if let Some(Value::Array(tools)) = all.remove("tools") {
+        let names = tools
+            .iter()
+            .filter_map(tool_name)
+            .map(Value::from)
+            .collect();
+        parameters.insert("tool_names".into(), Value::Array(names));
+    }
     parameters.insert("_type".into(), Value::String("openai-chat".into()));
     parameters
+}
+
+/// A tool's name: a function's (`{"type": "function", "function": {"name": ...}}`) or a custom
+/// tool's (`{"type": "custom", "custom": {"name": ...}}`).
+fn tool_name(tool: &Value) -> Option<&str> {
+    let kind = tool.get("type")?.as_str()?;
+    tool.get(kind)?.get("name")?.as_str()
 }

@@ -1,13 +1,22 @@
 //! Retries that report themselves: an HTTP service for async-openai's client that retries
-//! failed calls by a [`RetryPolicy`] and sends an `on_retry` event to the chat model run of
-//! the call for each retry.
+//! failed calls by the workspace's one [`RetryPolicy`] and sends an `on_retry` event to the
+//! chat model run of the call for each retry.
 //!
 //! async-openai 0.43 retries by itself (429, 5xx and connection errors, 3 times, honouring
 //! `Retry-After`), inside its HTTP executor, where nobody sees it: with the plain client those
 //! retries happen but no retry event is sent. Installing [`RetryService`] replaces that
 //! executor (`Client::with_http_service`); its retries are the ones that happen, and each one
 //! is an event.
+//!
+//! Which failures are retried, and how long to wait, is the transport's
+//! ([`llm_callbacks_transport`]): a chat completion is paid and not idempotent, so by default it
+//! is sent again only when it never reached the server (connection refused, DNS, TLS) or when
+//! the server asked for it (429, or 503 with `Retry-After`). A completion that timed out after
+//! it was sent, or a 408, 409 or 5xx after the server may have done the work, is not sent again
+//! unless the policy says the requests are idempotent
+//! ([`RetryPolicy::with_idempotency`]).
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,112 +26,48 @@ use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError, WrappedError}
 use async_openai::middleware::HttpRequestFactory;
 use handler_core::AsyncLlmRunManager;
 use handler_core::payload::{ErrorInfo, RetryOutcome, RetryState};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use llm_callbacks_transport::{Deadline, Decision, Failure, GiveUp, NotResent, RetryPolicy};
 use reqwest::{Response, StatusCode};
 
 use crate::call;
 use crate::error::error_info;
 
-/// Which failed calls are tried again, how often, and how long to wait.
-///
-/// A call is retried when the server answered 408, 409, 429 or a 5xx status (except a 429 for
-/// `insufficient_quota`, which waiting does not cure), or when it could not connect or timed
-/// out. A streamed call is retried only until the stream has started. The waits double from
-/// `initial_backoff`, no jitter; a `Retry-After` (in seconds) replaces the computed wait; no
-/// wait is longer than `max_backoff`.
-///
-/// The default is two retries, waiting 0.5 s then 1 s, at most 8 s, as OpenAI's own SDKs do.
-///
-/// ```
-/// use std::time::Duration;
-/// use llm_callbacks_openai::RetryPolicy;
-///
-/// let policy = RetryPolicy::default().with_max_retries(3);
-/// assert_eq!(policy.backoff(1), Duration::from_millis(500));
-/// assert_eq!(policy.backoff(3), Duration::from_secs(2));
-/// assert_eq!(RetryPolicy::none().max_retries, 0);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt; 0 turns retries off.
-    pub max_retries: u32,
-    /// The wait before the first retry.
-    pub initial_backoff: Duration,
-    /// The longest wait between two attempts, `Retry-After` included.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 2,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries: every call is made once.
-    pub fn none() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
-    }
-
-    /// Sets the number of retries.
-    #[must_use]
-    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
-        self.max_retries = max_retries;
-        self
-    }
-
-    /// Sets the first wait; later waits double up to [`max_backoff`](Self::max_backoff).
-    #[must_use]
-    pub fn with_initial_backoff(mut self, backoff: Duration) -> Self {
-        self.initial_backoff = backoff;
-        self
-    }
-
-    /// Sets the longest wait.
-    #[must_use]
-    pub fn with_max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
-        self
-    }
-
-    /// The computed wait before retry number `retry` (from 1).
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
 /// An HTTP service for async-openai's client that retries by a [`RetryPolicy`] and reports
 /// each retry as an `on_retry` event of the call's chat model run (calls made with nothing
-/// current are retried all the same, silently).
+/// current are retried all the same, silently). Retry waits end before the call's
+/// [`request_timeout`](crate::Limits::request_timeout) would.
 ///
 /// ```
 /// use async_openai::Client;
 /// use async_openai::config::OpenAIConfig;
-/// use llm_callbacks_openai::{ClientExt, RetryPolicy, RetryService};
+/// use llm_callbacks_openai::{ClientExt, Idempotency, RetryPolicy, RetryService};
 ///
 /// let http = reqwest::Client::builder()
 ///     .connect_timeout(std::time::Duration::from_secs(5))
+///     .read_timeout(std::time::Duration::from_secs(60))
 ///     .build()?;
+/// // Chat completions are paid: by default a 5xx or a timeout after sending is not retried.
+/// let policy = RetryPolicy::default();
+/// assert_eq!(policy.idempotency, Idempotency::NonIdempotent);
 /// let client = Client::with_config(OpenAIConfig::new())
-///     .with_http_service(RetryService::new(http, RetryPolicy::default()))
+///     .with_http_service(RetryService::new(http, policy))
 ///     .instrumented();
 /// # let _ = client;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RetryService {
     http: reqwest::Client,
     policy: RetryPolicy,
+}
+
+/// The policy only: reqwest's client prints its default headers, where auth may be.
+impl fmt::Debug for RetryService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RetryService {
@@ -149,18 +94,27 @@ impl tower_service::Service<HttpRequestFactory> for RetryService {
     }
 
     fn call(&mut self, request: HttpRequestFactory) -> ResponseFuture {
-        // Called while the instrumented call's future is polled: its run is set.
-        let run = call::current();
-        Box::pin(attempts(self.http.clone(), self.policy, request, run))
+        // Called while the instrumented call's future is polled: its scope is set.
+        let (run, deadline) = match call::current() {
+            Some(scope) => (scope.run, scope.deadline),
+            None => (None, Deadline::NONE),
+        };
+        Box::pin(attempts(
+            self.http.clone(),
+            self.policy,
+            request,
+            run,
+            deadline,
+        ))
     }
 }
 
 /// What one attempt came to.
 enum Attempt {
-    /// Hand this to the client: a success, or a failure not worth retrying.
+    /// Hand this to the client: a success, or a failure that is final.
     Done(Result<Response, OpenAIError>),
-    /// Worth another try: the failure, and the wait the server asked for.
-    Retry(ErrorInfo, Option<Duration>),
+    /// Worth another try: the failure, and the wait before it.
+    Retry(ErrorInfo, Duration),
 }
 
 async fn attempts(
@@ -168,19 +122,17 @@ async fn attempts(
     policy: RetryPolicy,
     request: HttpRequestFactory,
     run: Option<AsyncLlmRunManager>,
+    deadline: Deadline,
 ) -> Result<Response, OpenAIError> {
     let (mut retries, mut idle) = (0u32, Duration::ZERO);
     loop {
-        let last = retries >= policy.max_retries;
         let sent = http.execute(request.build().await?).await;
-        let (error, retry_after) = match attempt(sent, last).await {
+        let decide = |failure: &Failure| policy.decide(failure, retries, deadline);
+        let (error, wait) = match attempt(sent, decide).await {
             Attempt::Done(result) => return result,
-            Attempt::Retry(error, retry_after) => (error, retry_after),
+            Attempt::Retry(error, wait) => (error, wait),
         };
         retries += 1;
-        let wait = retry_after
-            .unwrap_or_else(|| policy.backoff(retries))
-            .min(policy.max_backoff);
         if let Some(run) = &run {
             let state = RetryState {
                 attempt: retries,
@@ -199,33 +151,46 @@ async fn attempts(
     }
 }
 
-async fn attempt(sent: Result<Response, reqwest::Error>, last: bool) -> Attempt {
+async fn attempt(
+    sent: Result<Response, reqwest::Error>,
+    decide: impl Fn(&Failure) -> Decision,
+) -> Attempt {
     let response = match sent {
         Ok(response) => response,
-        Err(error) if !last && (error.is_connect() || error.is_timeout()) => {
-            return Attempt::Retry(error_info(&OpenAIError::Reqwest(error)), None);
+        Err(error) => {
+            return match decide(&Failure::from_reqwest(&error)) {
+                Decision::Retry(wait) => {
+                    Attempt::Retry(error_info(&OpenAIError::Reqwest(error)), wait)
+                }
+                // Say why a request that may have been billed was not sent again.
+                Decision::GiveUp(reason @ GiveUp::MayHaveReachedServer) => Attempt::Done(Err(
+                    OpenAIError::Boxed(Box::new(NotResent::new(reason, error))),
+                )),
+                Decision::GiveUp(_) => Attempt::Done(Err(OpenAIError::Reqwest(error))),
+            };
         }
-        Err(error) => return Attempt::Done(Err(OpenAIError::Reqwest(error))),
     };
     let status = response.status();
-    let retryable = matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error();
-    if status.is_success() || !retryable || last {
+    let Some(failure) = Failure::from_status(status, response.headers()) else {
         return Attempt::Done(Ok(response));
-    }
-    let retry_after = retry_after(response.headers());
+    };
+    let Decision::Retry(wait) = decide(&failure) else {
+        // The client makes its API error of the response, as without retries.
+        return Attempt::Done(Ok(response));
+    };
     let body = match response.text().await {
         Ok(body) => body,
         Err(error) => return Attempt::Done(Err(OpenAIError::Reqwest(error))),
     };
-    let error = OpenAIError::ApiError(api_error(status, &body));
-    if let OpenAIError::ApiError(response) = &error
-        && status == StatusCode::TOO_MANY_REQUESTS
-        && response.api_error.r#type.as_deref() == Some("insufficient_quota")
+    let error = api_error(status, &body);
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && error.api_error.r#type.as_deref() == Some("insufficient_quota")
     {
-        return Attempt::Done(Err(error));
+        // Waiting does not bring credit back.
+        return Attempt::Done(Err(OpenAIError::ApiError(error)));
     }
     // The same form as the run's error event would have.
-    Attempt::Retry(error_info(&error), retry_after)
+    Attempt::Retry(error_info(&OpenAIError::ApiError(error)), wait)
 }
 
 /// The error async-openai would have made of this failed response.
@@ -242,15 +207,4 @@ fn api_error(status: StatusCode, body: &str) -> ApiErrorResponse {
         status_code: status,
         api_error,
     }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
 }

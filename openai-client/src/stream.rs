@@ -1,21 +1,23 @@
 //! Streamed chat completions: one token event per delta, and the run's end (or error) when the
-//! stream ends, built from the deltas and the usage chunk.
+//! stream ends, built from the deltas and the usage chunk. Every stream keeps the client's
+//! [`Limits`](crate::Limits) ([`Bounded`]); a limit hit ends the run with an error event that
+//! names the limit and counts the tokens so far.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
 use async_openai::types::chat::{
-    ChatChoiceStream, ChatCompletionResponseStream, CompletionUsage,
-    CreateChatCompletionStreamResponse, FinishReason,
+    ChatChoiceStream, CompletionUsage, CreateChatCompletionStreamResponse, FinishReason,
 };
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, Stream};
 use handler_core::AsyncLlmRunManager;
 use handler_core::payload::{
     ChatMessage, ErrorInfo, Generation, GenerationChunk, LlmResult, ToolCall,
 };
 use serde_json::Value;
 
-use crate::error::{Error, INCOMPLETE_STREAM, error_info};
+use crate::bounded::Bounded;
+use crate::error::{Error, INCOMPLETE_STREAM};
 use crate::request::parse_arguments;
 use crate::response::{finish_info, response_output, token_usage};
 
@@ -24,9 +26,12 @@ use crate::response::{finish_info, response_output, token_usage};
 pub type ChatStream =
     Pin<Box<dyn Stream<Item = Result<CreateChatCompletionStreamResponse, Error>> + Send>>;
 
-/// An uninstrumented stream with the instrumented client's error type.
-pub(crate) fn plain(inner: ChatCompletionResponseStream) -> ChatStream {
-    Box::pin(inner.map(|chunk| chunk.map_err(Error::from)))
+/// An uninstrumented stream with the instrumented client's error type, within its limits.
+pub(crate) fn plain(inner: Bounded) -> ChatStream {
+    Box::pin(stream::unfold(inner, |mut inner| async move {
+        let next = inner.next().await?;
+        Some((next, inner))
+    }))
 }
 
 /// Wraps `inner` so that `run` gets a token event per delta and ends with the stream.
@@ -34,7 +39,7 @@ pub(crate) fn plain(inner: ChatCompletionResponseStream) -> ChatStream {
 /// does not see it (its `choices` are empty, which callers written for plain streams do not
 /// expect).
 pub(crate) fn instrumented(
-    inner: ChatCompletionResponseStream,
+    inner: Bounded,
     run: AsyncLlmRunManager,
     hide_usage: bool,
 ) -> ChatStream {
@@ -49,7 +54,7 @@ pub(crate) fn instrumented(
 }
 
 struct State {
-    inner: ChatCompletionResponseStream,
+    inner: Bounded,
     /// `None` once the run has ended: the stream is over.
     run: Option<AsyncLlmRunManager>,
     accumulated: Accumulated,
@@ -84,13 +89,13 @@ impl State {
                 Some(Err(error)) => {
                     let run = self.run.take()?;
                     let result = self.accumulated.result();
-                    if let Err(callback) = run
-                        .on_llm_error_with_response(error_info(&error), &result)
-                        .await
-                    {
+                    let Some(info) = error.event() else {
+                        return Some((Err(error), self));
+                    };
+                    if let Err(callback) = run.on_llm_error_with_response(info, &result).await {
                         self.pending = Some(callback.into());
                     }
-                    return Some((Err(error.into()), self));
+                    return Some((Err(error), self));
                 }
                 None => {
                     let run = self.run.take()?;
