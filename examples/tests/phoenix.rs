@@ -214,6 +214,8 @@ fn runs_and_scores_land_in_phoenix() {
         .endpoint(&url)
         .phoenix_url(&url)
         .project_name(&project)
+        // Inputs, answers and explanations are read back below: capture them.
+        .capture_content(true)
         .scheduled_delay(Duration::from_millis(100))
         .build()
         .unwrap();

@@ -23,7 +23,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::attributes::SpanKind;
 use crate::deadline::{answered_before, send_before};
-use crate::record::{Record, Values};
+use crate::record::{Record, SpanLimits, Values};
 
 /// Spans per export call (the SDK's default batch size).
 const MAX_EXPORT_BATCH: usize = 512;
@@ -64,20 +64,27 @@ impl RecordPool {
     /// The record of a span starting now, reused when one is free (and the pool is not busy).
     fn take(
         &self,
-        cap: usize,
+        limits: SpanLimits,
         ids: (TraceId, SpanId, SpanId),
         kind: SpanKind,
         name: &str,
     ) -> Box<Record> {
         let now = SystemTime::now();
-        match self.try_lock().and_then(|mut pool| pool.pop()) {
+        let mut record = match self.try_lock().and_then(|mut pool| pool.pop()) {
             Some(mut record) => {
-                record.values.set_cap(cap);
+                record
+                    .values
+                    .set_limits(limits.attribute_len, limits.attributes);
                 record.restart(ids, kind, name, now);
                 record
             }
-            None => Box::new(Record::new(ids, kind, name, Values::with_cap(cap))),
-        }
+            None => {
+                let values = Values::with_limits(limits.attribute_len, limits.attributes);
+                Box::new(Record::new(ids, kind, name, values))
+            }
+        };
+        record.max_events = limits.events;
+        record
     }
 
     /// Keeps a record that was not exported (dropped on a full queue).
@@ -288,12 +295,12 @@ impl SpanSink {
     /// The record of a span starting now, its strings cut at `cap`.
     pub(crate) fn record(
         &self,
-        cap: usize,
+        limits: SpanLimits,
         ids: (TraceId, SpanId, SpanId),
         kind: SpanKind,
         name: &str,
     ) -> Box<Record> {
-        self.pool.take(cap, ids, kind, name)
+        self.pool.take(limits, ids, kind, name)
     }
 
     /// Hands an ended span over; never blocks. When the queue is full the span is dropped and

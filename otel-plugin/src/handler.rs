@@ -20,16 +20,19 @@ use handler_core::{
 use opentelemetry::trace::{SpanId, Status, TraceId};
 
 use crate::attributes::{Mapper, SpanKind};
+use crate::capture::Part;
 use crate::config::OtelConfig;
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
-use crate::record::{Record, Values};
+use crate::record::{Record, SpanLimits, Values};
 use crate::runs::{OpenRuns, RecentTraces};
 use crate::semconv as k;
 
 /// How many ended runs' trace ids are remembered for late evaluations.
 const RECENT_TRACES: usize = 4096;
+/// `error.type` of an evaluation that failed.
+const EVALUATION_ERROR: &str = "evaluation_error";
 
 /// Exports runs as OpenTelemetry spans and evaluations as `gen_ai.evaluation.result` events
 /// (and Phoenix span annotations).
@@ -197,6 +200,14 @@ impl Inner {
         Mapper::new(&self.config)
     }
 
+    fn limits(&self) -> SpanLimits {
+        SpanLimits {
+            attribute_len: self.config.max_attribute_len,
+            attributes: self.config.max_span_attributes,
+            events: self.config.max_span_events,
+        }
+    }
+
     fn report(&self, complete: bool) -> ExportReport {
         ExportReport {
             complete,
@@ -250,9 +261,7 @@ impl Inner {
             .unwrap_or(kind.default_name());
         let parent = run.parent_run_id.map_or(SpanId::INVALID, span_id);
         let ids = (Self::trace_of(run), span_id(run.run_id), parent);
-        let mut record = self
-            .sink
-            .record(self.config.max_attribute_len, ids, kind, name);
+        let mut record = self.sink.record(self.limits(), ids, kind, name);
         let mapper = self.mapper();
         mapper.run(&mut record.values, run);
         fill(&mapper, &mut record.values);
@@ -276,8 +285,8 @@ impl Inner {
         let Some(mut record) = self.runs.remove(run.run_id) else {
             return;
         };
-        fill(&self.mapper(), &mut record);
         record.status = status;
+        fill(&self.mapper(), &mut record);
         record.end_time = SystemTime::now();
         if record.trace_id != trace_id(run.run_id) {
             self.recent.remember(run.run_id, record.trace_id);
@@ -291,14 +300,12 @@ impl Inner {
         error: &ErrorInfo,
         fill: impl FnOnce(&Mapper<'_>, &mut Record),
     ) {
-        let status = Status::error(format!("{}: {}", error.kind, error.message));
-        self.end(run, status, |mapper, record| {
+        self.end(run, Status::Unset, |mapper, record| {
             fill(mapper, record);
             record.values.text(k::ERROR_TYPE, &error.kind);
-            let mut exception = mapper.event_values();
-            exception.text("exception.type", &error.kind);
-            exception.text("exception.message", &error.message);
+            let (status, exception) = mapper.failure(error);
             record.event("exception", exception);
+            record.status = status;
         });
     }
 
@@ -343,7 +350,7 @@ impl Inner {
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(annotations) = &self.annotations {
-            annotations.send(annotation(run_id, result));
+            annotations.send(self.annotation(run_id, result));
         }
     }
 
@@ -362,13 +369,17 @@ impl Inner {
         let mut record = Box::new(Record::new(ids, SpanKind::Evaluator, &name, values));
         record.event(k::GEN_AI_EVALUATION_RESULT, self.evaluation_values(result));
         if let Some(error) = &result.error {
-            record.status = Status::error(error.clone());
+            let message = self.mapper().content_string(Part::Other, error);
+            record.status = Status::error(message.unwrap_or_else(|| EVALUATION_ERROR.to_owned()));
         }
         self.sink.send(record);
     }
 
+    /// An evaluation's attributes: name, evaluator, score and label always; explanation and
+    /// error message only when content is captured.
     fn evaluation_values(&self, result: &EvaluationResult) -> Values {
-        let mut out = self.mapper().event_values();
+        let mapper = self.mapper();
+        let mut out = mapper.event_values();
         out.text(k::GEN_AI_EVALUATION_NAME, &result.name);
         out.text(k::EVALUATION_EVALUATOR, &result.evaluator);
         if let Some(score) = result.score {
@@ -378,33 +389,51 @@ impl Inner {
             out.text(k::GEN_AI_EVALUATION_SCORE_LABEL, label);
         }
         if let Some(explanation) = &result.explanation {
-            out.text(k::GEN_AI_EVALUATION_EXPLANATION, explanation);
+            mapper.content(
+                &mut out,
+                Part::Other,
+                k::GEN_AI_EVALUATION_EXPLANATION,
+                explanation,
+            );
         }
         if let Some(error) = &result.error {
-            out.text(k::ERROR_TYPE, error);
+            out.static_text(k::ERROR_TYPE, EVALUATION_ERROR);
+            mapper.content(&mut out, Part::Other, k::EVALUATION_ERROR_MESSAGE, error);
         }
         out
     }
-}
 
-fn annotation(run_id: Uuid, result: &EvaluationResult) -> Annotation {
-    let mut metadata = result.metadata.clone();
-    metadata.insert("evaluator".into(), result.evaluator.clone().into());
-    let (label, explanation) = match &result.error {
-        Some(error) => (Some("error".to_owned()), Some(error.clone())),
-        None => (result.label.clone(), result.explanation.clone()),
-    };
-    Annotation {
-        span_id: span_id(run_id).to_string(),
-        name: result.name.clone(),
-        annotator_kind: "LLM",
-        result: AnnotationResult {
-            label,
-            score: result.score,
-            explanation,
-        },
-        metadata: serde_json::Value::Object(metadata),
-        identifier: String::new(),
+    /// The Phoenix annotation of an evaluation, its explanation (or error message) only when
+    /// content is captured.
+    fn annotation(&self, run_id: Uuid, result: &EvaluationResult) -> Annotation {
+        let mapper = self.mapper();
+        let mut metadata = result.metadata.clone();
+        metadata.insert("evaluator".into(), result.evaluator.clone().into());
+        let (label, explanation) = match &result.error {
+            Some(error) => (
+                Some("error".to_owned()),
+                mapper.content_string(Part::Other, error),
+            ),
+            None => (
+                result.label.clone(),
+                result
+                    .explanation
+                    .as_deref()
+                    .and_then(|e| mapper.content_string(Part::Other, e)),
+            ),
+        };
+        Annotation {
+            span_id: span_id(run_id).to_string(),
+            name: result.name.clone(),
+            annotator_kind: "LLM",
+            result: AnnotationResult {
+                label,
+                score: result.score,
+                explanation,
+            },
+            metadata: serde_json::Value::Object(metadata),
+            identifier: String::new(),
+        }
     }
 }
 
@@ -569,30 +598,19 @@ impl CallbackHandler for OtelHandler {
     }
 
     fn on_retry(&self, event: &Retry<'_>) -> HandlerResult {
-        let state = event.state;
-        let mut values = self.inner.mapper().event_values();
-        values.i64("retry.attempt", i64::from(state.attempt));
-        values.f64("retry.idle_for_secs", state.idle_for_secs);
-        let outcome = serde_json::to_value(&state.outcome).unwrap_or_default();
-        values.json("retry.outcome", &outcome);
+        let values = self.inner.mapper().retry(event.state);
         self.inner.event(event.run.run_id, "retry", values);
         Ok(())
     }
 
     fn on_text(&self, event: &Text<'_>) -> HandlerResult {
-        let mut values = self.inner.mapper().event_values();
-        // Text a run prints is output: hidden with the outputs.
-        if !self.inner.config.hide_outputs {
-            values.text("text", event.text);
-        }
+        let values = self.inner.mapper().text_event(event.text);
         self.inner.event(event.run.run_id, "text", values);
         Ok(())
     }
 
     fn on_custom_event(&self, event: &CustomEvent<'_>) -> HandlerResult {
-        let mut values = self.inner.mapper().event_values();
-        values.text("custom_event.name", event.name);
-        values.json("custom_event.data", event.data);
+        let values = self.inner.mapper().custom_event(event.name, event.data);
         self.inner.event(event.run.run_id, "custom_event", values);
         Ok(())
     }

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::attributes::SpanKind;
+use crate::capture::Redactor;
 use crate::semconv as k;
 
 /// An attribute key: a constant, or an indexed one (`llm.input_messages.0.message.role`),
@@ -67,6 +68,9 @@ enum Val {
 #[derive(Debug, Default)]
 pub(crate) struct Values {
     cap: usize,
+    /// Entries kept at most; more are dropped and counted in `dropped`.
+    max_entries: usize,
+    dropped: u32,
     text: Vec<u8>,
     entries: Vec<(Key, Val)>,
     pieces: Vec<Span32>,
@@ -114,10 +118,13 @@ fn offset(n: usize) -> u32 {
 }
 
 impl Values {
-    /// Empty values whose strings are cut at `cap` bytes, with room for a typical span.
-    pub(crate) fn with_cap(cap: usize) -> Self {
+    /// Empty values whose strings are cut at `cap` bytes and whose entries stop at
+    /// `max_entries`, with room for a typical span.
+    pub(crate) fn with_limits(cap: usize, max_entries: usize) -> Self {
         Self {
             cap: cap.min(u32::MAX as usize / 4),
+            max_entries,
+            dropped: 0,
             text: Vec::with_capacity(256),
             entries: Vec::with_capacity(16),
             pieces: Vec::new(),
@@ -134,22 +141,39 @@ impl Values {
         self.entries.clear();
         self.pieces.clear();
         self.last_text = (0, 0);
+        self.dropped = 0;
         self.text.capacity() <= KEEP_TEXT
             && self.entries.capacity() <= KEEP_ENTRIES
             && self.pieces.capacity() <= KEEP_ENTRIES
     }
 
-    /// Sets the size cap of the strings written from now on.
-    pub(crate) fn set_cap(&mut self, cap: usize) {
+    /// Sets the size cap of the strings, and the cap on entries, from now on.
+    pub(crate) fn set_limits(&mut self, cap: usize, max_entries: usize) {
         self.cap = cap.min(u32::MAX as usize / 4);
+        self.max_entries = max_entries;
     }
 
     /// Empty values for a few entries (an event's).
-    pub(crate) fn small(cap: usize) -> Self {
+    pub(crate) fn small(cap: usize, max_entries: usize) -> Self {
         Self {
             cap: cap.min(u32::MAX as usize / 4),
+            max_entries,
             ..Self::default()
         }
+    }
+
+    /// Entries dropped because the cap on entries was reached.
+    pub(crate) fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    /// True when one more entry fits; else counts it as dropped.
+    fn room(&mut self) -> bool {
+        if self.entries.len() < self.max_entries {
+            return true;
+        }
+        self.dropped = self.dropped.saturating_add(1);
+        false
     }
 
     /// Appends `text`, cut at the cap, and returns its range. A text equal to the last one
@@ -173,12 +197,72 @@ impl Values {
 
     /// A string, cut at the cap.
     pub(crate) fn text(&mut self, key: impl Into<Key>, text: &str) {
+        if !self.room() {
+            return;
+        }
         let range = self.push_text(text);
         self.entries.push((key.into(), Val::Text(range)));
     }
 
+    /// A string, through the redaction hook when there is one, cut at the cap.
+    pub(crate) fn text_redacted(
+        &mut self,
+        key: impl Into<Key>,
+        text: &str,
+        redactor: Option<&Redactor>,
+    ) {
+        match redactor {
+            None => self.text(key, text),
+            Some(redactor) => self.text(key, &redactor.apply(text)),
+        }
+    }
+
+    /// A JSON value as [`json`](Self::json) writes it, through the redaction hook when there
+    /// is one (over the JSON text).
+    pub(crate) fn json_redacted(
+        &mut self,
+        key: impl Into<Key>,
+        value: &Json,
+        redactor: Option<&Redactor>,
+    ) {
+        match value {
+            Json::String(text) => self.text_redacted(key, text, redactor),
+            other => self.serialized_redacted(key, other, redactor),
+        }
+    }
+
+    /// Anything serialisable, as [`serialized`](Self::serialized) writes it, through the
+    /// redaction hook when there is one (over the capped JSON text).
+    pub(crate) fn serialized_redacted<T: Serialize + ?Sized>(
+        &mut self,
+        key: impl Into<Key>,
+        value: &T,
+        redactor: Option<&Redactor>,
+    ) {
+        let entries = self.entries.len();
+        self.serialized(key, value);
+        let Some(redactor) = redactor.filter(|_| self.entries.len() > entries) else {
+            return;
+        };
+        let Some((_, Val::Text(range))) = self.entries.last().copied() else {
+            return;
+        };
+        let replaced = match redactor.apply(self.str(range)) {
+            std::borrow::Cow::Owned(replaced) => replaced,
+            std::borrow::Cow::Borrowed(_) => return,
+        };
+        self.text.truncate(range.0 as usize);
+        let new_range = self.push_text(&replaced);
+        if let Some((_, value)) = self.entries.last_mut() {
+            *value = Val::Text(new_range);
+        }
+    }
+
     /// A string known at compile time (never cut).
     pub(crate) fn static_text(&mut self, key: impl Into<Key>, text: &'static str) {
+        if !self.room() {
+            return;
+        }
         self.entries.push((key.into(), Val::Static(text)));
     }
 
@@ -192,6 +276,9 @@ impl Values {
 
     /// Anything serialisable, as JSON text cut at the cap.
     pub(crate) fn serialized<T: Serialize + ?Sized>(&mut self, key: impl Into<Key>, value: &T) {
+        if !self.room() {
+            return;
+        }
         let start = self.text.len();
         let mut writer = CappedWriter {
             out: &mut self.text,
@@ -211,11 +298,17 @@ impl Values {
 
     /// A run id, hyphenated (on the export thread).
     pub(crate) fn uuid(&mut self, key: impl Into<Key>, id: Uuid) {
+        if !self.room() {
+            return;
+        }
         self.entries.push((key.into(), Val::Uuid(id)));
     }
 
     /// An integer.
     pub(crate) fn i64(&mut self, key: impl Into<Key>, value: i64) {
+        if !self.room() {
+            return;
+        }
         self.entries.push((key.into(), Val::I64(value)));
     }
 
@@ -226,11 +319,17 @@ impl Values {
 
     /// A float.
     pub(crate) fn f64(&mut self, key: impl Into<Key>, value: f64) {
+        if !self.room() {
+            return;
+        }
         self.entries.push((key.into(), Val::F64(value)));
     }
 
     /// A list of strings, each cut at the cap.
     pub(crate) fn texts(&mut self, key: impl Into<Key>, texts: &[String]) {
+        if !self.room() {
+            return;
+        }
         let first = offset(self.pieces.len());
         for text in texts {
             let range = self.push_text(text);
@@ -293,6 +392,14 @@ impl Values {
     }
 }
 
+/// The bounds of one span: bytes per string, attributes, events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SpanLimits {
+    pub attribute_len: usize,
+    pub attributes: usize,
+    pub events: usize,
+}
+
 /// An event of a span (agent step, retry, text, evaluation, exception).
 #[derive(Debug)]
 pub(crate) struct RecordedEvent {
@@ -314,6 +421,9 @@ pub(crate) struct Record {
     pub end_time: SystemTime,
     pub values: Values,
     pub events: Vec<RecordedEvent>,
+    /// Events kept at most; more are dropped and counted in `dropped_events`.
+    pub max_events: usize,
+    pub dropped_events: u32,
     pub status: Status,
     pub stream: StreamStats,
 }
@@ -337,6 +447,8 @@ impl Record {
             end_time: now,
             values,
             events: Vec::new(),
+            max_events: usize::MAX,
+            dropped_events: 0,
             status: Status::Unset,
             stream: StreamStats::NONE,
         };
@@ -360,6 +472,7 @@ impl Record {
         self.start_time = now;
         self.end_time = now;
         self.events.clear();
+        self.dropped_events = 0;
         self.status = Status::Unset;
         self.stream = StreamStats::NONE;
     }
@@ -369,8 +482,13 @@ impl Record {
         self.values.str(self.name)
     }
 
-    /// Adds an event happening now.
+    /// Adds an event happening now, unless the span has all the events it may keep (then it
+    /// is counted as dropped).
     pub(crate) fn event(&mut self, name: &'static str, values: Values) {
+        if self.events.len() >= self.max_events {
+            self.dropped_events = self.dropped_events.saturating_add(1);
+            return;
+        }
         self.events.push(RecordedEvent {
             name,
             time: SystemTime::now(),
@@ -407,9 +525,10 @@ impl Record {
                 event.name,
                 event.time,
                 event.values.to_key_values(),
-                0,
+                event.values.dropped(),
             ));
         }
+        events.dropped_count = self.dropped_events;
         let span_kind = match self.kind {
             SpanKind::Llm => opentelemetry::trace::SpanKind::Client,
             _ => opentelemetry::trace::SpanKind::Internal,
@@ -429,7 +548,7 @@ impl Record {
             start_time: self.start_time,
             end_time: self.end_time,
             attributes,
-            dropped_attributes_count: 0,
+            dropped_attributes_count: self.values.dropped(),
             events,
             links: SpanLinks::default(),
             status: std::mem::replace(&mut self.status, Status::Unset),
@@ -444,7 +563,7 @@ mod tests {
 
     #[test]
     fn strings_are_cut_on_a_character_boundary() {
-        let mut values = Values::with_cap(4);
+        let mut values = Values::with_limits(4, 64);
         values.text("a", "abcdef");
         values.text("b", "abcé"); // é is two bytes: cutting at 4 would split it
         values.json("c", &serde_json::json!({"k": "v"})); // {"k":"v"} → {"k"
@@ -457,7 +576,7 @@ mod tests {
 
     #[test]
     fn a_repeated_text_is_stored_once_and_read_twice() {
-        let mut values = Values::with_cap(100);
+        let mut values = Values::with_limits(100, 64);
         values.text("a", "the prompt");
         values.static_text("mime", "text/plain");
         values.text("b", "the prompt");
@@ -470,7 +589,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_value_comes_back() {
-        let mut values = Values::with_cap(100);
+        let mut values = Values::with_limits(100, 64);
         values.static_text("s", "LLM");
         values.i64("i", -3);
         values.count("n", u64::MAX);
@@ -504,9 +623,9 @@ mod tests {
     #[test]
     fn a_record_becomes_span_data_with_its_stream() {
         let ids = (TraceId::from(7), SpanId::from(8), SpanId::from(9));
-        let mut record = Record::new(ids, SpanKind::Agent, "plan", Values::with_cap(64));
+        let mut record = Record::new(ids, SpanKind::Agent, "plan", Values::with_limits(64, 64));
         record.stream = StreamStats::new(3, Some(std::time::Duration::from_millis(5)));
-        let mut event = Values::small(64);
+        let mut event = Values::small(64, 8);
         event.text("text", "hello");
         record.event("text", event);
         let span = record.take_span_data(&InstrumentationScope::builder("t").build());
