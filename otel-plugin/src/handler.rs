@@ -26,11 +26,9 @@ use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
 use crate::record::{Record, SpanLimits, Values};
-use crate::runs::{OpenRuns, RecentTraces};
+use crate::runs::{OpenRuns, RecentRuns};
 use crate::semconv as k;
 
-/// How many ended runs' trace ids are remembered for late evaluations.
-const RECENT_TRACES: usize = 4096;
 /// `error.type` of an evaluation that failed.
 const EVALUATION_ERROR: &str = "evaluation_error";
 
@@ -69,7 +67,7 @@ pub(crate) struct Inner {
     config: OtelConfig,
     sink: Arc<SpanSink>,
     runs: OpenRuns,
-    recent: RecentTraces,
+    recent: RecentRuns,
     annotations: Option<PhoenixAnnotations>,
     untraced_runs: AtomicU64,
     evaluations_on_span: AtomicU64,
@@ -114,7 +112,8 @@ pub struct ExportReport {
     pub evaluations_on_span: u64,
     /// Evaluations that arrived after their run's span ended, recorded on a child span.
     pub evaluations_late: u64,
-    /// Evaluations that named no run, so could not be recorded.
+    /// Evaluations not recorded: they named no run, or a run this exporter has neither open
+    /// nor recently ended (another exporter's, or one forgotten).
     pub evaluations_unattached: u64,
 }
 
@@ -135,7 +134,7 @@ impl OtelHandler {
                 subscription: listen
                     .then(|| evaluation::subscribe(Arc::new(Listener(weak.clone())))),
                 runs: OpenRuns::new(config.max_open_runs),
-                recent: RecentTraces::new(RECENT_TRACES),
+                recent: RecentRuns::new(config.recent_runs),
                 config,
                 sink,
                 annotations,
@@ -288,9 +287,7 @@ impl Inner {
         record.status = status;
         fill(&self.mapper(), &mut record);
         record.end_time = SystemTime::now();
-        if record.trace_id != trace_id(run.run_id) {
-            self.recent.remember(run.run_id, record.trace_id);
-        }
+        self.recent.remember(run.run_id, record.trace_id);
         self.sink.send(record);
     }
 
@@ -326,16 +323,11 @@ impl Inner {
         });
     }
 
+    /// Records an evaluation of a run this handler has open or recently ended; any other is
+    /// counted as unattached and never exported (it may be another exporter's tenant's).
     fn record_evaluation(&self, result: &EvaluationResult) {
         let Some(run_id) = result.run_id else {
-            if self.evaluations_unattached.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!(
-                    evaluator = %result.evaluator,
-                    check = %result.name,
-                    "an evaluation names no run, so it cannot be exported (counted in the export report)"
-                );
-            }
-            return;
+            return self.unattached(result, "it names no run");
         };
         let mut values = Some(self.evaluation_values(result));
         let on_span = self.runs.edit(run_id, |record| {
@@ -345,9 +337,14 @@ impl Inner {
         });
         if on_span {
             self.evaluations_on_span.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.late_evaluation(run_id, result);
+        } else if let Some(trace) = self.recent.get(run_id) {
+            self.late_evaluation(run_id, trace, result);
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
+        } else {
+            return self.unattached(
+                result,
+                "its run was not traced by this exporter (or was forgotten)",
+            );
         }
         if let Some(annotations) = &self.annotations {
             annotations.send(self.annotation(run_id, result));
@@ -357,12 +354,7 @@ impl Inner {
     /// A span cannot take events once ended, so a late evaluation becomes a short child span
     /// of the graded one, carrying the `gen_ai.evaluation.result` event (and its attributes,
     /// for backends that show attributes but not events).
-    fn late_evaluation(&self, run_id: Uuid, result: &EvaluationResult) {
-        let trace = result
-            .root_run_id
-            .map(trace_id)
-            .or_else(|| self.recent.get(run_id))
-            .unwrap_or_else(|| trace_id(run_id));
+    fn late_evaluation(&self, run_id: Uuid, trace: TraceId, result: &EvaluationResult) {
         let ids = (trace, span_id(Uuid::new_v4()), span_id(run_id));
         let name = format!("{}.{}", result.evaluator, result.name);
         let values = self.evaluation_values(result);
@@ -373,6 +365,17 @@ impl Inner {
             record.status = Status::error(message.unwrap_or_else(|| EVALUATION_ERROR.to_owned()));
         }
         self.sink.send(record);
+    }
+
+    fn unattached(&self, result: &EvaluationResult, why: &str) {
+        if self.evaluations_unattached.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                evaluator = %result.evaluator,
+                check = %result.name,
+                why,
+                "an evaluation is not exported (counted as unattached in the export report; further ones are not logged)"
+            );
+        }
     }
 
     /// An evaluation's attributes: name, evaluator, score and label always; explanation and

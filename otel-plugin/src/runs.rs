@@ -1,6 +1,6 @@
 //! The runs whose spans are open, keyed by run id, and the trace ids of recently ended ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
@@ -82,41 +82,61 @@ impl OpenRuns {
     }
 }
 
-/// The trace ids of recently ended non-root runs, so that a late evaluation naming only a run
-/// id still lands in the right trace. A fixed table indexed by the run id's random bits: a run
-/// ending costs one store, with no allocation and no eviction walk; a newer run whose id
-/// lands in the same slot makes the table forget the older one (its late evaluation then
-/// opens a trace of its own).
+/// The trace ids of this handler's recently ended runs: an evaluation arriving after its run
+/// ended is recorded only for a run found here (or open), so a handler never exports another
+/// handler's scores. Bounded: the oldest run is forgotten first. A run ending costs one map
+/// insert and one queue push, in storage reserved up front.
 #[derive(Debug)]
-pub(crate) struct RecentTraces {
-    slots: Mutex<Box<[(Uuid, TraceId)]>>,
+pub(crate) struct RecentRuns {
+    limit: usize,
+    inner: Mutex<Recent>,
 }
 
-impl RecentTraces {
-    /// A table of `slots` entries (rounded up to a power of two).
-    pub(crate) fn new(slots: usize) -> Self {
-        let slots = slots.max(1).next_power_of_two();
+#[derive(Debug, Default)]
+struct Recent {
+    traces: RunMap<TraceId>,
+    order: VecDeque<Uuid>,
+}
+
+impl RecentRuns {
+    /// A memory of the last `limit` ended runs.
+    pub(crate) fn new(limit: usize) -> Self {
+        let mut recent = Recent::default();
+        // Reserved up front, so that remembering never allocates (capped: a huge limit
+        // grows on demand instead).
+        let reserve = limit.min(64 * 1024);
+        recent.traces.reserve(reserve);
+        recent.order.reserve(reserve);
         Self {
-            slots: Mutex::new(vec![(Uuid::nil(), TraceId::INVALID); slots].into_boxed_slice()),
+            limit,
+            inner: Mutex::new(recent),
         }
     }
 
-    fn slot(run_id: Uuid, len: usize) -> usize {
-        // The low half of a v4 or v7 id is random; fold in the high half for other versions.
-        let (high, low) = run_id.as_u64_pair();
-        ((low ^ high.rotate_left(32)) as usize) & (len - 1)
+    fn inner(&self) -> MutexGuard<'_, Recent> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Remembers that `run_id`, of trace `trace_id`, ended here.
     pub(crate) fn remember(&self, run_id: Uuid, trace_id: TraceId) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let i = Self::slot(run_id, slots.len());
-        slots[i] = (run_id, trace_id);
+        if self.limit == 0 {
+            return;
+        }
+        let mut recent = self.inner();
+        if recent.traces.insert(run_id, trace_id).is_some() {
+            return;
+        }
+        recent.order.push_back(run_id);
+        while recent.order.len() > self.limit {
+            if let Some(oldest) = recent.order.pop_front() {
+                recent.traces.remove(&oldest);
+            }
+        }
     }
 
+    /// The trace of `run_id` if it ended here recently.
     pub(crate) fn get(&self, run_id: Uuid) -> Option<TraceId> {
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let (id, trace) = slots[Self::slot(run_id, slots.len())];
-        (id == run_id && !run_id.is_nil()).then_some(trace)
+        self.inner().traces.get(&run_id).copied()
     }
 }
 
@@ -125,17 +145,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recent_traces_remember_and_forget_on_collision() {
-        let recent = RecentTraces::new(4);
-        let ids: Vec<Uuid> = (0..64).map(|_| Uuid::new_v4()).collect();
+    fn recent_runs_remember_the_last_ones_only() {
+        let recent = RecentRuns::new(4);
+        let ids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
             recent.remember(*id, TraceId::from(i as u128 + 1));
         }
-        // The last one is always there; at most 4 are remembered.
-        assert_eq!(recent.get(ids[63]), Some(TraceId::from(64)));
-        let known = ids.iter().filter(|id| recent.get(**id).is_some()).count();
-        assert!((1..=4).contains(&known), "{known}");
-        assert_eq!(recent.get(Uuid::nil()), None);
+        let known: Vec<bool> = ids.iter().map(|id| recent.get(*id).is_some()).collect();
+        assert_eq!(
+            known,
+            [
+                false, false, false, false, false, false, true, true, true, true
+            ]
+        );
+        assert_eq!(recent.get(ids[9]), Some(TraceId::from(10)));
         assert_eq!(recent.get(Uuid::new_v4()), None);
     }
 }
