@@ -12,6 +12,7 @@ use opentelemetry_sdk::trace::SpanExporter;
 
 use crate::capture::Redactor;
 use crate::config::{OtelConfig, env, traces_url};
+use crate::deadline::finite;
 use crate::error::OtelError;
 use crate::export::SpanSink;
 use crate::handler::OtelHandler;
@@ -342,7 +343,7 @@ fn otlp_exporter(
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(url)
-        .with_timeout(config.request_timeout)
+        .with_timeout(finite(config.request_timeout))
         .with_headers(headers)
         .build()
         .map_err(|error| OtelError::Exporter(error.to_string()))

@@ -22,7 +22,7 @@ use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::attributes::SpanKind;
-use crate::deadline::{answered_before, send_before};
+use crate::deadline::{answered_before, deadline_after, finite, left, send_before};
 use crate::record::{Record, SpanLimits, Values};
 
 /// Spans per export call (the SDK's default batch size).
@@ -195,7 +195,7 @@ impl<E: SpanExporter> Worker<E> {
                 Ok(Control::Shutdown(done, timeout)) => {
                     // Spans that ended while this thread exported are the last ones.
                     self.export_waiting();
-                    if let Err(error) = self.exporter.shutdown_with_timeout(timeout) {
+                    if let Err(error) = self.exporter.shutdown_with_timeout(finite(timeout)) {
                         tracing::warn!(%error, "OpenTelemetry exporter shutdown failed");
                     }
                     let _ = done.send(());
@@ -329,7 +329,7 @@ impl SpanSink {
     }
 
     /// Sends `make(answer)` to the export thread and waits for the answer until `deadline`.
-    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Instant) -> bool {
+    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Option<Instant>) -> bool {
         let (answer, wait) = sync_channel(1);
         let pause = Duration::from_millis(1);
         send_before(&self.control, make(answer), deadline, pause)
@@ -338,15 +338,15 @@ impl SpanSink {
 
     /// Exports what is queued, waiting at most `timeout`; true when done in time.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.ask(Control::Flush, deadline) && self.counters.in_flight() == 0
     }
 
     /// Exports what is queued and stops the export thread, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         self.closed.store(true, Ordering::Release);
-        let deadline = Instant::now() + timeout;
-        let done = self.ask(|answer| Control::Shutdown(answer, timeout), deadline);
+        let deadline = deadline_after(timeout);
+        let done = self.ask(|answer| Control::Shutdown(answer, left(deadline)), deadline);
         let thread = self
             .thread
             .lock()

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
@@ -22,6 +22,7 @@ use opentelemetry::trace::{SpanId, Status, TraceId};
 use crate::attributes::{Mapper, SpanKind};
 use crate::capture::Part;
 use crate::config::OtelConfig;
+use crate::deadline::{deadline_after, left};
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
@@ -169,10 +170,10 @@ impl OtelHandler {
 
     /// Exports every ended span and sends every queued annotation, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> ExportReport {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut complete = self.inner.sink.flush(timeout);
         if let Some(annotations) = &self.inner.annotations {
-            complete &= annotations.flush(deadline.saturating_duration_since(Instant::now()));
+            complete &= annotations.flush(left(deadline));
         }
         self.inner.report(complete)
     }
@@ -227,13 +228,12 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return self.report(true);
         }
-        let deadline = Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(Instant::now());
+        let deadline = deadline_after(timeout);
         let mut complete = self.sink.flush(timeout);
         if let Some(annotations) = &self.annotations {
-            complete &= annotations.shutdown(left());
+            complete &= annotations.shutdown(left(deadline));
         }
-        complete &= self.sink.shutdown(left());
+        complete &= self.sink.shutdown(left(deadline));
         let report = self.report(complete);
         if report.spans.dropped + report.spans.failed + report.annotations.dropped > 0 {
             tracing::warn!(?report, "OpenTelemetry exporter shut down with losses");

@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::deadline::{answered_before, send_before};
+use crate::deadline::{answered_before, deadline_after, finite, send_before};
 use crate::error::OtelError;
 use crate::export::SpanSink;
 
@@ -142,7 +142,7 @@ impl PhoenixAnnotations {
         let Some(sender) = sender.clone() else {
             return true;
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // The queue may be full: retry until the deadline rather than block.
         let pause = Duration::from_millis(5);
         send_before(&sender, Message::Flush(reply), deadline, pause)
@@ -157,16 +157,12 @@ impl PhoenixAnnotations {
         else {
             return true;
         };
-        match done.recv_timeout(timeout) {
-            Ok(()) => {
-                let _ = handle.join();
-                true
-            }
-            Err(_) => {
-                tracing::warn!("Phoenix annotations still pending at shutdown; left behind");
-                false
-            }
+        if answered_before(&done, deadline_after(timeout)) {
+            let _ = handle.join();
+            return true;
         }
+        tracing::warn!("Phoenix annotations still pending at shutdown; left behind");
+        false
     }
 
     pub(crate) fn report(&self) -> AnnotationReport {
@@ -193,7 +189,7 @@ struct Body<'a> {
 impl Worker {
     fn run(self, receiver: Receiver<Message>) {
         let client = match reqwest::blocking::Client::builder()
-            .timeout(self.timeout)
+            .timeout(finite(self.timeout))
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
             .build()
         {
