@@ -294,12 +294,7 @@ impl OtelHandlerBuilder {
             source,
         })?);
         let annotations = match &config.phoenix_url {
-            Some(url) => Some(PhoenixAnnotations::start(
-                url,
-                sink.clone(),
-                config.max_pending_annotations,
-                config.request_timeout,
-            )?),
+            Some(url) => Some(PhoenixAnnotations::start(url, &config, sink.clone())?),
             None => None,
         };
         Ok(OtelHandler::from_parts(

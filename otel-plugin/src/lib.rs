@@ -52,6 +52,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod annotate;
 mod attributes;
 mod builder;
 mod capture;
