@@ -27,7 +27,7 @@ use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
 use crate::record::{Record, SpanLimits, Values};
-use crate::runs::{OpenRuns, RecentRuns};
+use crate::runs::{Closed, ClosedRuns, OpenRuns, RecentRuns};
 use crate::semconv as k;
 
 /// `error.type` of an evaluation that failed.
@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     recent: RecentRuns,
     annotations: Option<PhoenixAnnotations>,
     untraced_runs: AtomicU64,
+    runs_expired: AtomicU64,
+    runs_evicted: AtomicU64,
     evaluations_on_span: AtomicU64,
     evaluations_late: AtomicU64,
     evaluations_unattached: AtomicU64,
@@ -107,8 +109,14 @@ pub struct ExportReport {
     pub spans: SpanReport,
     /// What became of the Phoenix annotations (all zero without Phoenix).
     pub annotations: AnnotationReport,
-    /// Runs not traced because too many were open at once.
+    /// Runs not traced (only with `max_open_runs` of 0).
     pub untraced_runs: u64,
+    /// Runs open longer than the time-to-live without an end: their spans were closed with
+    /// the error status "abandoned: no end event within ttl".
+    pub runs_expired: u64,
+    /// Runs closed (as abandoned) because the table of open runs was full and they were the
+    /// oldest.
+    pub runs_evicted: u64,
     /// Evaluations recorded as events of their run's open span.
     pub evaluations_on_span: u64,
     /// Evaluations that arrived after their run's span ended, recorded on a child span.
@@ -134,12 +142,14 @@ impl OtelHandler {
             inner: Arc::new_cyclic(|weak| Inner {
                 subscription: listen
                     .then(|| evaluation::subscribe(Arc::new(Listener(weak.clone())))),
-                runs: OpenRuns::new(config.max_open_runs),
+                runs: OpenRuns::new(config.max_open_runs, config.run_ttl),
                 recent: RecentRuns::new(config.recent_runs),
                 config,
                 sink,
                 annotations,
                 untraced_runs: AtomicU64::new(0),
+                runs_expired: AtomicU64::new(0),
+                runs_evicted: AtomicU64::new(0),
                 evaluations_on_span: AtomicU64::new(0),
                 evaluations_late: AtomicU64::new(0),
                 evaluations_unattached: AtomicU64::new(0),
@@ -171,6 +181,7 @@ impl OtelHandler {
     /// Exports every ended span and sends every queued annotation, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> ExportReport {
         let deadline = deadline_after(timeout);
+        self.inner.close(self.inner.runs.expire());
         let mut complete = self.inner.sink.flush(timeout);
         if let Some(annotations) = &self.inner.annotations {
             complete &= annotations.flush(left(deadline));
@@ -218,6 +229,8 @@ impl Inner {
                 .map(PhoenixAnnotations::report)
                 .unwrap_or_default(),
             untraced_runs: self.untraced_runs.load(Ordering::Relaxed),
+            runs_expired: self.runs_expired.load(Ordering::Relaxed),
+            runs_evicted: self.runs_evicted.load(Ordering::Relaxed),
             evaluations_on_span: self.evaluations_on_span.load(Ordering::Relaxed),
             evaluations_late: self.evaluations_late.load(Ordering::Relaxed),
             evaluations_unattached: self.evaluations_unattached.load(Ordering::Relaxed),
@@ -264,13 +277,41 @@ impl Inner {
         let mapper = self.mapper();
         mapper.run(&mut record.values, run);
         fill(&mapper, &mut record.values);
-        if !self.runs.insert(run.run_id, record)
-            && self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0
-        {
-            tracing::warn!(
-                max_open_runs = self.config.max_open_runs,
-                "too many open runs: new runs are not traced (counted in the export report)"
-            );
+        match self.runs.insert(run.run_id, record) {
+            Ok(closed) => self.close(closed),
+            Err(_untraced) => {
+                if self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        "max_open_runs is 0: runs are not traced (counted in the export report)"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends the spans of runs closed without their end event (expired, or evicted from a
+    /// full table), with an error status; counted, the first of each kind logged.
+    fn close(&self, closed: ClosedRuns) {
+        for (run_id, mut record, why) in closed {
+            let (counter, description) = match why {
+                Closed::Expired => (&self.runs_expired, "abandoned: no end event within ttl"),
+                Closed::Evicted => (
+                    &self.runs_evicted,
+                    "abandoned: evicted, too many open runs (max_open_runs)",
+                ),
+            };
+            if counter.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    run_ttl = ?self.config.run_ttl,
+                    max_open_runs = self.config.max_open_runs,
+                    "{description}: its span is closed with an error status (counted in the export report; further ones are not logged)"
+                );
+            }
+            record.values.text(k::ERROR_TYPE, ErrorInfo::ABANDONED);
+            record.status = Status::error(description);
+            record.end_time = SystemTime::now();
+            self.recent.remember(run_id, record.trace_id);
+            self.sink.send(record);
         }
     }
 

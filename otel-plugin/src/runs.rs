@@ -3,6 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use handler_core::Uuid;
 use opentelemetry::trace::TraceId;
@@ -31,41 +32,121 @@ impl Hasher for RunIdHasher {
 
 type RunMap<V> = HashMap<Uuid, V, BuildHasherDefault<RunIdHasher>>;
 
-/// The open runs of one handler, each with the record of its span; bounded.
+/// Why an open run was closed without its end event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// It stayed open longer than the time-to-live.
+    Expired,
+    /// It was the oldest when the table was full.
+    Evicted,
+}
+
+/// The open runs of one handler, each with the record of its span and when it started;
+/// bounded by count and by age. Runs over either bound are handed back to be closed.
 #[derive(Debug)]
 pub(crate) struct OpenRuns {
     limit: usize,
-    map: Mutex<RunMap<Box<Record>>>,
+    ttl: Duration,
+    inner: Mutex<Open>,
 }
 
+#[derive(Debug, Default)]
+struct Open {
+    map: RunMap<(Box<Record>, Instant)>,
+    /// Runs in the order they started; entries of runs already ended are skipped (and
+    /// compacted away when they outnumber the open runs).
+    order: VecDeque<(Uuid, Instant)>,
+}
+
+impl Open {
+    fn is_live(&self, (id, started): (Uuid, Instant)) -> bool {
+        self.map.get(&id).is_some_and(|(_, s)| *s == started)
+    }
+
+    /// Removes the oldest open run if `pick` says so (given its start), skipping ended ones.
+    fn pop_oldest(&mut self, pick: impl Fn(Instant) -> bool) -> Option<(Uuid, Box<Record>)> {
+        while let Some(&(id, started)) = self.order.front() {
+            if !self.is_live((id, started)) {
+                self.order.pop_front();
+                continue;
+            }
+            if !pick(started) {
+                return None;
+            }
+            self.order.pop_front();
+            return self.map.remove(&id).map(|(record, _)| (id, record));
+        }
+        None
+    }
+}
+
+/// Runs closed without their end: their ids, records, and why.
+pub(crate) type ClosedRuns = Vec<(Uuid, Box<Record>, Closed)>;
+
 impl OpenRuns {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, ttl: Duration) -> Self {
+        let mut open = Open::default();
+        open.order.reserve(limit.min(16 * 1024));
         Self {
             limit,
-            map: Mutex::new(RunMap::default()),
+            ttl,
+            inner: Mutex::new(open),
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, RunMap<Box<Record>>> {
-        self.map
+    fn inner(&self) -> MutexGuard<'_, Open> {
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds a run; false (and nothing added) when the table is full.
-    pub(crate) fn insert(&self, run_id: Uuid, record: Box<Record>) -> bool {
-        let mut map = self.map();
-        if map.len() >= self.limit && !map.contains_key(&run_id) {
-            return false;
+    /// Removes the runs open longer than the time-to-live, into `closed`.
+    fn expire_into(&self, open: &mut Open, now: Instant, closed: &mut ClosedRuns) {
+        let ttl = self.ttl;
+        while let Some((id, record)) = open.pop_oldest(|started| now.duration_since(started) >= ttl)
+        {
+            closed.push((id, record, Closed::Expired));
         }
-        map.insert(run_id, record);
-        true
+    }
+
+    /// Adds a run. Returns the runs closed to make room or because they expired, or the
+    /// record back when no run may be open at all (a limit of 0).
+    pub(crate) fn insert(
+        &self,
+        run_id: Uuid,
+        record: Box<Record>,
+    ) -> Result<ClosedRuns, Box<Record>> {
+        let mut open = self.inner();
+        let now = Instant::now();
+        let mut closed = ClosedRuns::new();
+        self.expire_into(&mut open, now, &mut closed);
+        if open.map.len() >= self.limit && !open.map.contains_key(&run_id) {
+            match open.pop_oldest(|_| true) {
+                Some((id, oldest)) => closed.push((id, oldest, Closed::Evicted)),
+                None => return Err(record),
+            }
+        }
+        open.map.insert(run_id, (record, now));
+        open.order.push_back((run_id, now));
+        if open.order.len() > 2 * open.map.len() + 1024 {
+            let Open { map, order } = &mut *open;
+            order.retain(|&(id, started)| map.get(&id).is_some_and(|(_, s)| *s == started));
+        }
+        Ok(closed)
+    }
+
+    /// Removes the runs open longer than the time-to-live.
+    pub(crate) fn expire(&self) -> ClosedRuns {
+        let mut closed = ClosedRuns::new();
+        let mut open = self.inner();
+        self.expire_into(&mut open, Instant::now(), &mut closed);
+        closed
     }
 
     /// Edits the record of `run_id`; false when the run is not open here.
     pub(crate) fn edit(&self, run_id: Uuid, edit: impl FnOnce(&mut Record)) -> bool {
-        match self.map().get_mut(&run_id) {
-            Some(record) => {
+        match self.inner().map.get_mut(&run_id) {
+            Some((record, _)) => {
                 edit(record);
                 true
             }
@@ -74,11 +155,11 @@ impl OpenRuns {
     }
 
     pub(crate) fn remove(&self, run_id: Uuid) -> Option<Box<Record>> {
-        self.map().remove(&run_id)
+        self.inner().map.remove(&run_id).map(|(record, _)| record)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map().len()
+        self.inner().map.len()
     }
 }
 
@@ -143,6 +224,31 @@ impl RecentRuns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::trace::SpanId;
+
+    fn record() -> Box<Record> {
+        let ids = (TraceId::from(1), SpanId::from(1), SpanId::INVALID);
+        let values = crate::record::Values::with_limits(16, 16);
+        Box::new(Record::new(ids, crate::SpanKind::Chain, "r", values))
+    }
+
+    #[test]
+    fn the_start_order_stays_bounded_while_one_run_stays_open() {
+        let runs = OpenRuns::new(100, Duration::MAX);
+        let open = Uuid::new_v4();
+        assert!(runs.insert(open, record()).is_ok());
+        for _ in 0..10_000 {
+            let id = Uuid::new_v4();
+            assert!(
+                runs.insert(id, record())
+                    .is_ok_and(|closed| closed.is_empty())
+            );
+            assert!(runs.remove(id).is_some());
+        }
+        let order = runs.inner().order.len();
+        assert!(order <= 2 + 1024 + 1, "{order}");
+        assert_eq!(runs.len(), 1);
+    }
 
     #[test]
     fn recent_runs_remember_the_last_ones_only() {
