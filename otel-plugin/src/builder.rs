@@ -251,12 +251,7 @@ impl OtelHandlerBuilder {
     #[must_use]
     pub fn exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
         self.exporter = Some(Box::new(move |config: &OtelConfig, resource: &Resource| {
-            SpanSink::batched(
-                exporter,
-                resource,
-                config.max_queue_size,
-                config.scheduled_delay,
-            )
+            SpanSink::batched(exporter, resource, config)
         }));
         self
     }
@@ -276,12 +271,9 @@ impl OtelHandlerBuilder {
             .build();
         let sink = match (self.exporter, &config.traces_endpoint) {
             (Some(make), _) => make(&config, &resource),
-            (None, Some(url)) => SpanSink::batched(
-                otlp_exporter(&config, url)?,
-                &resource,
-                config.max_queue_size,
-                config.scheduled_delay,
-            ),
+            (None, Some(url)) => {
+                SpanSink::batched(otlp_exporter(&config, url)?, &resource, &config)
+            }
             (None, None) => {
                 return Err(OtelError::Config {
                     key: env::ENDPOINT,

@@ -67,6 +67,7 @@ mod plugin;
 mod record;
 mod runs;
 pub mod semconv;
+mod size;
 
 pub use attributes::SpanKind;
 pub use builder::OtelHandlerBuilder;
