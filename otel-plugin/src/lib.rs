@@ -55,6 +55,7 @@
 mod annotate;
 mod attributes;
 mod builder;
+mod callbacks;
 mod capture;
 mod config;
 mod deadline;
@@ -68,6 +69,7 @@ mod record;
 mod runs;
 pub mod semconv;
 mod size;
+mod values;
 
 pub use attributes::SpanKind;
 pub use builder::OtelHandlerBuilder;
