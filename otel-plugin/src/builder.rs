@@ -11,7 +11,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanExporter;
 
 use crate::capture::Redactor;
-use crate::config::{OtelConfig, env, traces_url};
+use crate::config::{OtelConfig, check_header, env, traces_url};
 use crate::deadline::finite;
 use crate::error::OtelError;
 use crate::export::SpanSink;
@@ -259,6 +259,14 @@ impl OtelHandlerBuilder {
     /// Builds the handler and starts its export threads.
     pub fn build(self) -> Result<OtelHandler, OtelError> {
         let config = self.config;
+        for (setting, headers) in [
+            ("header", &config.headers),
+            ("PHOENIX_CLIENT_HEADERS", &config.phoenix_headers),
+        ] {
+            for (i, (name, value)) in headers.iter().enumerate() {
+                check_header(setting, i, name, value)?;
+            }
+        }
         if !config.capture_content {
             say_content_is_off();
         }

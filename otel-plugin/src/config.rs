@@ -278,18 +278,34 @@ fn parse_headers_of(setting: &'static str, list: &str) -> Result<Vec<(String, St
         };
         let key = key.trim();
         let value = percent_decode(value.trim());
-        if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err() {
-            return Err(bad(format!("header item {} has an invalid name", i + 1)));
-        }
-        if reqwest::header::HeaderValue::from_str(&value).is_err() {
-            return Err(bad(format!(
-                "the value of header `{key}` (item {}) is not a valid header value",
-                i + 1
-            )));
-        }
+        check_header(setting, i, key, &value)?;
         headers.push((key.to_owned(), value));
     }
     Ok(headers)
+}
+
+/// Checks that a header (item `i` of `setting`) can be sent; the error names the item and,
+/// when the name is valid, the header, but never the value.
+pub(crate) fn check_header(
+    setting: &'static str,
+    i: usize,
+    name: &str,
+    value: &str,
+) -> Result<(), OtelError> {
+    let bad = |message: String| OtelError::Config {
+        key: setting,
+        message,
+    };
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(bad(format!("header item {} has an invalid name", i + 1)));
+    }
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(bad(format!(
+            "the value of header `{name}` (item {}) is not a valid header value",
+            i + 1
+        )));
+    }
+    Ok(())
 }
 
 /// Header names with their values hidden, for `Debug`.

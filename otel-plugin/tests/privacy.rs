@@ -296,6 +296,17 @@ fn header_values_and_the_phoenix_key_never_reach_debug_or_errors() {
     }
     handler.shutdown(Duration::from_secs(5));
 
+    let built = OtelHandler::builder()
+        .exporter(InMemorySpanExporter::default())
+        .header("ok", "1")
+        .header("authorization", "Bearer sk-live-123\n")
+        .build()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(built.contains("`authorization` (item 2)"), "{built}");
+    assert!(!built.contains("sk-live-123"), "{built}");
+
     for bad in [
         "authorization=Bearer x,Bearer sk-live-123",
         "ok=1,sk-live-123 x=1",
