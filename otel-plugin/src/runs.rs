@@ -165,59 +165,80 @@ impl OpenRuns {
 
 /// The trace ids of this handler's recently ended runs: an evaluation arriving after its run
 /// ended is recorded only for a run found here (or open), so a handler never exports another
-/// handler's scores. Bounded: the oldest run is forgotten first. A run ending costs one map
-/// insert and one queue push, in storage reserved up front.
+/// handler's scores.
+///
+/// A fixed table of small buckets, each keeping its last [`WAYS`] runs: a run ending costs one
+/// store into one bucket (no allocation, no eviction walk). A run is forgotten once [`WAYS`]
+/// newer runs landed in its bucket: after about the table's size in runs on average, far
+/// later than a grader's answer arrives. A forgotten run's late score is counted as
+/// unattached.
 #[derive(Debug)]
 pub(crate) struct RecentRuns {
-    limit: usize,
-    inner: Mutex<Recent>,
+    buckets: Mutex<Box<[Bucket]>>,
 }
 
-#[derive(Debug, Default)]
-struct Recent {
-    traces: RunMap<TraceId>,
-    order: VecDeque<Uuid>,
+/// Runs per bucket.
+const WAYS: usize = 4;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    runs: [(Uuid, TraceId); WAYS],
+    /// The slot the next run takes: the oldest.
+    next: u8,
 }
 
 impl RecentRuns {
-    /// A memory of the last `limit` ended runs.
+    /// A memory of about the last `limit` ended runs (rounded up to whole buckets, a power
+    /// of two of them); none with a limit of 0.
     pub(crate) fn new(limit: usize) -> Self {
-        let mut recent = Recent::default();
-        // Reserved up front, so that remembering never allocates (capped: a huge limit
-        // grows on demand instead).
-        let reserve = limit.min(64 * 1024);
-        recent.traces.reserve(reserve);
-        recent.order.reserve(reserve);
+        let buckets = match limit {
+            0 => 0,
+            n => n.div_ceil(WAYS).next_power_of_two(),
+        };
+        let empty = Bucket {
+            runs: [(Uuid::nil(), TraceId::INVALID); WAYS],
+            next: 0,
+        };
         Self {
-            limit,
-            inner: Mutex::new(recent),
+            buckets: Mutex::new(vec![empty; buckets].into_boxed_slice()),
         }
     }
 
-    fn inner(&self) -> MutexGuard<'_, Recent> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn bucket(run_id: Uuid, len: usize) -> usize {
+        // The low half of a v4 or v7 id is random; fold in the high half for other versions.
+        let (high, low) = run_id.as_u64_pair();
+        ((low ^ high.rotate_left(32)) as usize) & (len - 1)
     }
 
     /// Remembers that `run_id`, of trace `trace_id`, ended here.
     pub(crate) fn remember(&self, run_id: Uuid, trace_id: TraceId) {
-        if self.limit == 0 {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let len = buckets.len();
+        if len == 0 || run_id.is_nil() {
             return;
         }
-        let mut recent = self.inner();
-        if recent.traces.insert(run_id, trace_id).is_some() {
+        let bucket = &mut buckets[Self::bucket(run_id, len)];
+        if let Some(slot) = bucket.runs.iter_mut().find(|(id, _)| *id == run_id) {
+            slot.1 = trace_id;
             return;
         }
-        recent.order.push_back(run_id);
-        while recent.order.len() > self.limit {
-            if let Some(oldest) = recent.order.pop_front() {
-                recent.traces.remove(&oldest);
-            }
-        }
+        let next = usize::from(bucket.next) % WAYS;
+        bucket.runs[next] = (run_id, trace_id);
+        bucket.next = ((next + 1) % WAYS) as u8;
     }
 
     /// The trace of `run_id` if it ended here recently.
     pub(crate) fn get(&self, run_id: Uuid) -> Option<TraceId> {
-        self.inner().traces.get(&run_id).copied()
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.is_empty() || run_id.is_nil() {
+            return None;
+        }
+        let bucket = &buckets[Self::bucket(run_id, buckets.len())];
+        bucket
+            .runs
+            .iter()
+            .find(|(id, _)| *id == run_id)
+            .map(|(_, trace)| *trace)
     }
 }
 
@@ -252,6 +273,7 @@ mod tests {
 
     #[test]
     fn recent_runs_remember_the_last_ones_only() {
+        // One bucket: exactly the last four.
         let recent = RecentRuns::new(4);
         let ids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
@@ -266,5 +288,18 @@ mod tests {
         );
         assert_eq!(recent.get(ids[9]), Some(TraceId::from(10)));
         assert_eq!(recent.get(Uuid::new_v4()), None);
+        assert_eq!(recent.get(Uuid::nil()), None);
+
+        // A large table remembers a run long after it ended.
+        let recent = RecentRuns::new(16 * 1024);
+        let first = Uuid::new_v4();
+        recent.remember(first, TraceId::from(1));
+        for _ in 0..100 {
+            recent.remember(Uuid::new_v4(), TraceId::from(2));
+        }
+        assert_eq!(recent.get(first), Some(TraceId::from(1)));
+        let none = RecentRuns::new(0);
+        none.remember(first, TraceId::from(1));
+        assert_eq!(none.get(first), None);
     }
 }
