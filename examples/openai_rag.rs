@@ -9,7 +9,8 @@
 //!
 //! Without `OPENAI_BASE_URL` or `OPENAI_API_KEY` it says how to start a local server and exits.
 //! With the `otel` feature too and `OTEL_EXPORTER_OTLP_ENDPOINT` set, the discovered
-//! OpenTelemetry exporter ships the runs and the scores (`--features openai,otel`).
+//! OpenTelemetry exporter ships the runs and the scores (`--features openai,otel`), with their
+//! content (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` unless set otherwise).
 //! The UpTrain plugin grades each answer: with the judge when a key is set (on the same server
 //! and model unless `UPTRAIN_MODEL` says otherwise), else offline.
 
@@ -40,6 +41,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut plugins = PluginConfig::from_env();
     if plugins.get(uptrain_env::MODEL).is_none() {
         plugins = plugins.set(uptrain_env::MODEL, settings.model.as_str());
+    }
+    // Exported runs show their prompts and answers in the collector you run (a local Phoenix)
+    // only when asked: this demo asks, unless the variable says otherwise.
+    #[cfg(feature = "otel")]
+    if plugins
+        .get(llm_callbacks::otel::env::CAPTURE_CONTENT)
+        .is_none()
+    {
+        plugins = plugins.set(llm_callbacks::otel::env::CAPTURE_CONTENT, "true");
     }
     let (manager, uptrain) = callbacks(ConsoleHandler::new(), &plugins)?;
 

@@ -20,7 +20,9 @@
 //! - with the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` (or `PHOENIX_COLLECTOR_ENDPOINT`)
 //!   set, the OpenTelemetry plugin exports every run as a span and every score as an event
 //!   of the run it grades (and, with Phoenix, as a span annotation):
-//!   `cargo run --features otel --example rag_pipeline`.
+//!   `cargo run --features otel --example rag_pipeline`. The exporter captures no content
+//!   unless asked; this demo asks (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`
+//!   unless set otherwise), so that Phoenix shows the questions and answers.
 //!
 //! The pipeline answers a few questions with a keyword retriever (UpTrain's RAG checks), one
 //! with a multi-query retriever (plus multi-query accuracy) and one with a contextual
@@ -104,7 +106,19 @@ fn run() -> Result<(), Box<dyn Error>> {
     let mut manager = CallbackManager::new()
         .with_handler(Arc::new(ConsoleHandler::new()))
         .with_handler(tokens.clone());
-    let plugins = manager.add_plugins(&PluginConfig::from_env())?;
+    #[allow(unused_mut)] // changed with the `otel` feature only
+    let mut config = PluginConfig::from_env();
+    // This demo exports to a collector you run (a local Phoenix), so it shows the questions,
+    // documents and answers there: the exporter captures no content unless asked. Set
+    // OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false to export without it.
+    #[cfg(feature = "otel")]
+    if config
+        .get(llm_callbacks::otel::env::CAPTURE_CONTENT)
+        .is_none()
+    {
+        config = config.set(llm_callbacks::otel::env::CAPTURE_CONTENT, "true");
+    }
+    let plugins = manager.add_plugins(&config)?;
     let uptrain = manager.find_handler::<UptrainHandler>();
     say!(
         "handlers: {:?} (plugins found: {plugins:?})",

@@ -214,6 +214,8 @@ fn runs_and_scores_land_in_phoenix() {
         .endpoint(&url)
         .phoenix_url(&url)
         .project_name(&project)
+        // Inputs, answers and explanations are read back below: capture them.
+        .capture_content(true)
         .scheduled_delay(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -250,7 +252,7 @@ fn runs_and_scores_land_in_phoenix() {
     assert_eq!(report.spans.failed + report.spans.dropped, 0, "{report:?}");
     assert_eq!(report.annotations.sent, checks as u64, "{report:?}");
     assert_eq!(
-        report.annotations.failed + report.annotations.dropped,
+        report.annotations.failed + report.annotations.rejected + report.annotations.dropped,
         0,
         "{report:?}"
     );
@@ -429,4 +431,68 @@ fn runs_and_scores_land_in_phoenix() {
     assert_eq!(abandoned["status_code"], "ERROR");
     assert_eq!(abandoned["attributes"]["error.type"], ErrorInfo::ABANDONED);
     assert_eq!(abandoned["attributes"]["llm_callbacks.streamed_tokens"], 1);
+}
+
+/// Without content capture (the default), what Phoenix receives carries no question, prompt,
+/// answer, error message or explanation, yet the names, kinds, token counts, error types and
+/// scores are all there.
+#[test]
+fn without_capture_phoenix_sees_no_content() {
+    let Some(url) = phoenix() else {
+        return;
+    };
+    let project = format!("llm-callbacks-private-{}", Uuid::now_v7().simple());
+    let otel = OtelHandler::builder()
+        .endpoint(&url)
+        .phoenix_url(&url)
+        .project_name(&project)
+        .scheduled_delay(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
+    let secret = "SECRET-CONTENT";
+    let chain = manager
+        .on_chain_start(
+            None,
+            &json!({"question": secret}),
+            RunOptions::named("private"),
+        )
+        .unwrap();
+    let llm = chain
+        .child()
+        .on_llm_start(
+            &Serialized::named("stand-in"),
+            secret,
+            RunOptions::named("model"),
+        )
+        .unwrap();
+    llm.on_llm_error(ErrorInfo::new("ParseError", secret))
+        .unwrap();
+    let chain_id = chain.run_id();
+    otel.record_evaluation(
+        &llm_callbacks::evaluation::EvaluationResult::new("judge", "relevance")
+            .with_run(chain.context())
+            .with_score(0.25)
+            .with_explanation(secret),
+    );
+    chain.on_chain_end(&json!({"answer": secret})).unwrap();
+    let report = otel.shutdown(Duration::from_secs(60));
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.annotations.sent, 1, "{report:?}");
+
+    let spans = spans(&url, &project, 2);
+    let stored = serde_json::to_string(&spans).unwrap();
+    assert!(!stored.contains(secret), "{stored}");
+    let chain = span(&spans, chain_id);
+    assert_eq!(shape(chain), ("private", "CHAIN"));
+    let found = annotations(&url, &project, &hex_span(chain_id));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["result"]["score"], 0.25);
+    assert!(!serde_json::to_string(&found).unwrap().contains(secret));
+    let model = spans
+        .values()
+        .find(|s| s["name"] == "model")
+        .expect("the model's span");
+    assert_eq!(model["status_message"], "ParseError");
+    assert_eq!(model["attributes"]["error.type"], "ParseError");
 }

@@ -52,6 +52,8 @@ impl SpanExporter for Discard {
 fn exporter() -> OtelHandler {
     OtelHandler::builder()
         .exporter(Discard)
+        // The full cost: content captured, as a pipeline exporting to its own Phoenix does.
+        .capture_content(true)
         .max_queue_size(1 << 16)
         .scheduled_delay(Duration::from_millis(50))
         .build()

@@ -2,9 +2,11 @@
 //! and GenAI's words, with the privacy switches and the size cap applied.
 
 use handler_core::RunContext;
-use handler_core::payload::{ChatMessage, Document, LlmResult, Serialized};
+use handler_core::payload::{ChatMessage, Document, ErrorInfo, LlmResult, RetryState, Serialized};
+use opentelemetry::trace::Status;
 use serde_json::Value as Json;
 
+use crate::capture::{Capture, Part, Redactor, SafeParameters, is_safe_parameter};
 use crate::config::OtelConfig;
 use crate::record::{Key, Values};
 use crate::semconv as k;
@@ -52,11 +54,13 @@ impl SpanKind {
     }
 }
 
-/// Writes a run's attributes under the configured privacy switches (the size cap is applied
-/// by [`Values`]).
+/// Writes a run's attributes under the configured capture switch, hiding switches and
+/// redaction hook (the size cap is applied by [`Values`]). Every piece of content goes through
+/// [`Mapper::content`]-style gates here, and nowhere else.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mapper<'a> {
     config: &'a OtelConfig,
+    capture: Capture,
 }
 
 const JSON: &str = "application/json";
@@ -65,26 +69,76 @@ const TEXT: &str = "text/plain";
 impl<'a> Mapper<'a> {
     /// A mapper for `config`.
     pub(crate) fn new(config: &'a OtelConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            capture: Capture::new(
+                config.capture_content,
+                config.hide_inputs,
+                config.hide_outputs,
+            ),
+        }
     }
 
     /// Empty values for a span, with the configured cap.
     #[cfg(test)]
     pub(crate) fn values(&self) -> Values {
-        Values::with_cap(self.config.max_attribute_len)
+        Values::with_limits(
+            self.config.max_attribute_len,
+            self.config.max_span_attributes,
+        )
     }
 
     /// Empty values for an event, with the configured cap.
     pub(crate) fn event_values(&self) -> Values {
-        Values::small(self.config.max_attribute_len)
+        Values::small(
+            self.config.max_attribute_len,
+            self.config.max_span_attributes,
+        )
     }
 
-    fn hidden(&self, input: bool) -> bool {
-        if input {
-            self.config.hide_inputs
-        } else {
-            self.config.hide_outputs
+    /// True when content of `part` may be exported.
+    pub(crate) fn captures(&self, part: Part) -> bool {
+        self.capture.allows(part)
+    }
+
+    fn redactor(&self) -> Option<&'a Redactor> {
+        self.config.redactor.as_ref()
+    }
+
+    /// Captured text of `part`, redacted; nothing when not captured.
+    pub(crate) fn content(&self, out: &mut Values, part: Part, key: impl Into<Key>, text: &str) {
+        if self.captures(part) {
+            out.text_redacted(key, text, self.redactor());
         }
+    }
+
+    /// Captured JSON of `part`, redacted; nothing when not captured.
+    pub(crate) fn content_json(
+        &self,
+        out: &mut Values,
+        part: Part,
+        key: impl Into<Key>,
+        value: &Json,
+    ) {
+        if self.captures(part) {
+            out.json_redacted(key, value, self.redactor());
+        }
+    }
+
+    /// A captured string of `part`, redacted, for a place that is not an attribute (a span's
+    /// status, an annotation); `None` when not captured.
+    pub(crate) fn content_string(&self, part: Part, text: &str) -> Option<String> {
+        if !self.captures(part) {
+            return None;
+        }
+        Some(match self.redactor() {
+            Some(redactor) => redactor.apply(text).into_owned(),
+            None => text.to_owned(),
+        })
+    }
+
+    fn part(input: bool) -> Part {
+        if input { Part::Input } else { Part::Output }
     }
 
     fn io_keys(input: bool) -> (&'static str, &'static str) {
@@ -96,20 +150,20 @@ impl<'a> Mapper<'a> {
     }
 
     fn io(&self, out: &mut Values, input: bool, value: &Json) {
-        if self.hidden(input) {
+        if !self.captures(Self::part(input)) {
             return;
         }
         let (key, mime) = Self::io_keys(input);
-        out.json(key, value);
+        out.json_redacted(key, value, self.redactor());
         out.static_text(mime, if value.is_string() { TEXT } else { JSON });
     }
 
     fn io_text(&self, out: &mut Values, input: bool, text: &str) {
-        if self.hidden(input) {
+        if !self.captures(Self::part(input)) {
             return;
         }
         let (key, mime) = Self::io_keys(input);
-        out.text(key, text);
+        out.text_redacted(key, text, self.redactor());
         out.static_text(mime, TEXT);
     }
 
@@ -142,59 +196,66 @@ impl<'a> Mapper<'a> {
         self.io(out, false, outputs);
     }
 
-    /// The model, its parameters and the GenAI operation of a model run.
+    /// The model, its parameters and the GenAI operation of a model run. Without content
+    /// capture only the [safe parameters](crate::SAFE_INVOCATION_PARAMETERS) are written.
     pub(crate) fn model(&self, out: &mut Values, serialized: Option<&Serialized>, chat: bool) {
         let operation = if chat { "chat" } else { "text_completion" };
         out.static_text(k::GEN_AI_OPERATION_NAME, operation);
         let Some(serialized) = serialized else {
             return;
         };
+        let kwargs = &serialized.kwargs;
         let model = ["model_name", "model", "model_id"]
             .iter()
-            .find_map(|key| serialized.kwargs.get(*key).and_then(Json::as_str))
+            .find_map(|key| kwargs.get(*key).and_then(Json::as_str))
             .or(serialized.name.as_deref());
         if let Some(model) = model {
             out.text(k::LLM_MODEL_NAME, model);
             out.text(k::GEN_AI_REQUEST_MODEL, model);
         }
-        if !serialized.kwargs.is_empty() {
-            out.serialized(k::LLM_INVOCATION_PARAMETERS, &serialized.kwargs);
+        if self.captures(Part::Other) {
+            if !kwargs.is_empty() {
+                out.serialized_redacted(k::LLM_INVOCATION_PARAMETERS, kwargs, self.redactor());
+            }
+        } else if kwargs.keys().any(|key| is_safe_parameter(key)) {
+            out.serialized(k::LLM_INVOCATION_PARAMETERS, &SafeParameters(kwargs));
         }
-        if let Some(temperature) = serialized.kwargs.get("temperature").and_then(Json::as_f64) {
+        if let Some(temperature) = kwargs.get("temperature").and_then(Json::as_f64) {
             out.f64(k::GEN_AI_REQUEST_TEMPERATURE, temperature);
         }
     }
 
     /// A text model's prompt.
     pub(crate) fn prompt(&self, out: &mut Values, prompt: &str) {
-        self.io_text(out, true, prompt);
-        if !self.config.hide_inputs {
-            message(
-                out,
-                k::LLM_INPUT_MESSAGES,
-                0,
-                RoleName::Known("user"),
-                prompt,
-            );
+        if !self.captures(Part::Input) {
+            return;
         }
+        self.io_text(out, true, prompt);
+        self.message(
+            out,
+            k::LLM_INPUT_MESSAGES,
+            0,
+            RoleName::Known("user"),
+            prompt,
+        );
     }
 
     /// A chat model's conversation.
     pub(crate) fn messages(&self, out: &mut Values, messages: &[ChatMessage]) {
-        if self.config.hide_inputs {
+        if !self.captures(Part::Input) {
             return;
         }
-        out.serialized(k::INPUT_VALUE, messages);
+        out.serialized_redacted(k::INPUT_VALUE, messages, self.redactor());
         out.static_text(k::INPUT_MIME_TYPE, JSON);
         for (i, message_) in messages.iter().enumerate() {
             let role = role_name(message_);
-            message(out, k::LLM_INPUT_MESSAGES, i, role, &message_.content);
+            self.message(out, k::LLM_INPUT_MESSAGES, i, role, &message_.content);
         }
     }
 
     /// What a model run produced: its text, messages, model and token usage.
     pub(crate) fn llm_end(&self, out: &mut Values, response: &LlmResult) {
-        if !self.config.hide_outputs {
+        if self.captures(Part::Output) {
             if let Some(text) = response.first_text() {
                 self.io_text(out, false, text);
             }
@@ -204,7 +265,7 @@ impl<'a> Mapper<'a> {
                     Some(message) => (role_name(message), message.content.as_str()),
                     None => (RoleName::Known("assistant"), generation.text.as_str()),
                 };
-                message(out, k::LLM_OUTPUT_MESSAGES, i, role, content);
+                self.message(out, k::LLM_OUTPUT_MESSAGES, i, role, content);
             }
         }
         if let Some(model) = &response.model_name {
@@ -239,9 +300,7 @@ impl<'a> Mapper<'a> {
         }
         match inputs {
             Some(inputs) => {
-                if !self.config.hide_inputs {
-                    out.json(k::TOOL_PARAMETERS, inputs);
-                }
+                self.content_json(out, Part::Input, k::TOOL_PARAMETERS, inputs);
                 self.io(out, true, inputs);
             }
             None => self.io_text(out, true, input),
@@ -252,20 +311,16 @@ impl<'a> Mapper<'a> {
     pub(crate) fn agent_action(&self, tool: &str, input: &Json, log: &str) -> Values {
         let mut out = self.event_values();
         out.text(k::TOOL_NAME, tool);
-        if !self.config.hide_inputs {
-            out.json(k::TOOL_PARAMETERS, input);
-            out.text("agent.log", log);
-        }
+        self.content_json(&mut out, Part::Input, k::TOOL_PARAMETERS, input);
+        self.content(&mut out, Part::Input, "agent.log", log);
         out
     }
 
     /// The attributes of an agent finish event; its values and reasoning are outputs.
     pub(crate) fn agent_finish(&self, return_values: &Json, log: &str) -> Values {
         let mut out = self.event_values();
-        if !self.config.hide_outputs {
-            out.json("agent.return_values", return_values);
-            out.text("agent.log", log);
-        }
+        self.content_json(&mut out, Part::Output, "agent.return_values", return_values);
+        self.content(&mut out, Part::Output, "agent.log", log);
         out
     }
 
@@ -274,37 +329,103 @@ impl<'a> Mapper<'a> {
         self.io_text(out, true, query);
     }
 
-    /// The documents a retriever found.
+    /// The documents a retriever found: ids and scores always, content and metadata when
+    /// outputs are captured.
     pub(crate) fn documents(&self, out: &mut Values, documents: &[Document]) {
-        if self.config.hide_outputs {
-            return;
-        }
+        let content = self.captures(Part::Output);
         for (i, document) in documents.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             let key = |field| Key::Indexed(k::RETRIEVAL_DOCUMENTS, i, field);
-            out.text(key("document.content"), &document.page_content);
+            if content {
+                out.text_redacted(
+                    key("document.content"),
+                    &document.page_content,
+                    self.redactor(),
+                );
+            }
             if let Some(id) = &document.id {
                 out.text(key("document.id"), id);
             }
             if let Some(score) = document.metadata.get("score").and_then(Json::as_f64) {
                 out.f64(key("document.score"), score);
             }
-            if !document.metadata.is_empty() {
-                out.serialized(key("document.metadata"), &document.metadata);
+            if content && !document.metadata.is_empty() {
+                out.serialized_redacted(
+                    key("document.metadata"),
+                    &document.metadata,
+                    self.redactor(),
+                );
             }
         }
     }
-}
 
-/// One message of a conversation: its role and content, under `{prefix}.{i}.message.*`.
-fn message(out: &mut Values, prefix: &'static str, i: usize, role: RoleName<'_>, text: &str) {
-    let i = u32::try_from(i).unwrap_or(u32::MAX);
-    let key = Key::Indexed(prefix, i, "message.role");
-    match role {
-        RoleName::Known(role) => out.static_text(key, role),
-        RoleName::Other(role) => out.text(key, role),
+    /// A failed run's status, and its `exception` event: the error's kind always, its message
+    /// only when content is captured (a model's answer may be in it).
+    pub(crate) fn failure(&self, error: &ErrorInfo) -> (Status, Values) {
+        let message = self.content_string(Part::Other, &error.message);
+        let status = match &message {
+            Some(message) => Status::error(format!("{}: {message}", error.kind)),
+            None => Status::error(error.kind.clone()),
+        };
+        let mut exception = self.event_values();
+        exception.text("exception.type", &error.kind);
+        if let Some(message) = &message {
+            exception.text("exception.message", message);
+        }
+        (status, exception)
     }
-    out.text(Key::Indexed(prefix, i, "message.content"), text);
+
+    /// A retry event: the attempt, the time waited and the outcome's status always; the
+    /// outcome itself (an error message, a response) only when content is captured.
+    pub(crate) fn retry(&self, state: &RetryState) -> Values {
+        let mut values = self.event_values();
+        values.i64("retry.attempt", i64::from(state.attempt));
+        values.f64("retry.idle_for_secs", state.idle_for_secs);
+        let outcome = serde_json::to_value(&state.outcome).unwrap_or_default();
+        if let Some(status) = outcome.get("status").and_then(Json::as_str) {
+            values.text("retry.outcome.status", status);
+        }
+        self.content_json(&mut values, Part::Other, "retry.outcome", &outcome);
+        values
+    }
+
+    /// A text event: what a run printed is output.
+    pub(crate) fn text_event(&self, text: &str) -> Values {
+        let mut values = self.event_values();
+        self.content(&mut values, Part::Output, "text", text);
+        values
+    }
+
+    /// A custom event: its name always, its data only when content is captured.
+    pub(crate) fn custom_event(&self, name: &str, data: &Json) -> Values {
+        let mut values = self.event_values();
+        values.text("custom_event.name", name);
+        self.content_json(&mut values, Part::Other, "custom_event.data", data);
+        values
+    }
+
+    /// One message of a conversation: its role always, its content redacted, under
+    /// `{prefix}.{i}.message.*` (callers check that the part is captured).
+    fn message(
+        &self,
+        out: &mut Values,
+        prefix: &'static str,
+        i: usize,
+        role: RoleName<'_>,
+        text: &str,
+    ) {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let key = Key::Indexed(prefix, i, "message.role");
+        match role {
+            RoleName::Known(role) => out.static_text(key, role),
+            RoleName::Other(role) => out.text(key, role),
+        }
+        out.text_redacted(
+            Key::Indexed(prefix, i, "message.content"),
+            text,
+            self.redactor(),
+        );
+    }
 }
 
 /// A message's role: a constant for the known roles (no copy), else the role's own name.
@@ -328,96 +449,4 @@ fn role_name(message: &ChatMessage) -> RoleName<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use opentelemetry::Value;
-
-    #[test]
-    fn hidden_inputs_and_outputs_leave_no_trace() {
-        let config = OtelConfig {
-            hide_inputs: true,
-            hide_outputs: true,
-            ..OtelConfig::default()
-        };
-        let mapper = Mapper::new(&config);
-        let mut out = mapper.values();
-        mapper.prompt(&mut out, "secret prompt");
-        mapper.messages(&mut out, &[ChatMessage::user("secret chat")]);
-        mapper.chain_start(&mut out, &serde_json::json!({"q": "secret"}));
-        mapper.llm_end(&mut out, &LlmResult::from_text("secret answer"));
-        mapper.documents(&mut out, &[Document::new("secret document")]);
-        let mut all = out.to_key_values();
-        all.extend(
-            mapper
-                .agent_action("calc", &serde_json::json!("secret"), "secret plan")
-                .to_key_values(),
-        );
-        all.extend(
-            mapper
-                .agent_finish(&serde_json::json!("secret"), "secret log")
-                .to_key_values(),
-        );
-        let leaked: Vec<_> = all
-            .iter()
-            .filter(|kv| kv.value.as_str().contains("secret"))
-            .collect();
-        assert!(leaked.is_empty(), "{leaked:?}");
-    }
-
-    #[test]
-    fn documents_carry_content_id_score_and_metadata() {
-        let config = OtelConfig::default();
-        let mapper = Mapper::new(&config);
-        let mut out = mapper.values();
-        let document = Document::new("Venus")
-            .with_id("d1")
-            .with_metadata("score", 0.5);
-        mapper.documents(&mut out, &[document]);
-        let all = out.to_key_values();
-        let get = |key: &str| {
-            all.iter()
-                .find(|kv| kv.key.as_str() == key)
-                .map(|kv| kv.value.as_str().into_owned())
-        };
-        assert_eq!(
-            get("retrieval.documents.0.document.content").as_deref(),
-            Some("Venus")
-        );
-        assert_eq!(
-            get("retrieval.documents.0.document.id").as_deref(),
-            Some("d1")
-        );
-        assert_eq!(
-            get("retrieval.documents.0.document.score").as_deref(),
-            Some("0.5")
-        );
-        assert_eq!(
-            get("retrieval.documents.0.document.metadata").as_deref(),
-            Some(r#"{"score":0.5}"#)
-        );
-    }
-
-    #[test]
-    fn a_chat_conversation_is_json_input_and_indexed_messages() {
-        let config = OtelConfig::default();
-        let mapper = Mapper::new(&config);
-        let mut out = mapper.values();
-        mapper.messages(
-            &mut out,
-            &[ChatMessage::system("be brief"), ChatMessage::user("hi")],
-        );
-        assert_eq!(
-            out.get(k::INPUT_MIME_TYPE),
-            Some(Value::from("application/json"))
-        );
-        let input = out.get(k::INPUT_VALUE).map(|v| v.as_str().into_owned());
-        let parsed: Json = serde_json::from_str(&input.unwrap_or_default()).unwrap_or_default();
-        assert_eq!(parsed[1]["content"], "hi");
-        let all = out.to_key_values();
-        let role = all
-            .iter()
-            .find(|kv| kv.key.as_str() == "llm.input_messages.1.message.role")
-            .map(|kv| kv.value.as_str().into_owned());
-        assert_eq!(role.as_deref(), Some("user"));
-    }
-}
+mod tests;

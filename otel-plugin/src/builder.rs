@@ -10,7 +10,9 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanExporter;
 
-use crate::config::{OtelConfig, env, traces_url};
+use crate::capture::Redactor;
+use crate::config::{OtelConfig, check_header, env, traces_url};
+use crate::deadline::finite;
 use crate::error::OtelError;
 use crate::export::SpanSink;
 use crate::handler::OtelHandler;
@@ -105,14 +107,44 @@ impl OtelHandlerBuilder {
         self
     }
 
-    /// Omits inputs from spans.
+    /// Whether content leaves the process: prompts, messages, outputs, documents, tool
+    /// arguments, error messages, evaluation explanations, custom event data, retry outcomes
+    /// and invocation parameters beyond the [safe ones](crate::SAFE_INVOCATION_PARAMETERS).
+    /// Off by default, as the GenAI conventions ask (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`).
+    /// Names, kinds, timings, scores, token counts and error types are always exported.
+    #[must_use]
+    pub fn capture_content(mut self, capture: bool) -> Self {
+        self.config.capture_content = capture;
+        self
+    }
+
+    /// Passes every captured string through `redact` before export: `None` keeps it, `Some`
+    /// replaces it. See [`Redactor`].
+    #[must_use]
+    pub fn redact(
+        mut self,
+        redact: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.redactor = Some(Redactor::new(redact));
+        self
+    }
+
+    /// Phoenix's API key, sent as `Authorization: Bearer <key>` with annotations (and with
+    /// spans when they go to Phoenix).
+    #[must_use]
+    pub fn phoenix_api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.phoenix_api_key = Some(key.into());
+        self
+    }
+
+    /// Omits inputs even when content is captured.
     #[must_use]
     pub fn hide_inputs(mut self, hide: bool) -> Self {
         self.config.hide_inputs = hide;
         self
     }
 
-    /// Omits outputs from spans.
+    /// Omits outputs even when content is captured.
     #[must_use]
     pub fn hide_outputs(mut self, hide: bool) -> Self {
         self.config.hide_outputs = hide;
@@ -133,10 +165,47 @@ impl OtelHandlerBuilder {
         self
     }
 
-    /// Bounds the runs open at once; beyond it runs are not traced, and counted.
+    /// Bounds the runs open at once; beyond it the oldest open run is closed as abandoned,
+    /// and counted.
     #[must_use]
     pub fn max_open_runs(mut self, runs: usize) -> Self {
         self.config.max_open_runs = runs;
+        self
+    }
+
+    /// How long a run may stay open without an end; then its span is closed with an error
+    /// status, and counted. `Duration::MAX`: no limit.
+    #[must_use]
+    pub fn run_ttl(mut self, ttl: Duration) -> Self {
+        self.config.run_ttl = ttl;
+        self
+    }
+
+    /// How many ended runs are remembered, so that their late evaluations are recorded.
+    #[must_use]
+    pub fn recent_runs(mut self, runs: usize) -> Self {
+        self.config.recent_runs = runs;
+        self
+    }
+
+    /// Attributes kept per span; more are dropped and counted.
+    #[must_use]
+    pub fn max_span_attributes(mut self, attributes: usize) -> Self {
+        self.config.max_span_attributes = attributes;
+        self
+    }
+
+    /// Events kept per span; more are dropped and counted.
+    #[must_use]
+    pub fn max_span_events(mut self, events: usize) -> Self {
+        self.config.max_span_events = events;
+        self
+    }
+
+    /// The most bytes (estimated) one export request may carry; a larger batch is split.
+    #[must_use]
+    pub fn max_export_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_export_bytes = bytes.max(1);
         self
     }
 
@@ -182,12 +251,7 @@ impl OtelHandlerBuilder {
     #[must_use]
     pub fn exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
         self.exporter = Some(Box::new(move |config: &OtelConfig, resource: &Resource| {
-            SpanSink::batched(
-                exporter,
-                resource,
-                config.max_queue_size,
-                config.scheduled_delay,
-            )
+            SpanSink::batched(exporter, resource, config)
         }));
         self
     }
@@ -195,6 +259,17 @@ impl OtelHandlerBuilder {
     /// Builds the handler and starts its export threads.
     pub fn build(self) -> Result<OtelHandler, OtelError> {
         let config = self.config;
+        for (setting, headers) in [
+            ("header", &config.headers),
+            ("PHOENIX_CLIENT_HEADERS", &config.phoenix_headers),
+        ] {
+            for (i, (name, value)) in headers.iter().enumerate() {
+                check_header(setting, i, name, value)?;
+            }
+        }
+        if !config.capture_content {
+            say_content_is_off();
+        }
         let resource = Resource::builder()
             .with_service_name(config.service_name.clone())
             .with_attribute(KeyValue::new(
@@ -204,12 +279,9 @@ impl OtelHandlerBuilder {
             .build();
         let sink = match (self.exporter, &config.traces_endpoint) {
             (Some(make), _) => make(&config, &resource),
-            (None, Some(url)) => SpanSink::batched(
-                otlp_exporter(&config, url)?,
-                &resource,
-                config.max_queue_size,
-                config.scheduled_delay,
-            ),
+            (None, Some(url)) => {
+                SpanSink::batched(otlp_exporter(&config, url)?, &resource, &config)
+            }
             (None, None) => {
                 return Err(OtelError::Config {
                     key: env::ENDPOINT,
@@ -222,12 +294,7 @@ impl OtelHandlerBuilder {
             source,
         })?);
         let annotations = match &config.phoenix_url {
-            Some(url) => Some(PhoenixAnnotations::start(
-                url,
-                sink.clone(),
-                config.max_pending_annotations,
-                config.request_timeout,
-            )?),
+            Some(url) => Some(PhoenixAnnotations::start(url, &config, sink.clone())?),
             None => None,
         };
         Ok(OtelHandler::from_parts(
@@ -239,16 +306,39 @@ impl OtelHandlerBuilder {
     }
 }
 
+/// Says, once per process, that content is not exported and how to turn it on.
+fn say_content_is_off() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(
+            "OpenTelemetry export without content (prompts, outputs, documents, explanations): set {}=true or call `capture_content(true)` to capture it",
+            env::CAPTURE_CONTENT
+        );
+    }
+}
+
 fn otlp_exporter(
     config: &OtelConfig,
     url: &str,
 ) -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
-    let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+    let mut headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+    // Phoenix with auth on reads its API key from OTLP requests too.
+    let to_phoenix = config
+        .phoenix_url
+        .as_deref()
+        .is_some_and(|phoenix| url.starts_with(phoenix));
+    if let Some(key) = config.phoenix_api_key.as_deref().filter(|_| to_phoenix)
+        && !headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("authorization"))
+    {
+        headers.insert("authorization".into(), format!("Bearer {key}"));
+    }
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(url)
-        .with_timeout(config.request_timeout)
+        .with_timeout(finite(config.request_timeout))
         .with_headers(headers)
         .build()
         .map_err(|error| OtelError::Exporter(error.to_string()))

@@ -3,10 +3,12 @@
 //! Every setting has a builder method and most have an environment variable, read by
 //! [`OtelConfig::from_plugin_config`] (explicit plugin values first, then the environment).
 
+use std::fmt;
 use std::time::Duration;
 
 use handler_core::registry::PluginConfig;
 
+use crate::capture::Redactor;
 use crate::error::OtelError;
 
 /// Environment variables the exporter reads.
@@ -24,10 +26,31 @@ pub mod env {
     /// Phoenix's base URL: evaluations become span annotations there, and spans go to its
     /// `/v1/traces` when no OTLP endpoint is set.
     pub const PHOENIX_ENDPOINT: &str = "PHOENIX_COLLECTOR_ENDPOINT";
-    /// `true` omits `input.value` and input messages from spans.
+    /// Phoenix's API key, sent as `Authorization: Bearer <key>` to Phoenix (annotations, and
+    /// spans when they go to Phoenix).
+    pub const PHOENIX_API_KEY: &str = "PHOENIX_API_KEY";
+    /// Headers sent to Phoenix's REST API, `key=value,key2=value2`.
+    pub const PHOENIX_CLIENT_HEADERS: &str = "PHOENIX_CLIENT_HEADERS";
+    /// `true` captures content (prompts, messages, outputs, documents, tool arguments, error
+    /// messages, explanations, custom data); off by default, as the GenAI conventions ask.
+    /// Also accepts `NO_CONTENT` (off) and `SPAN_ONLY` / `EVENT_ONLY` / `SPAN_AND_EVENT` (on).
+    pub const CAPTURE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+    /// `true` omits inputs (and content that may carry them) even when content is captured.
     pub const HIDE_INPUTS: &str = "OPENINFERENCE_HIDE_INPUTS";
-    /// `true` omits `output.value` and output messages from spans.
+    /// `true` omits outputs (and content that may carry them) even when content is captured.
     pub const HIDE_OUTPUTS: &str = "OPENINFERENCE_HIDE_OUTPUTS";
+    /// `true` omits input messages: here, all inputs (the exporter does not hide less).
+    pub const HIDE_INPUT_MESSAGES: &str = "OPENINFERENCE_HIDE_INPUT_MESSAGES";
+    /// `true` omits output messages: here, all outputs.
+    pub const HIDE_OUTPUT_MESSAGES: &str = "OPENINFERENCE_HIDE_OUTPUT_MESSAGES";
+    /// `true` omits input text: here, all inputs.
+    pub const HIDE_INPUT_TEXT: &str = "OPENINFERENCE_HIDE_INPUT_TEXT";
+    /// `true` omits output text: here, all outputs.
+    pub const HIDE_OUTPUT_TEXT: &str = "OPENINFERENCE_HIDE_OUTPUT_TEXT";
+    /// Attributes kept per span; more are dropped and counted.
+    pub const MAX_SPAN_ATTRIBUTES: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+    /// Events kept per span; more are dropped and counted.
+    pub const MAX_SPAN_EVENTS: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
     /// The longest string attribute kept, in bytes; longer ones are cut.
     pub const MAX_ATTRIBUTE_LEN: &str = "LLM_CALLBACKS_OTEL_MAX_ATTRIBUTE_LEN";
     /// How many ended spans may wait for export before new ones are dropped (and counted).
@@ -44,30 +67,62 @@ pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
 pub const DEFAULT_MAX_OPEN_RUNS: usize = 16 * 1024;
 /// The default bound on Phoenix annotations waiting to be sent.
 pub const DEFAULT_MAX_PENDING_ANNOTATIONS: usize = 1024;
+/// The default time a run may stay open without an end before its span is closed as abandoned.
+pub const DEFAULT_RUN_TTL: Duration = Duration::from_secs(60 * 60);
+/// The default number of ended runs remembered, so that their late evaluations are recorded.
+pub const DEFAULT_RECENT_RUNS: usize = 16 * 1024;
+/// The default cap on attributes per span (the OpenTelemetry SDK's).
+pub const DEFAULT_MAX_SPAN_ATTRIBUTES: usize = 128;
+/// The default cap on events per span (the OpenTelemetry SDK's).
+pub const DEFAULT_MAX_SPAN_EVENTS: usize = 128;
+/// The default cap on the bytes of one export request (a collector's usual 4 MiB limit).
+pub const DEFAULT_MAX_EXPORT_BYTES: usize = 4 * 1024 * 1024;
 
 /// What the exporter does: where to, with what, and within which bounds.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows header names but never their values, nor Phoenix's API key.
+#[derive(Clone, PartialEq)]
 pub struct OtelConfig {
     /// The full URL spans are posted to (`…/v1/traces`); `None` exports nowhere.
     pub traces_endpoint: Option<String>,
     /// Headers sent with every export.
     pub headers: Vec<(String, String)>,
+    /// Phoenix's API key, sent as `Authorization: Bearer <key>` to Phoenix.
+    pub phoenix_api_key: Option<String>,
+    /// Headers sent to Phoenix's REST API (`PHOENIX_CLIENT_HEADERS`).
+    pub phoenix_headers: Vec<(String, String)>,
+    /// Whether content leaves the process at all (off by default); see
+    /// [`env::CAPTURE_CONTENT`].
+    pub capture_content: bool,
+    /// Applied to every captured string before it is exported.
+    pub redactor: Option<Redactor>,
     /// `service.name` of the resource.
     pub service_name: String,
     /// `openinference.project.name` of the resource: Phoenix's project.
     pub project_name: String,
     /// Phoenix's base URL, for span annotations; `None` sends none.
     pub phoenix_url: Option<String>,
-    /// Omit inputs (privacy).
+    /// Omit inputs even when content is captured.
     pub hide_inputs: bool,
-    /// Omit outputs (privacy).
+    /// Omit outputs even when content is captured.
     pub hide_outputs: bool,
     /// The longest string attribute kept, in bytes.
     pub max_attribute_len: usize,
     /// Ended spans that may wait for export.
     pub max_queue_size: usize,
-    /// Runs that may be open at once.
+    /// Runs that may be open at once; beyond it the oldest is closed as abandoned (counted).
     pub max_open_runs: usize,
+    /// How long a run may stay open without an end before its span is closed as abandoned
+    /// (`Duration::MAX`: no limit).
+    pub run_ttl: Duration,
+    /// Ended runs remembered, so that their late evaluations are recorded.
+    pub recent_runs: usize,
+    /// Attributes kept per span.
+    pub max_span_attributes: usize,
+    /// Events kept per span.
+    pub max_span_events: usize,
+    /// Bytes of one export request, estimated; a larger batch is split.
+    pub max_export_bytes: usize,
     /// Annotations that may wait to be sent to Phoenix.
     pub max_pending_annotations: usize,
     /// How long one export or annotation request may take.
@@ -83,6 +138,10 @@ impl Default for OtelConfig {
         Self {
             traces_endpoint: None,
             headers: Vec::new(),
+            phoenix_api_key: None,
+            phoenix_headers: Vec::new(),
+            capture_content: false,
+            redactor: None,
             service_name: DEFAULT_SERVICE_NAME.to_owned(),
             project_name: DEFAULT_SERVICE_NAME.to_owned(),
             phoenix_url: None,
@@ -91,6 +150,11 @@ impl Default for OtelConfig {
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
             max_open_runs: DEFAULT_MAX_OPEN_RUNS,
+            run_ttl: DEFAULT_RUN_TTL,
+            recent_runs: DEFAULT_RECENT_RUNS,
+            max_span_attributes: DEFAULT_MAX_SPAN_ATTRIBUTES,
+            max_span_events: DEFAULT_MAX_SPAN_EVENTS,
+            max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
             max_pending_annotations: DEFAULT_MAX_PENDING_ANNOTATIONS,
             request_timeout: Duration::from_secs(10),
             scheduled_delay: Duration::from_secs(1),
@@ -142,8 +206,37 @@ impl OtelConfig {
         if let Some(project) = config.get(env::PROJECT_NAME) {
             out.project_name = project.trim().to_owned();
         }
-        out.hide_inputs = flag(config, env::HIDE_INPUTS)?.unwrap_or(false);
-        out.hide_outputs = flag(config, env::HIDE_OUTPUTS)?.unwrap_or(false);
+        out.phoenix_api_key = config
+            .get(env::PHOENIX_API_KEY)
+            .map(|key| key.trim().to_owned())
+            .filter(|key| !key.is_empty());
+        if let Some(headers) = config.get(env::PHOENIX_CLIENT_HEADERS) {
+            out.phoenix_headers = parse_headers_of(env::PHOENIX_CLIENT_HEADERS, &headers)?;
+        }
+        out.capture_content = capture_flag(config)?.unwrap_or(false);
+        let any = |keys: [&'static str; 3]| -> Result<bool, OtelError> {
+            let mut hide = false;
+            for key in keys {
+                hide |= flag(config, key)?.unwrap_or(false);
+            }
+            Ok(hide)
+        };
+        out.hide_inputs = any([
+            env::HIDE_INPUTS,
+            env::HIDE_INPUT_MESSAGES,
+            env::HIDE_INPUT_TEXT,
+        ])?;
+        out.hide_outputs = any([
+            env::HIDE_OUTPUTS,
+            env::HIDE_OUTPUT_MESSAGES,
+            env::HIDE_OUTPUT_TEXT,
+        ])?;
+        if let Some(n) = number(config, env::MAX_SPAN_ATTRIBUTES)? {
+            out.max_span_attributes = n;
+        }
+        if let Some(n) = number(config, env::MAX_SPAN_EVENTS)? {
+            out.max_span_events = n;
+        }
         if let Some(len) = number(config, env::MAX_ATTRIBUTE_LEN)? {
             out.max_attribute_len = len;
         }
@@ -164,18 +257,99 @@ fn trim_url(url: &str) -> String {
 }
 
 /// Parses `key=value,key2=value2` (the OTLP headers variable); values may be percent-encoded.
+/// An error names the bad item by its position and key, never by its value.
 pub fn parse_headers(list: &str) -> Result<Vec<(String, String)>, OtelError> {
+    parse_headers_of(env::HEADERS, list)
+}
+
+fn parse_headers_of(setting: &'static str, list: &str) -> Result<Vec<(String, String)>, OtelError> {
     let mut headers = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let Some((key, value)) = item.split_once('=') else {
-            return Err(OtelError::Config {
-                key: env::HEADERS,
-                message: format!("`{item}` is not `key=value`"),
-            });
+    let items = list.split(',').map(str::trim).filter(|i| !i.is_empty());
+    for (i, item) in items.enumerate() {
+        let bad = |message: String| OtelError::Config {
+            key: setting,
+            message,
         };
-        headers.push((key.trim().to_owned(), percent_decode(value.trim())));
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(bad(format!(
+                "header item {} has no `=` (expected `key=value`; its text is not shown, it may be a secret)",
+                i + 1
+            )));
+        };
+        let key = key.trim();
+        let value = percent_decode(value.trim());
+        check_header(setting, i, key, &value)?;
+        headers.push((key.to_owned(), value));
     }
     Ok(headers)
+}
+
+/// Checks that a header (item `i` of `setting`) can be sent; the error names the item and,
+/// when the name is valid, the header, but never the value.
+pub(crate) fn check_header(
+    setting: &'static str,
+    i: usize,
+    name: &str,
+    value: &str,
+) -> Result<(), OtelError> {
+    let bad = |message: String| OtelError::Config {
+        key: setting,
+        message,
+    };
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(bad(format!("header item {} has an invalid name", i + 1)));
+    }
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(bad(format!(
+            "the value of header `{name}` (item {}) is not a valid header value",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
+/// Header names with their values hidden, for `Debug`.
+pub(crate) struct RedactedHeaders<'a>(pub(crate) &'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "<redacted>")))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OtelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelConfig")
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field(
+                "phoenix_api_key",
+                &self.phoenix_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("phoenix_headers", &RedactedHeaders(&self.phoenix_headers))
+            .field("capture_content", &self.capture_content)
+            .field("redactor", &self.redactor)
+            .field("service_name", &self.service_name)
+            .field("project_name", &self.project_name)
+            .field("phoenix_url", &self.phoenix_url)
+            .field("hide_inputs", &self.hide_inputs)
+            .field("hide_outputs", &self.hide_outputs)
+            .field("max_attribute_len", &self.max_attribute_len)
+            .field("max_queue_size", &self.max_queue_size)
+            .field("max_open_runs", &self.max_open_runs)
+            .field("run_ttl", &self.run_ttl)
+            .field("recent_runs", &self.recent_runs)
+            .field("max_span_attributes", &self.max_span_attributes)
+            .field("max_span_events", &self.max_span_events)
+            .field("max_export_bytes", &self.max_export_bytes)
+            .field("max_pending_annotations", &self.max_pending_annotations)
+            .field("request_timeout", &self.request_timeout)
+            .field("scheduled_delay", &self.scheduled_delay)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
 }
 
 fn percent_decode(value: &str) -> String {
@@ -210,6 +384,18 @@ fn flag(config: &PluginConfig, key: &'static str) -> Result<Option<bool>, OtelEr
             key,
             message: format!("`{v}` is not true or false"),
         }),
+    }
+}
+
+/// The GenAI capture variable: `true`/`false`, or the newer modes.
+fn capture_flag(config: &PluginConfig) -> Result<Option<bool>, OtelError> {
+    let key = env::CAPTURE_CONTENT;
+    match config.get(key).map(|v| v.trim().to_ascii_uppercase()) {
+        Some(v) if v == "NO_CONTENT" => Ok(Some(false)),
+        Some(v) if matches!(v.as_str(), "SPAN_ONLY" | "EVENT_ONLY" | "SPAN_AND_EVENT") => {
+            Ok(Some(true))
+        }
+        _ => flag(config, key),
     }
 }
 

@@ -22,8 +22,9 @@ use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::attributes::SpanKind;
-use crate::deadline::{answered_before, send_before};
-use crate::record::{Record, Values};
+use crate::config::OtelConfig;
+use crate::deadline::{answered_before, deadline_after, finite, left, send_before};
+use crate::record::{Record, SpanLimits, Values};
 
 /// Spans per export call (the SDK's default batch size).
 const MAX_EXPORT_BATCH: usize = 512;
@@ -64,20 +65,27 @@ impl RecordPool {
     /// The record of a span starting now, reused when one is free (and the pool is not busy).
     fn take(
         &self,
-        cap: usize,
+        limits: SpanLimits,
         ids: (TraceId, SpanId, SpanId),
         kind: SpanKind,
         name: &str,
     ) -> Box<Record> {
         let now = SystemTime::now();
-        match self.try_lock().and_then(|mut pool| pool.pop()) {
+        let mut record = match self.try_lock().and_then(|mut pool| pool.pop()) {
             Some(mut record) => {
-                record.values.set_cap(cap);
+                record
+                    .values
+                    .set_limits(limits.attribute_len, limits.attributes);
                 record.restart(ids, kind, name, now);
                 record
             }
-            None => Box::new(Record::new(ids, kind, name, Values::with_cap(cap))),
-        }
+            None => {
+                let values = Values::with_limits(limits.attribute_len, limits.attributes);
+                Box::new(Record::new(ids, kind, name, values))
+            }
+        };
+        record.max_events = limits.events;
+        record
     }
 
     /// Keeps a record that was not exported (dropped on a full queue).
@@ -107,6 +115,10 @@ struct SpanCounters {
     exported: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    attributes_dropped: AtomicU64,
+    events_dropped: AtomicU64,
+    requests_split: AtomicU64,
+    oversized: AtomicU64,
     /// Records taken from the queue by the export thread.
     taken: AtomicU64,
     failing: AtomicBool,
@@ -148,6 +160,15 @@ pub struct SpanReport {
     pub dropped: u64,
     /// Spans still waiting for export.
     pub queued: u64,
+    /// Attributes left out of spans (and of their events) over the per-span cap.
+    pub attributes_dropped: u64,
+    /// Events left out of spans over the per-span cap.
+    pub events_dropped: u64,
+    /// Export requests added by splitting batches over the byte cap per request.
+    pub requests_split: u64,
+    /// Spans larger on their own than the byte cap per request (sent alone, and likely
+    /// refused by the collector).
+    pub oversized: u64,
 }
 
 /// Where ended spans go: a bounded queue in front of one export thread.
@@ -170,6 +191,8 @@ struct Worker<E> {
     pool: Arc<RecordPool>,
     scope: InstrumentationScope,
     scheduled_delay: Duration,
+    /// Span bytes (estimated) per export request.
+    budget: usize,
 }
 
 impl<E: SpanExporter> Worker<E> {
@@ -188,7 +211,7 @@ impl<E: SpanExporter> Worker<E> {
                 Ok(Control::Shutdown(done, timeout)) => {
                     // Spans that ended while this thread exported are the last ones.
                     self.export_waiting();
-                    if let Err(error) = self.exporter.shutdown_with_timeout(timeout) {
+                    if let Err(error) = self.exporter.shutdown_with_timeout(finite(timeout)) {
                         tracing::warn!(%error, "OpenTelemetry exporter shutdown failed");
                     }
                     let _ = done.send(());
@@ -200,18 +223,51 @@ impl<E: SpanExporter> Worker<E> {
     }
 
     /// Exports every waiting record, in batches.
+    /// Exports every waiting record, in batches of at most [`MAX_EXPORT_BATCH`] spans and
+    /// `budget` bytes (estimated): a batch that would go over is split, counted.
     fn export_waiting(&mut self) {
         let mut batch = Vec::new();
+        let mut bytes = 0;
         let mut returned = Vec::new();
         while let Ok(mut record) = self.records.try_recv() {
-            self.counters.taken.fetch_add(1, Ordering::Relaxed);
-            batch.push(record.take_span_data(&self.scope));
+            let c = &self.counters;
+            c.taken.fetch_add(1, Ordering::Relaxed);
+            let span = record.take_span_data(&self.scope);
+            let events = u64::from(span.events.dropped_count);
+            let attributes = u64::from(span.dropped_attributes_count)
+                + span
+                    .events
+                    .iter()
+                    .map(|e| u64::from(e.dropped_attributes_count))
+                    .sum::<u64>();
+            if events + attributes > 0 {
+                c.events_dropped.fetch_add(events, Ordering::Relaxed);
+                c.attributes_dropped
+                    .fetch_add(attributes, Ordering::Relaxed);
+            }
             if record.values.recycle() {
                 returned.push(record);
             }
+            let size = crate::size::estimate(&span);
+            if size > self.budget && c.oversized.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    bytes = size,
+                    budget = self.budget,
+                    "a span is larger than an export request may be: sent alone (lower max_attribute_len or max_span_attributes)"
+                );
+            }
+            if !batch.is_empty() && bytes + size > self.budget {
+                c.requests_split.fetch_add(1, Ordering::Relaxed);
+                self.pool.give_back(&mut returned);
+                self.export(std::mem::take(&mut batch));
+                bytes = 0;
+            }
+            batch.push(span);
+            bytes += size;
             if batch.len() == MAX_EXPORT_BATCH {
                 self.pool.give_back(&mut returned);
                 self.export(std::mem::take(&mut batch));
+                bytes = 0;
             }
         }
         self.pool.give_back(&mut returned);
@@ -241,7 +297,12 @@ impl<E: SpanExporter> Worker<E> {
             Err(error) => {
                 c.failed.fetch_add(n, Ordering::AcqRel);
                 if !c.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, spans = n, "OpenTelemetry export failed; the pipeline goes on (further failures are counted, not logged)");
+                    let hint = if error.to_string().contains("status code: 413") {
+                        "the collector refused a request as too large: lower max_export_bytes to its limit"
+                    } else {
+                        ""
+                    };
+                    tracing::warn!(%error, spans = n, hint, "OpenTelemetry export failed; the pipeline goes on (further failures are counted, not logged)");
                 }
             }
         }
@@ -253,9 +314,9 @@ impl SpanSink {
     pub(crate) fn batched<E: SpanExporter + 'static>(
         mut exporter: E,
         resource: &Resource,
-        max_queue_size: usize,
-        scheduled_delay: Duration,
+        config: &OtelConfig,
     ) -> std::io::Result<Self> {
+        let max_queue_size = config.max_queue_size;
         exporter.set_resource(resource);
         let (records, record_rx) = sync_channel(max_queue_size.max(1));
         let (control, control_rx) = sync_channel(16);
@@ -270,7 +331,11 @@ impl SpanSink {
             scope: InstrumentationScope::builder("llm-callbacks")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
-            scheduled_delay,
+            scheduled_delay: config.scheduled_delay,
+            budget: config
+                .max_export_bytes
+                .saturating_sub(crate::size::REQUEST_OVERHEAD)
+                .max(1),
         };
         let thread = std::thread::Builder::new()
             .name("llm-callbacks-otel-export".into())
@@ -288,12 +353,12 @@ impl SpanSink {
     /// The record of a span starting now, its strings cut at `cap`.
     pub(crate) fn record(
         &self,
-        cap: usize,
+        limits: SpanLimits,
         ids: (TraceId, SpanId, SpanId),
         kind: SpanKind,
         name: &str,
     ) -> Box<Record> {
-        self.pool.take(cap, ids, kind, name)
+        self.pool.take(limits, ids, kind, name)
     }
 
     /// Hands an ended span over; never blocks. When the queue is full the span is dropped and
@@ -322,7 +387,7 @@ impl SpanSink {
     }
 
     /// Sends `make(answer)` to the export thread and waits for the answer until `deadline`.
-    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Instant) -> bool {
+    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Option<Instant>) -> bool {
         let (answer, wait) = sync_channel(1);
         let pause = Duration::from_millis(1);
         send_before(&self.control, make(answer), deadline, pause)
@@ -331,15 +396,15 @@ impl SpanSink {
 
     /// Exports what is queued, waiting at most `timeout`; true when done in time.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.ask(Control::Flush, deadline) && self.counters.in_flight() == 0
     }
 
     /// Exports what is queued and stops the export thread, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         self.closed.store(true, Ordering::Release);
-        let deadline = Instant::now() + timeout;
-        let done = self.ask(|answer| Control::Shutdown(answer, timeout), deadline);
+        let deadline = deadline_after(timeout);
+        let done = self.ask(|answer| Control::Shutdown(answer, left(deadline)), deadline);
         let thread = self
             .thread
             .lock()
@@ -364,6 +429,10 @@ impl SpanSink {
             failed: c.failed.load(Ordering::Acquire),
             dropped: c.dropped.load(Ordering::Acquire),
             queued: c.in_flight(),
+            attributes_dropped: c.attributes_dropped.load(Ordering::Relaxed),
+            events_dropped: c.events_dropped.load(Ordering::Relaxed),
+            requests_split: c.requests_split.load(Ordering::Relaxed),
+            oversized: c.oversized.load(Ordering::Relaxed),
         }
     }
 }

@@ -7,29 +7,26 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
-use handler_core::{
-    AgentAction, AgentFinish, CallbackHandler, Category, ChainEnd, ChainError, ChainStart,
-    ChatModelStart, CustomEvent, HandlerOptions, HandlerResult, LlmEnd, LlmError, LlmStart,
-    RetrieverEnd, RetrieverError, RetrieverStart, Retry, RunContext, Text, ToolEnd, ToolError,
-    ToolStart, Uuid,
-};
+use handler_core::{RunContext, Uuid};
 use opentelemetry::trace::{SpanId, Status, TraceId};
 
 use crate::attributes::{Mapper, SpanKind};
+use crate::capture::Part;
 use crate::config::OtelConfig;
+use crate::deadline::{deadline_after, left};
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
-use crate::record::{Record, Values};
-use crate::runs::{OpenRuns, RecentTraces};
+use crate::record::{Record, SpanLimits, Values};
+use crate::runs::{Closed, ClosedRuns, OpenRuns, RecentRuns};
 use crate::semconv as k;
 
-/// How many ended runs' trace ids are remembered for late evaluations.
-const RECENT_TRACES: usize = 4096;
+/// `error.type` of an evaluation that failed.
+const EVALUATION_ERROR: &str = "evaluation_error";
 
 /// Exports runs as OpenTelemetry spans and evaluations as `gen_ai.evaluation.result` events
 /// (and Phoenix span annotations).
@@ -58,7 +55,7 @@ const RECENT_TRACES: usize = 4096;
 /// ```
 #[derive(Debug, Clone)]
 pub struct OtelHandler {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
@@ -66,9 +63,11 @@ pub(crate) struct Inner {
     config: OtelConfig,
     sink: Arc<SpanSink>,
     runs: OpenRuns,
-    recent: RecentTraces,
+    recent: RecentRuns,
     annotations: Option<PhoenixAnnotations>,
     untraced_runs: AtomicU64,
+    runs_expired: AtomicU64,
+    runs_evicted: AtomicU64,
     evaluations_on_span: AtomicU64,
     evaluations_late: AtomicU64,
     evaluations_unattached: AtomicU64,
@@ -105,13 +104,20 @@ pub struct ExportReport {
     pub spans: SpanReport,
     /// What became of the Phoenix annotations (all zero without Phoenix).
     pub annotations: AnnotationReport,
-    /// Runs not traced because too many were open at once.
+    /// Runs not traced (only with `max_open_runs` of 0).
     pub untraced_runs: u64,
+    /// Runs open longer than the time-to-live without an end: their spans were closed with
+    /// the error status "abandoned: no end event within ttl".
+    pub runs_expired: u64,
+    /// Runs closed (as abandoned) because the table of open runs was full and they were the
+    /// oldest.
+    pub runs_evicted: u64,
     /// Evaluations recorded as events of their run's open span.
     pub evaluations_on_span: u64,
     /// Evaluations that arrived after their run's span ended, recorded on a child span.
     pub evaluations_late: u64,
-    /// Evaluations that named no run, so could not be recorded.
+    /// Evaluations not recorded: they named no run, or a run this exporter has neither open
+    /// nor recently ended (another exporter's, or one forgotten).
     pub evaluations_unattached: u64,
 }
 
@@ -131,12 +137,14 @@ impl OtelHandler {
             inner: Arc::new_cyclic(|weak| Inner {
                 subscription: listen
                     .then(|| evaluation::subscribe(Arc::new(Listener(weak.clone())))),
-                runs: OpenRuns::new(config.max_open_runs),
-                recent: RecentTraces::new(RECENT_TRACES),
+                runs: OpenRuns::new(config.max_open_runs, config.run_ttl),
+                recent: RecentRuns::new(config.recent_runs),
                 config,
                 sink,
                 annotations,
                 untraced_runs: AtomicU64::new(0),
+                runs_expired: AtomicU64::new(0),
+                runs_evicted: AtomicU64::new(0),
                 evaluations_on_span: AtomicU64::new(0),
                 evaluations_late: AtomicU64::new(0),
                 evaluations_unattached: AtomicU64::new(0),
@@ -167,10 +175,11 @@ impl OtelHandler {
 
     /// Exports every ended span and sends every queued annotation, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> ExportReport {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
+        self.inner.close(self.inner.runs.expire());
         let mut complete = self.inner.sink.flush(timeout);
         if let Some(annotations) = &self.inner.annotations {
-            complete &= annotations.flush(deadline.saturating_duration_since(Instant::now()));
+            complete &= annotations.flush(left(deadline));
         }
         self.inner.report(complete)
     }
@@ -193,8 +202,16 @@ impl OtelHandler {
 }
 
 impl Inner {
-    fn mapper(&self) -> Mapper<'_> {
+    pub(crate) fn mapper(&self) -> Mapper<'_> {
         Mapper::new(&self.config)
+    }
+
+    fn limits(&self) -> SpanLimits {
+        SpanLimits {
+            attribute_len: self.config.max_attribute_len,
+            attributes: self.config.max_span_attributes,
+            events: self.config.max_span_events,
+        }
     }
 
     fn report(&self, complete: bool) -> ExportReport {
@@ -207,6 +224,8 @@ impl Inner {
                 .map(PhoenixAnnotations::report)
                 .unwrap_or_default(),
             untraced_runs: self.untraced_runs.load(Ordering::Relaxed),
+            runs_expired: self.runs_expired.load(Ordering::Relaxed),
+            runs_evicted: self.runs_evicted.load(Ordering::Relaxed),
             evaluations_on_span: self.evaluations_on_span.load(Ordering::Relaxed),
             evaluations_late: self.evaluations_late.load(Ordering::Relaxed),
             evaluations_unattached: self.evaluations_unattached.load(Ordering::Relaxed),
@@ -217,13 +236,12 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return self.report(true);
         }
-        let deadline = Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(Instant::now());
+        let deadline = deadline_after(timeout);
         let mut complete = self.sink.flush(timeout);
         if let Some(annotations) = &self.annotations {
-            complete &= annotations.shutdown(left());
+            complete &= annotations.shutdown(left(deadline));
         }
-        complete &= self.sink.shutdown(left());
+        complete &= self.sink.shutdown(left(deadline));
         let report = self.report(complete);
         if report.spans.dropped + report.spans.failed + report.annotations.dropped > 0 {
             tracing::warn!(?report, "OpenTelemetry exporter shut down with losses");
@@ -236,7 +254,7 @@ impl Inner {
         trace_id(run.root_id())
     }
 
-    fn start(
+    pub(crate) fn start(
         &self,
         run: &RunContext,
         kind: SpanKind,
@@ -250,67 +268,94 @@ impl Inner {
             .unwrap_or(kind.default_name());
         let parent = run.parent_run_id.map_or(SpanId::INVALID, span_id);
         let ids = (Self::trace_of(run), span_id(run.run_id), parent);
-        let mut record = self
-            .sink
-            .record(self.config.max_attribute_len, ids, kind, name);
+        let mut record = self.sink.record(self.limits(), ids, kind, name);
         let mapper = self.mapper();
         mapper.run(&mut record.values, run);
         fill(&mapper, &mut record.values);
-        if !self.runs.insert(run.run_id, record)
-            && self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0
-        {
-            tracing::warn!(
-                max_open_runs = self.config.max_open_runs,
-                "too many open runs: new runs are not traced (counted in the export report)"
-            );
+        match self.runs.insert(run.run_id, record) {
+            Ok(closed) => self.close(closed),
+            Err(_untraced) => {
+                if self.untraced_runs.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        "max_open_runs is 0: runs are not traced (counted in the export report)"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends the spans of runs closed without their end event (expired, or evicted from a
+    /// full table), with an error status; counted, the first of each kind logged.
+    fn close(&self, closed: ClosedRuns) {
+        for (run_id, mut record, why) in closed {
+            let (counter, description) = match why {
+                Closed::Expired => (&self.runs_expired, "abandoned: no end event within ttl"),
+                Closed::Evicted => (
+                    &self.runs_evicted,
+                    "abandoned: evicted, too many open runs (max_open_runs)",
+                ),
+            };
+            if counter.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    run_ttl = ?self.config.run_ttl,
+                    max_open_runs = self.config.max_open_runs,
+                    "{description}: its span is closed with an error status (counted in the export report; further ones are not logged)"
+                );
+            }
+            record.values.text(k::ERROR_TYPE, ErrorInfo::ABANDONED);
+            record.status = Status::error(description);
+            record.end_time = SystemTime::now();
+            self.recent.remember(run_id, record.trace_id);
+            self.sink.send(record);
         }
     }
 
     /// Adds an event to the open span of `run_id`, if any.
-    fn event(&self, run_id: Uuid, name: &'static str, values: Values) {
+    pub(crate) fn event(&self, run_id: Uuid, name: &'static str, values: Values) {
         self.runs.edit(run_id, |record| record.event(name, values));
     }
 
     /// Ends the span of `run`: `fill` writes its last values, outside any lock.
-    fn end(&self, run: &RunContext, status: Status, fill: impl FnOnce(&Mapper<'_>, &mut Record)) {
+    pub(crate) fn end(
+        &self,
+        run: &RunContext,
+        status: Status,
+        fill: impl FnOnce(&Mapper<'_>, &mut Record),
+    ) {
         let Some(mut record) = self.runs.remove(run.run_id) else {
             return;
         };
-        fill(&self.mapper(), &mut record);
         record.status = status;
+        fill(&self.mapper(), &mut record);
         record.end_time = SystemTime::now();
-        if record.trace_id != trace_id(run.run_id) {
-            self.recent.remember(run.run_id, record.trace_id);
-        }
+        self.recent.remember(run.run_id, record.trace_id);
         self.sink.send(record);
     }
 
-    fn fail(
+    pub(crate) fn fail(
         &self,
         run: &RunContext,
         error: &ErrorInfo,
         fill: impl FnOnce(&Mapper<'_>, &mut Record),
     ) {
-        let status = Status::error(format!("{}: {}", error.kind, error.message));
-        self.end(run, status, |mapper, record| {
+        self.end(run, Status::Unset, |mapper, record| {
             fill(mapper, record);
             record.values.text(k::ERROR_TYPE, &error.kind);
-            let mut exception = mapper.event_values();
-            exception.text("exception.type", &error.kind);
-            exception.text("exception.message", &error.message);
+            let (status, exception) = mapper.failure(error);
             record.event("exception", exception);
+            record.status = status;
         });
     }
 
     /// Ends a chain's or a tool's span with its outputs.
-    fn end_with_outputs(&self, run: &RunContext, outputs: &serde_json::Value) {
+    pub(crate) fn end_with_outputs(&self, run: &RunContext, outputs: &serde_json::Value) {
         self.end(run, Status::Unset, |m, record| {
             m.outputs(&mut record.values, outputs);
         });
     }
 
     /// An agent step: an event on the chain's span, which becomes an AGENT span.
-    fn agent_step(&self, run_id: Uuid, name: &'static str, values: Values) {
+    pub(crate) fn agent_step(&self, run_id: Uuid, name: &'static str, values: Values) {
         self.runs.edit(run_id, |record| {
             if record.kind == SpanKind::Chain {
                 record.kind = SpanKind::Agent;
@@ -319,16 +364,11 @@ impl Inner {
         });
     }
 
+    /// Records an evaluation of a run this handler has open or recently ended; any other is
+    /// counted as unattached and never exported (it may be another exporter's tenant's).
     fn record_evaluation(&self, result: &EvaluationResult) {
         let Some(run_id) = result.run_id else {
-            if self.evaluations_unattached.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!(
-                    evaluator = %result.evaluator,
-                    check = %result.name,
-                    "an evaluation names no run, so it cannot be exported (counted in the export report)"
-                );
-            }
-            return;
+            return self.unattached(result, "it names no run");
         };
         let mut values = Some(self.evaluation_values(result));
         let on_span = self.runs.edit(run_id, |record| {
@@ -338,37 +378,52 @@ impl Inner {
         });
         if on_span {
             self.evaluations_on_span.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.late_evaluation(run_id, result);
+        } else if let Some(trace) = self.recent.get(run_id) {
+            self.late_evaluation(run_id, trace, result);
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
+        } else {
+            return self.unattached(
+                result,
+                "its run was not traced by this exporter (or was forgotten)",
+            );
         }
         if let Some(annotations) = &self.annotations {
-            annotations.send(annotation(run_id, result));
+            annotations.send(self.annotation(run_id, result));
         }
     }
 
     /// A span cannot take events once ended, so a late evaluation becomes a short child span
     /// of the graded one, carrying the `gen_ai.evaluation.result` event (and its attributes,
     /// for backends that show attributes but not events).
-    fn late_evaluation(&self, run_id: Uuid, result: &EvaluationResult) {
-        let trace = result
-            .root_run_id
-            .map(trace_id)
-            .or_else(|| self.recent.get(run_id))
-            .unwrap_or_else(|| trace_id(run_id));
+    fn late_evaluation(&self, run_id: Uuid, trace: TraceId, result: &EvaluationResult) {
         let ids = (trace, span_id(Uuid::new_v4()), span_id(run_id));
         let name = format!("{}.{}", result.evaluator, result.name);
         let values = self.evaluation_values(result);
         let mut record = Box::new(Record::new(ids, SpanKind::Evaluator, &name, values));
         record.event(k::GEN_AI_EVALUATION_RESULT, self.evaluation_values(result));
         if let Some(error) = &result.error {
-            record.status = Status::error(error.clone());
+            let message = self.mapper().content_string(Part::Other, error);
+            record.status = Status::error(message.unwrap_or_else(|| EVALUATION_ERROR.to_owned()));
         }
         self.sink.send(record);
     }
 
+    fn unattached(&self, result: &EvaluationResult, why: &str) {
+        if self.evaluations_unattached.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                evaluator = %result.evaluator,
+                check = %result.name,
+                why,
+                "an evaluation is not exported (counted as unattached in the export report; further ones are not logged)"
+            );
+        }
+    }
+
+    /// An evaluation's attributes: name, evaluator, score and label always; explanation and
+    /// error message only when content is captured.
     fn evaluation_values(&self, result: &EvaluationResult) -> Values {
-        let mut out = self.mapper().event_values();
+        let mapper = self.mapper();
+        let mut out = mapper.event_values();
         out.text(k::GEN_AI_EVALUATION_NAME, &result.name);
         out.text(k::EVALUATION_EVALUATOR, &result.evaluator);
         if let Some(score) = result.score {
@@ -378,222 +433,56 @@ impl Inner {
             out.text(k::GEN_AI_EVALUATION_SCORE_LABEL, label);
         }
         if let Some(explanation) = &result.explanation {
-            out.text(k::GEN_AI_EVALUATION_EXPLANATION, explanation);
+            mapper.content(
+                &mut out,
+                Part::Other,
+                k::GEN_AI_EVALUATION_EXPLANATION,
+                explanation,
+            );
         }
         if let Some(error) = &result.error {
-            out.text(k::ERROR_TYPE, error);
+            out.static_text(k::ERROR_TYPE, EVALUATION_ERROR);
+            mapper.content(&mut out, Part::Other, k::EVALUATION_ERROR_MESSAGE, error);
         }
         out
     }
-}
 
-fn annotation(run_id: Uuid, result: &EvaluationResult) -> Annotation {
-    let mut metadata = result.metadata.clone();
-    metadata.insert("evaluator".into(), result.evaluator.clone().into());
-    let (label, explanation) = match &result.error {
-        Some(error) => (Some("error".to_owned()), Some(error.clone())),
-        None => (result.label.clone(), result.explanation.clone()),
-    };
-    Annotation {
-        span_id: span_id(run_id).to_string(),
-        name: result.name.clone(),
-        annotator_kind: "LLM",
-        result: AnnotationResult {
-            label,
-            score: result.score,
-            explanation,
-        },
-        metadata: serde_json::Value::Object(metadata),
-        identifier: String::new(),
+    /// The Phoenix annotation of an evaluation, its explanation (or error message) only when
+    /// content is captured.
+    fn annotation(&self, run_id: Uuid, result: &EvaluationResult) -> Annotation {
+        let mapper = self.mapper();
+        let mut metadata = result.metadata.clone();
+        metadata.insert("evaluator".into(), result.evaluator.clone().into());
+        let (label, explanation) = match &result.error {
+            Some(error) => (
+                Some("error".to_owned()),
+                mapper.content_string(Part::Other, error),
+            ),
+            None => (
+                result.label.clone(),
+                result
+                    .explanation
+                    .as_deref()
+                    .and_then(|e| mapper.content_string(Part::Other, e)),
+            ),
+        };
+        Annotation {
+            span_id: span_id(run_id).to_string(),
+            name: result.name.clone(),
+            annotator_kind: "LLM",
+            result: AnnotationResult {
+                label,
+                score: result.score,
+                explanation,
+            },
+            metadata: serde_json::Value::Object(metadata),
+            identifier: String::new(),
+        }
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown(self.config.shutdown_timeout);
-    }
-}
-
-fn serialized_name(serialized: Option<&handler_core::payload::Serialized>) -> Option<&str> {
-    serialized.and_then(|s| s.name.as_deref())
-}
-
-impl CallbackHandler for OtelHandler {
-    fn name(&self) -> &str {
-        crate::PLUGIN_NAME
-    }
-
-    /// Tokens are not dispatched here: the core counts them, and the end of the run carries
-    /// the count and the time to first token.
-    fn options(&self) -> HandlerOptions {
-        HandlerOptions::new().ignore(Category::LlmNewToken)
-    }
-
-    fn on_llm_start(&self, event: &LlmStart<'_>) -> HandlerResult {
-        let serialized = event.serialized;
-        self.inner.start(
-            event.run,
-            SpanKind::Llm,
-            serialized_name(serialized),
-            |m, out| {
-                m.model(out, serialized, false);
-                if let Some(prompt) = event.prompts.first() {
-                    m.prompt(out, prompt);
-                }
-            },
-        );
-        Ok(())
-    }
-
-    fn on_chat_model_start(&self, event: &ChatModelStart<'_>) -> HandlerResult {
-        let serialized = event.serialized;
-        self.inner.start(
-            event.run,
-            SpanKind::Llm,
-            serialized_name(serialized),
-            |m, out| {
-                m.model(out, serialized, true);
-                if let Some(messages) = event.messages.first() {
-                    m.messages(out, messages);
-                }
-            },
-        );
-        Ok(())
-    }
-
-    fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, record| {
-            record.stream = *event.stream;
-            m.llm_end(&mut record.values, event.response);
-        });
-        Ok(())
-    }
-
-    fn on_llm_error(&self, event: &LlmError<'_>) -> HandlerResult {
-        self.inner.fail(event.run, event.error, |m, record| {
-            record.stream = *event.stream;
-            if let Some(response) = event.response {
-                m.llm_end(&mut record.values, response);
-            }
-        });
-        Ok(())
-    }
-
-    fn on_chain_start(&self, event: &ChainStart<'_>) -> HandlerResult {
-        let kind = match event.run.run_type.as_deref() {
-            Some("agent") => SpanKind::Agent,
-            _ => SpanKind::Chain,
-        };
-        self.inner.start(
-            event.run,
-            kind,
-            serialized_name(event.serialized),
-            |m, out| m.chain_start(out, event.inputs),
-        );
-        Ok(())
-    }
-
-    fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
-        self.inner.end_with_outputs(event.run, event.outputs);
-        Ok(())
-    }
-
-    fn on_chain_error(&self, event: &ChainError<'_>) -> HandlerResult {
-        self.inner.fail(event.run, event.error, |_, _| {});
-        Ok(())
-    }
-
-    fn on_tool_start(&self, event: &ToolStart<'_>) -> HandlerResult {
-        let name = event
-            .run
-            .name
-            .as_deref()
-            .or(serialized_name(event.serialized))
-            .unwrap_or("tool");
-        self.inner
-            .start(event.run, SpanKind::Tool, Some(name), |m, out| {
-                m.tool_start(out, name, event.serialized, event.input, event.inputs);
-            });
-        Ok(())
-    }
-
-    fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
-        self.inner.end_with_outputs(event.run, event.output);
-        Ok(())
-    }
-
-    fn on_tool_error(&self, event: &ToolError<'_>) -> HandlerResult {
-        self.inner.fail(event.run, event.error, |_, _| {});
-        Ok(())
-    }
-
-    fn on_retriever_start(&self, event: &RetrieverStart<'_>) -> HandlerResult {
-        let name = serialized_name(event.serialized);
-        self.inner
-            .start(event.run, SpanKind::Retriever, name, |m, out| {
-                m.retriever_start(out, event.query);
-            });
-        Ok(())
-    }
-
-    fn on_retriever_end(&self, event: &RetrieverEnd<'_>) -> HandlerResult {
-        self.inner.end(event.run, Status::Unset, |m, record| {
-            m.documents(&mut record.values, event.documents);
-        });
-        Ok(())
-    }
-
-    fn on_retriever_error(&self, event: &RetrieverError<'_>) -> HandlerResult {
-        self.inner.fail(event.run, event.error, |_, _| {});
-        Ok(())
-    }
-
-    fn on_agent_action(&self, event: &AgentAction<'_>) -> HandlerResult {
-        let values = self
-            .inner
-            .mapper()
-            .agent_action(event.tool, event.tool_input, event.log);
-        self.inner
-            .agent_step(event.run.run_id, "agent_action", values);
-        Ok(())
-    }
-
-    fn on_agent_finish(&self, event: &AgentFinish<'_>) -> HandlerResult {
-        let values = self
-            .inner
-            .mapper()
-            .agent_finish(event.return_values, event.log);
-        self.inner
-            .agent_step(event.run.run_id, "agent_finish", values);
-        Ok(())
-    }
-
-    fn on_retry(&self, event: &Retry<'_>) -> HandlerResult {
-        let state = event.state;
-        let mut values = self.inner.mapper().event_values();
-        values.i64("retry.attempt", i64::from(state.attempt));
-        values.f64("retry.idle_for_secs", state.idle_for_secs);
-        let outcome = serde_json::to_value(&state.outcome).unwrap_or_default();
-        values.json("retry.outcome", &outcome);
-        self.inner.event(event.run.run_id, "retry", values);
-        Ok(())
-    }
-
-    fn on_text(&self, event: &Text<'_>) -> HandlerResult {
-        let mut values = self.inner.mapper().event_values();
-        // Text a run prints is output: hidden with the outputs.
-        if !self.inner.config.hide_outputs {
-            values.text("text", event.text);
-        }
-        self.inner.event(event.run.run_id, "text", values);
-        Ok(())
-    }
-
-    fn on_custom_event(&self, event: &CustomEvent<'_>) -> HandlerResult {
-        let mut values = self.inner.mapper().event_values();
-        values.text("custom_event.name", event.name);
-        values.json("custom_event.data", event.data);
-        self.inner.event(event.run.run_id, "custom_event", values);
-        Ok(())
     }
 }

@@ -15,6 +15,15 @@
 //!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
 //!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
 //!   ended, and, with Phoenix configured, span annotations in Phoenix.
+//! - Content (prompts, messages, outputs, documents, tool arguments, error messages,
+//!   explanations, custom data) is exported only when capture is on
+//!   ([`OtelHandlerBuilder::capture_content`], or
+//!   `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`), through the user's
+//!   [`Redactor`] when there is one; names, kinds, timings, scores, token counts and error
+//!   types always are. Each exporter records only the evaluations of its own runs.
+//! - Bounded everywhere: open runs (count and time-to-live), ended runs remembered, attributes
+//!   and events per span, bytes per export request, the queues; every cut is counted in the
+//!   [`ExportReport`].
 //! - The event thread does no I/O and never waits for the export thread. It writes each span's
 //!   values into two reused buffers and moves the ended span into a bounded queue; one export thread turns the
 //!   spans into OpenTelemetry's types and exports them in batches. Drops are counted
@@ -52,8 +61,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod annotate;
 mod attributes;
 mod builder;
+mod callbacks;
+mod capture;
 mod config;
 mod deadline;
 mod error;
@@ -65,12 +77,17 @@ mod plugin;
 mod record;
 mod runs;
 pub mod semconv;
+mod size;
+mod values;
 
 pub use attributes::SpanKind;
 pub use builder::OtelHandlerBuilder;
+pub use capture::{Redactor, SAFE_INVOCATION_PARAMETERS};
 pub use config::{
-    DEFAULT_MAX_ATTRIBUTE_LEN, DEFAULT_MAX_OPEN_RUNS, DEFAULT_MAX_PENDING_ANNOTATIONS,
-    DEFAULT_MAX_QUEUE_SIZE, DEFAULT_SERVICE_NAME, OtelConfig, env, parse_headers, traces_url,
+    DEFAULT_MAX_ATTRIBUTE_LEN, DEFAULT_MAX_EXPORT_BYTES, DEFAULT_MAX_OPEN_RUNS,
+    DEFAULT_MAX_PENDING_ANNOTATIONS, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_SPAN_ATTRIBUTES,
+    DEFAULT_MAX_SPAN_EVENTS, DEFAULT_RECENT_RUNS, DEFAULT_RUN_TTL, DEFAULT_SERVICE_NAME,
+    OtelConfig, env, parse_headers, traces_url,
 };
 pub use error::OtelError;
 pub use export::SpanReport;

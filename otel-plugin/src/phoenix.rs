@@ -2,26 +2,24 @@
 //! thread of their own through a bounded queue, so the scores show in Phoenix's UI beside the
 //! run they grade.
 //!
-//! Phoenix refuses an annotation of a span it has not received yet, so the worker first has
-//! the span queue flushed, and retries a refused batch a few times with growing pauses.
+//! Callers never wait: recording queues without blocking, and a flush holds no lock while it
+//! waits. The worker ([`annotate`](crate::annotate)) sends the configured auth, and keeps one
+//! bad annotation from failing the others in its batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::deadline::{answered_before, send_before};
+use crate::annotate::Worker;
+use crate::config::OtelConfig;
+use crate::deadline::{answered_before, deadline_after, send_before};
 use crate::error::OtelError;
 use crate::export::SpanSink;
-
-/// Annotations sent in one request at most.
-const MAX_BATCH: usize = 100;
-/// Attempts for a batch Phoenix refuses because its spans are not there yet.
-const ATTEMPTS: u32 = 5;
 
 /// One annotation, as Phoenix's REST API takes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +40,7 @@ pub(crate) struct AnnotationResult {
     pub explanation: Option<String>,
 }
 
-enum Message {
+pub(crate) enum Message {
     Annotate(Box<Annotation>),
     Flush(SyncSender<()>),
 }
@@ -52,17 +50,22 @@ enum Message {
 pub struct AnnotationReport {
     /// Annotations Phoenix accepted.
     pub sent: u64,
-    /// Annotations Phoenix refused or could not be reached for.
+    /// Annotations that did not reach Phoenix: unreachable, too slow, refusing the
+    /// credentials (401/403), or failing (5xx).
     pub failed: u64,
+    /// Annotations Phoenix refused one by one (e.g. for a span it does not have); the others
+    /// of their batch were sent.
+    pub rejected: u64,
     /// Annotations dropped because the queue was full.
     pub dropped: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters {
-    sent: AtomicU64,
-    failed: AtomicU64,
-    dropped: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) sent: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 /// The annotation queue and its worker.
@@ -77,23 +80,14 @@ impl PhoenixAnnotations {
     /// Starts the worker posting to `{base_url}/v1/span_annotations`.
     pub(crate) fn start(
         base_url: &str,
+        config: &OtelConfig,
         sink: Arc<SpanSink>,
-        max_pending: usize,
-        timeout: Duration,
     ) -> Result<Self, OtelError> {
-        let url = format!(
-            "{}/v1/span_annotations?sync=true",
-            base_url.trim_end_matches('/')
-        );
-        let (sender, receiver) = std::sync::mpsc::sync_channel(max_pending.max(1));
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel(config.max_pending_annotations.max(1));
         let (finished, done) = std::sync::mpsc::sync_channel(1);
         let counters = Arc::new(Counters::default());
-        let worker = Worker {
-            url,
-            sink,
-            timeout,
-            counters: counters.clone(),
-        };
+        let worker = Worker::new(base_url, config, sink, counters.clone());
         let handle = std::thread::Builder::new()
             .name("otel-phoenix".into())
             .spawn(move || {
@@ -111,14 +105,20 @@ impl PhoenixAnnotations {
         })
     }
 
+    /// The sender, cloned so that no lock is held while it is used.
+    fn sender(&self) -> Option<SyncSender<Message>> {
+        self.sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Queues an annotation; never blocks. A full queue drops it, counted and logged.
     pub(crate) fn send(&self, annotation: Annotation) {
-        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-        let result = match &*sender {
-            Some(sender) => sender.try_send(Message::Annotate(Box::new(annotation))),
-            None => Err(TrySendError::Disconnected(Message::Annotate(Box::new(
-                annotation,
-            )))),
+        let message = Message::Annotate(Box::new(annotation));
+        let result = match self.sender() {
+            Some(sender) => sender.try_send(message),
+            None => Err(TrySendError::Disconnected(message)),
         };
         if let Err(error) = result {
             let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -135,14 +135,14 @@ impl PhoenixAnnotations {
         }
     }
 
-    /// Waits until what is queued now has been sent, at most `timeout`; true when done.
+    /// Waits until what is queued now has been sent, at most `timeout`; true when done. Holds
+    /// no lock while waiting: recording goes on meanwhile.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let (reply, wait) = std::sync::mpsc::sync_channel(1);
-        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(sender) = sender.clone() else {
+        let Some(sender) = self.sender() else {
             return true;
         };
-        let deadline = Instant::now() + timeout;
+        let (reply, wait) = std::sync::mpsc::sync_channel(1);
+        let deadline = deadline_after(timeout);
         // The queue may be full: retry until the deadline rather than block.
         let pause = Duration::from_millis(5);
         send_before(&sender, Message::Flush(reply), deadline, pause)
@@ -151,120 +151,27 @@ impl PhoenixAnnotations {
 
     /// Sends what is queued and stops the worker, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        // Disconnecting lets the worker drain the queue and return.
+        // Disconnecting lets the worker drain the queue and return (once flushes still
+        // holding a clone of the sender are done).
         drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
         let Some((handle, done)) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take()
         else {
             return true;
         };
-        match done.recv_timeout(timeout) {
-            Ok(()) => {
-                let _ = handle.join();
-                true
-            }
-            Err(_) => {
-                tracing::warn!("Phoenix annotations still pending at shutdown; left behind");
-                false
-            }
+        if answered_before(&done, deadline_after(timeout)) {
+            let _ = handle.join();
+            return true;
         }
+        tracing::warn!("Phoenix annotations still pending at shutdown; left behind");
+        false
     }
 
     pub(crate) fn report(&self) -> AnnotationReport {
         AnnotationReport {
             sent: self.counters.sent.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
+            rejected: self.counters.rejected.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
-        }
-    }
-}
-
-struct Worker {
-    url: String,
-    sink: Arc<SpanSink>,
-    timeout: Duration,
-    counters: Arc<Counters>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    data: &'a [Annotation],
-}
-
-impl Worker {
-    fn run(self, receiver: Receiver<Message>) {
-        let client = match reqwest::blocking::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(5)))
-            .build()
-        {
-            Ok(client) => Some(client),
-            Err(error) => {
-                tracing::warn!(%error, "cannot build the HTTP client for Phoenix annotations");
-                None
-            }
-        };
-        let mut batch = Vec::new();
-        let mut waiters = Vec::new();
-        while let Ok(first) = receiver.recv() {
-            let mut next = Some(first);
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Annotate(annotation) => batch.push(*annotation),
-                    Message::Flush(reply) => waiters.push(reply),
-                }
-                if batch.len() < MAX_BATCH {
-                    next = receiver.try_recv().ok();
-                }
-            }
-            if !batch.is_empty() {
-                match &client {
-                    Some(client) => self.send(client, &batch),
-                    None => {
-                        self.counters
-                            .failed
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    }
-                }
-                batch.clear();
-            }
-            for reply in waiters.drain(..) {
-                let _ = reply.send(());
-            }
-        }
-    }
-
-    fn send(&self, client: &reqwest::blocking::Client, batch: &[Annotation]) {
-        let n = batch.len() as u64;
-        let mut pause = Duration::from_millis(200);
-        for attempt in 1..=ATTEMPTS {
-            // The spans must reach Phoenix before their annotations.
-            self.sink.flush(self.timeout);
-            let response = client.post(&self.url).json(&Body { data: batch }).send();
-            let failure = match response {
-                Ok(response) if response.status().is_success() => {
-                    self.counters.sent.fetch_add(n, Ordering::Relaxed);
-                    return;
-                }
-                Ok(response) if response.status().as_u16() == 404 && attempt < ATTEMPTS => {
-                    std::thread::sleep(pause);
-                    pause *= 2;
-                    continue;
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let body = response.text().unwrap_or_default();
-                    format!("{status}: {}", body.chars().take(300).collect::<String>())
-                }
-                Err(error) => error.to_string(),
-            };
-            self.counters.failed.fetch_add(n, Ordering::Relaxed);
-            tracing::warn!(
-                error = %failure,
-                annotations = n,
-                url = %self.url,
-                "Phoenix did not take the annotations"
-            );
-            return;
         }
     }
 }

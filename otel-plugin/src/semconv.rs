@@ -81,5 +81,7 @@ pub const TIME_TO_FIRST_TOKEN_MS: &str = "llm_callbacks.time_to_first_token_ms";
 pub const FIRST_TOKEN_EVENT: &str = "first_token";
 /// Who graded (`uptrain`), on evaluation events.
 pub const EVALUATION_EVALUATOR: &str = "llm_callbacks.evaluation.evaluator";
+/// An evaluation's error message (when content is captured).
+pub const EVALUATION_ERROR_MESSAGE: &str = "llm_callbacks.evaluation.error";
 /// The resource attribute naming Phoenix's project.
 pub const PROJECT_NAME: &str = "openinference.project.name";

@@ -26,6 +26,7 @@ fn setup()
     // so that tests running side by side cannot see each other's.
     let otel = OtelHandler::builder()
         .exporter(spans.clone())
+        .capture_content(true)
         .listen(false)
         .build()?;
     let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
@@ -363,7 +364,8 @@ fn evaluations_are_events_on_open_spans_and_child_spans_after_the_end() -> TestR
     assert_eq!(late.parent_span_id, ids::span_id(llm_id));
     assert_eq!(late.span_context.trace_id(), ids::trace_id(chain_id));
     assert_eq!(text(late, "openinference.span.kind"), "EVALUATOR");
-    assert_eq!(text(late, "error.type"), "the judge timed out");
+    assert_eq!(text(late, "error.type"), "evaluation_error");
+    assert_eq!(late.status, Status::error("the judge timed out"));
     assert_eq!(late.events[0].name, "gen_ai.evaluation.result");
 
     let report = otel.report();
