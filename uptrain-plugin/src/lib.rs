@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod checks;
 mod config;
 mod error;
 mod evaluation;
@@ -49,6 +50,11 @@ mod row;
 mod uptrain_api;
 
 pub use check::{Check, Polarity, UnknownCheck};
+pub use checks::{
+    ConversationGuidelineAdherence, ConversationNumberOfTurns, ConversationObjective,
+    ConversationSatisfaction, CritiqueTone, CustomPromptEval, GuidelineAdherence,
+    JailbreakDetection, MatchMethod, ParametricCheck, QueryResolution, ResponseMatching,
+};
 pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
