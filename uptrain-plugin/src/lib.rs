@@ -39,6 +39,7 @@ mod config;
 mod error;
 mod evaluation;
 mod evaluator;
+mod flow_checks;
 mod handler;
 mod http;
 mod judge;
@@ -59,6 +60,7 @@ pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Time
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
+pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
 pub use handler::{
     ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
     UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
