@@ -149,3 +149,43 @@ pub(crate) fn fact_rows(row: &Row) -> (Row, Row) {
     };
     (make(&response, &truth), make(&truth, &response))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_is_uptrains_weighted_mean() {
+        for (p, r, want) in [
+            (1.0, 1.0, 1.0),
+            (0.0, 1.0, 0.0),
+            (1.0, 0.0, 0.0),
+            (0.5, 1.0, 0.8),
+        ] {
+            assert!(
+                (ResponseMatching::combine(p, r) - want).abs() < 1e-12,
+                "{p} {r}"
+            );
+        }
+        assert_eq!(ResponseMatching::combine(0.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn lcs_counts_words_in_order() {
+        let words = |s: &str| tokens(s);
+        assert_eq!(lcs(&words("a b c d"), &words("a c d")), 3);
+        assert_eq!(lcs(&words("d c b a"), &words("a b c d")), 1);
+        assert_eq!(lcs(&words(""), &words("a")), 0);
+    }
+
+    #[test]
+    fn methods_travel_by_uptrains_names() {
+        let wire = serde_json::to_value(ResponseMatching::new(MatchMethod::Lexical)).unwrap();
+        assert_eq!(wire["method"], "rouge");
+        let lexical: ResponseMatching =
+            serde_json::from_value(serde_json::json!({"method": "lexical"})).unwrap();
+        assert_eq!(lexical.method(), MatchMethod::Lexical);
+        let default: ResponseMatching = serde_json::from_str("{}").unwrap();
+        assert_eq!(default.method(), MatchMethod::Llm);
+    }
+}

@@ -37,6 +37,17 @@ pub(crate) fn single_ask(check: &Check, row: &Row) -> Option<Ask> {
     })
 }
 
+/// Every judge call of a check that is asked through [`Ask`]s (all but response matching's
+/// LLM method, which reuses factual accuracy's prompts): one per aspect for
+/// `critique_language`, none for `question_completeness`.
+#[cfg(test)]
+pub(crate) fn asks(check: &Check, row: &Row) -> Vec<Ask> {
+    match check {
+        Check::CritiqueLanguage => tone::critique_language(row),
+        other => single_ask(other, row).into_iter().collect(),
+    }
+}
+
 /// The result of one answered [`Ask`] for `check` under `key`.
 fn result(check: &Check, outcome: Result<(f64, String), CheckError>) -> CheckResult {
     let counted = matches!(
@@ -136,3 +147,7 @@ impl Run<'_> {
         ])
     }
 }
+
+#[cfg(test)]
+#[path = "beyond_tests.rs"]
+mod tests;
