@@ -331,17 +331,26 @@ mod tests {
             let _ = facts(&text, 5);
             let _ = verdicts(&text);
             let _ = score(&text);
+            let _ = rating(&text, 1, 5);
+            let _ = turns(&text);
+            let _ = named(&text, &[("yes".to_owned(), 1.0)]);
         }
 
         #[test]
         fn parsers_never_panic_on_json_like_text(
-            text in r#"[ \{\}\[\]":,ABCabc0-9.\-yesnoChoiceFactsResultJudgementScore]{0,80}"#
+            text in r#"[ \{\}\[\]":,ABCabc0-9.\-yesnoChoiceFactsResultJudgementScoreTurns]{0,80}"#
         ) {
             let _ = graded(&text, &abc());
             let _ = facts(&text, 5);
             let _ = verdicts(&text);
             if let Ok((s, _)) = score(&text) {
                 prop_assert!((0.0..=1.0).contains(&s));
+            }
+            if let Ok((s, _)) = rating(&text, 1, 5) {
+                prop_assert!([0.2, 0.4, 0.6, 0.8, 1.0].contains(&s));
+            }
+            if let Ok((n, _)) = turns(&text) {
+                prop_assert!(n >= 0.0 && n.fract() == 0.0);
             }
         }
 

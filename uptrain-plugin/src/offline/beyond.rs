@@ -1,7 +1,6 @@
 //! Offline results per check: the RAG family's lexical methods, the estimates that exist for
 //! the checks beyond it, and "needs a judge" for the rest.
 
-use super::lexical::words;
 use super::methods::{self, HEURISTIC};
 use crate::check::Check;
 use crate::checks::ParametricCheck;
@@ -93,9 +92,7 @@ fn needs_judge(check: &Check) -> CheckResult {
 /// 1.0 when the question holds an injection phrase, else 0.0.
 fn prompt_injection(check: &Check, row: &Row) -> CheckResult {
     let question = row::text(row, "question").to_lowercase();
-    let question = words(&question).len().max(1);
-    let text = row::text(row, "question").to_lowercase();
-    let (score, why) = match INJECTIONS.iter().find(|p| text.contains(*p)) {
+    let (score, why) = match INJECTIONS.iter().find(|p| question.contains(*p)) {
         Some(phrase) => (
             1.0,
             format!("{HEURISTIC}: the question holds the injection phrase \"{phrase}\"."),
@@ -103,8 +100,8 @@ fn prompt_injection(check: &Check, row: &Row) -> CheckResult {
         None => (
             0.0,
             format!(
-                "{HEURISTIC}: none of {} known injection phrases in the question's {question} \
-                 content words.",
+                "{HEURISTIC}: the question holds none of {} known injection phrases; an \
+                 attempt in other words goes unseen.",
                 INJECTIONS.len()
             ),
         ),
