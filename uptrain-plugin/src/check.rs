@@ -308,6 +308,26 @@ impl Check {
     }
 }
 
+/// Why `checks` cannot run together, if two different checks would write the same output key
+/// (two guidelines under one name, two matching methods), which would hide one of them.
+pub(crate) fn key_clash(checks: &[Check]) -> Option<String> {
+    let mut seen: Vec<(String, &Check)> = Vec::new();
+    for check in checks {
+        for key in check.output_keys() {
+            match seen.iter().find(|(k, _)| *k == key) {
+                Some((_, other)) if *other != check => {
+                    return Some(format!(
+                        "{other} and {check} both write score_{key}: give them different names \
+                         or run them in separate requests"
+                    ));
+                }
+                _ => seen.push((key, check)),
+            }
+        }
+    }
+    None
+}
+
 /// `snake_case` as "Title Case".
 pub(crate) fn title_case(key: &str) -> String {
     key.split('_')
@@ -428,6 +448,22 @@ mod tests {
         assert_eq!(Check::CritiqueLanguage.score_key(), "score_fluency");
         assert_eq!(Check::PromptInjection.polarity(), Polarity::HigherIsWorse);
         assert_eq!(label("fluency"), "Fluency");
+        assert_eq!(label("refund_adherence"), "Refund Adherence");
+    }
+
+    #[test]
+    fn two_checks_writing_one_key_clash() {
+        use crate::checks::{GuidelineAdherence, MatchMethod, ResponseMatching};
+        let a = Check::from(GuidelineAdherence::new("Be brief.", "style"));
+        let b = Check::from(GuidelineAdherence::new("Be kind.", "style"));
+        let c = Check::from(GuidelineAdherence::new("Be kind.", "tone"));
+        let why = key_clash(&[a.clone(), b]).unwrap();
+        assert!(why.contains("score_style_adherence"), "{why}");
+        assert_eq!(key_clash(&[a.clone(), c, a]), None);
+        let llm = Check::from(ResponseMatching::default());
+        let exact = Check::from(ResponseMatching::new(MatchMethod::Exact));
+        assert!(key_clash(&[llm, exact]).is_some());
+        assert_eq!(key_clash(&Check::ALL), None);
         assert_eq!(label("context_relevance"), "Context Relevance");
     }
 }

@@ -106,7 +106,9 @@ impl FlowChecks {
         for check in &checks {
             fits(flow, check)?;
         }
-        *self.slot(flow) = crate::row::dedup_checks(&checks);
+        let checks = crate::row::dedup_checks(&checks);
+        together(flow, &checks)?;
+        *self.slot(flow) = checks;
         Ok(())
     }
 
@@ -115,10 +117,13 @@ impl FlowChecks {
     pub fn add(&mut self, flow: Flow, check: impl Into<Check>) -> Result<(), ConfigValueError> {
         let check = check.into();
         fits(flow, &check)?;
-        let slot = self.slot(flow);
-        if !slot.contains(&check) {
-            slot.push(check);
+        if self.get(flow).contains(&check) {
+            return Ok(());
         }
+        let mut checks = self.get(flow).to_vec();
+        checks.push(check);
+        together(flow, &checks)?;
+        *self.slot(flow) = checks;
         Ok(())
     }
 
@@ -179,6 +184,17 @@ fn fits(flow: Flow, check: &Check) -> Result<(), ConfigValueError> {
     ))
 }
 
+/// Refuses checks that would write the same output key.
+fn together(flow: Flow, checks: &[Check]) -> Result<(), ConfigValueError> {
+    match crate::check::key_clash(checks) {
+        None => Ok(()),
+        Some(reason) => {
+            let names: Vec<String> = checks.iter().map(ToString::to_string).collect();
+            Err(invalid(flow, &names.join(", "), &reason))
+        }
+    }
+}
+
 fn invalid(flow: Flow, value: &str, expected: &str) -> ConfigValueError {
     ConfigValueError {
         name: env_name(flow),
@@ -234,5 +250,13 @@ mod tests {
             .unwrap_err();
         assert!(err.expected.contains("empty"), "{err}");
         assert_eq!(checks, FlowChecks::default());
+        checks
+            .add(Flow::Rag, GuidelineAdherence::new("Be brief.", "style"))
+            .unwrap();
+        let err = checks
+            .add(Flow::Rag, GuidelineAdherence::new("Be kind.", "style"))
+            .unwrap_err();
+        assert!(err.expected.contains("score_style_adherence"), "{err}");
+        assert_eq!(checks.get(Flow::Rag).len(), 4);
     }
 }

@@ -68,6 +68,12 @@ pub fn validate(rows: &[Row], checks: &[Check]) -> Result<(), EvaluationError> {
             }));
         }
     }
+    if let Some(reason) = crate::check::key_clash(checks) {
+        return Err(EvaluationError::Config(ConfigError::Invalid {
+            name: "checks",
+            reason,
+        }));
+    }
     let mut keys: Vec<&str> = Vec::new();
     for check in checks {
         for key in check.required_keys() {
@@ -203,6 +209,17 @@ mod tests {
         assert!(validate(&[bad], &[Check::ValidResponse]).is_err());
         let bad_items = obj(json!({"question": "q", "variants": ["a", 1]}));
         assert!(validate(&[bad_items], &[Check::MultiQueryAccuracy]).is_err());
+    }
+
+    #[test]
+    fn checks_writing_one_key_are_refused_before_any_row_is_read() {
+        use crate::checks::GuidelineAdherence;
+        let checks = [
+            Check::from(GuidelineAdherence::new("Be brief.", "style")),
+            Check::from(GuidelineAdherence::new("Be kind.", "style")),
+        ];
+        let err = validate(&[], &checks).unwrap_err();
+        assert!(err.to_string().contains("score_style_adherence"), "{err}");
     }
 
     #[test]
