@@ -7,6 +7,11 @@
 //!   (`key_type = "uptrain"`).
 //! - [`OfflineEvaluator`]: deterministic lexical heuristics; no network, no key.
 //!
+//! Every check of UpTrain 0.7.1 is here: the named ones ([`Check`], by UpTrain's wire names)
+//! and the parametric ones, values carrying their parameters ([`GuidelineAdherence`],
+//! [`ResponseMatching`], [`CustomPromptEval`], the conversation checks, ...). The handler runs
+//! the checks chosen per flow ([`FlowChecks`]).
+//!
 //! Every evaluator validates all rows before sending anything, returns every row in input
 //! order with one [`CheckResult`] per check, and records a failed check as a typed
 //! [`CheckError`] on its row instead of dropping it. The remote evaluators run all their
