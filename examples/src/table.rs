@@ -52,16 +52,12 @@ pub fn score_table(rows: &[EvaluatedRow]) -> String {
         let names: Vec<String> = if row.checks.is_empty() {
             row.scores.keys().cloned().collect()
         } else {
-            row.checks
-                .iter()
-                .map(|c| c.check.as_str().to_owned())
-                .collect()
+            row.checks.iter().map(|c| c.key.clone()).collect()
         };
         for (i, name) in names.iter().enumerate() {
             let label = name
                 .parse::<Check>()
-                .map(Check::display_name)
-                .unwrap_or(name);
+                .map_or(name.as_str(), |c| c.display_name());
             let score = match row.scores.get(name).copied().flatten() {
                 Some(score) if row.estimate => format!("{score:.2} (estimate)"),
                 Some(score) => format!("{score:.2}"),

@@ -66,7 +66,7 @@ fn grade(title: &str) -> f64 {
 fn assert_judged(row: &EvaluatedRow) {
     assert!(row.is_ok(), "{:?}", row.errors);
     for check in &row.checks {
-        let want = match check.check {
+        let want = match &check.check {
             Check::FactualAccuracy => 0.5, // one fact of two supported
             other => grade(other.display_name()),
         };

@@ -46,7 +46,7 @@ fn each_flow_is_evaluated_with_its_checks_on_its_inputs() {
             assert_eq!(row.run_id, Some(run_id));
             assert_eq!(Value::Object(row.input.clone()), input);
             assert!(row.is_ok(), "{:?}", row.errors);
-            let checks: Vec<Check> = row.checks.iter().map(|c| c.check).collect();
+            let checks: Vec<Check> = row.checks.iter().map(|c| c.check.clone()).collect();
             let want: &[Check] = match project {
                 "langchain_rag" => &Check::RAG,
                 "langchain_multi_query" => &[Check::MultiQueryAccuracy],
@@ -54,7 +54,7 @@ fn each_flow_is_evaluated_with_its_checks_on_its_inputs() {
             };
             assert_eq!(checks, want, "{project}");
             for check in want {
-                let score = row.score(*check).unwrap();
+                let score = row.score(check).unwrap();
                 assert!((0.0..=1.0).contains(&score), "{check}: {score}");
             }
         }

@@ -96,6 +96,12 @@ pub enum CheckError {
     /// The judge found no facts in the response, so factual accuracy has nothing to average.
     #[error("no facts could be extracted from the response")]
     NoFacts,
+    /// The check has no offline estimate: only a judge (or the UpTrain API) can grade it.
+    #[error("needs a judge: {check} has no offline estimate")]
+    NeedsJudge {
+        /// The check's wire name.
+        check: String,
+    },
     /// The UpTrain server returned no score for this check and row.
     #[error("the server returned no score: {reason}")]
     MissingScore {

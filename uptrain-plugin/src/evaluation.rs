@@ -2,6 +2,8 @@
 //! judge's token usage; and its UpTrain-style JSON form (`score_<check>`, `explanation_<check>`,
 //! `error_<check>`).
 
+use std::borrow::Borrow;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -14,7 +16,11 @@ use crate::row::Row;
 pub struct CheckResult {
     /// The check.
     pub check: Check,
-    /// The score in `0.0..=1.0`, or `None` when the check failed.
+    /// The suffix of the output keys this result is written under (`score_<key>`): the
+    /// check's wire name, or one of its [`Check::output_keys`] when it writes several.
+    pub key: String,
+    /// The score in `0.0..=1.0` (a count for [`Polarity::Count`](crate::Polarity::Count)
+    /// checks), or `None` when the check failed.
     pub score: Option<f64>,
     /// The judge's reasoning (or the heuristic's explanation).
     pub explanation: Option<String>,
@@ -26,7 +32,20 @@ impl CheckResult {
     /// A successful result. The score is clamped into `0.0..=1.0`; a NaN score becomes a
     /// parse error instead.
     pub fn scored(check: Check, score: f64, explanation: impl Into<String>) -> Self {
-        if score.is_nan() {
+        let counted = Self::counted(check, score, explanation);
+        match counted.score {
+            Some(score) => Self {
+                score: Some(score.clamp(0.0, 1.0)),
+                ..counted
+            },
+            None => counted,
+        }
+    }
+
+    /// A successful result whose score is a count (not clamped); a NaN or negative count
+    /// becomes a parse error instead.
+    pub fn counted(check: Check, score: f64, explanation: impl Into<String>) -> Self {
+        if score.is_nan() || score < 0.0 {
             return Self::failed(
                 check,
                 CheckError::Parse {
@@ -36,8 +55,9 @@ impl CheckResult {
             );
         }
         Self {
+            key: check.key(),
             check,
-            score: Some(score.clamp(0.0, 1.0)),
+            score: Some(score),
             explanation: Some(explanation.into()),
             error: None,
         }
@@ -46,11 +66,19 @@ impl CheckResult {
     /// A failed result: no score, the reason kept.
     pub fn failed(check: Check, error: CheckError) -> Self {
         Self {
+            key: check.key(),
             check,
             score: None,
             explanation: None,
             error: Some(error),
         }
+    }
+
+    /// The same result, written under the output key suffix `key` (for checks that write
+    /// several keys).
+    pub fn keyed(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
     }
 
     /// Whether the check produced a score.
@@ -71,37 +99,47 @@ pub struct RowResult {
 }
 
 impl RowResult {
-    /// The result of `check`, if it was requested.
-    pub fn get(&self, check: Check) -> Option<&CheckResult> {
-        self.checks.iter().find(|r| r.check == check)
+    /// The (main) result of `check`, if it was requested.
+    pub fn get(&self, check: impl Borrow<Check>) -> Option<&CheckResult> {
+        let check = check.borrow();
+        self.checks.iter().find(|r| &r.check == check)
     }
 
-    /// The score of `check`, if it was requested and succeeded.
-    pub fn score(&self, check: Check) -> Option<f64> {
+    /// The (main) score of `check`, if it was requested and succeeded.
+    pub fn score(&self, check: impl Borrow<Check>) -> Option<f64> {
         self.get(check).and_then(|r| r.score)
+    }
+
+    /// The result written under the output key suffix `key` (`"fluency"`,
+    /// `"refund_adherence"`, ...).
+    pub fn get_key(&self, key: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|r| r.key == key)
     }
 
     /// The row in UpTrain's output form: the input keys, then for every check
     /// `score_<check>` (number or null), `explanation_<check>` (text or null) and, only when
-    /// the check failed, `error_<check>`.
+    /// the check failed, `error_<check>`. A check that writes several keys has one set per
+    /// key; `CustomPromptEval` has no explanation column, as in UpTrain.
     pub fn to_json(&self) -> Row {
         let mut out = self.input.clone();
         for result in &self.checks {
-            let check = result.check;
+            let key = &result.key;
             let score = result
                 .score
                 .and_then(serde_json::Number::from_f64)
                 .map_or(Value::Null, Value::Number);
-            out.insert(check.score_key(), score);
-            out.insert(
-                check.explanation_key(),
-                result
-                    .explanation
-                    .clone()
-                    .map_or(Value::Null, Value::String),
-            );
+            out.insert(format!("score_{key}"), score);
+            if result.check.has_explanation() {
+                out.insert(
+                    format!("explanation_{key}"),
+                    result
+                        .explanation
+                        .clone()
+                        .map_or(Value::Null, Value::String),
+                );
+            }
             if let Some(error) = &result.error {
-                out.insert(check.error_key(), Value::String(error.to_string()));
+                out.insert(format!("error_{key}"), Value::String(error.to_string()));
             }
         }
         out

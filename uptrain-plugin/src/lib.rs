@@ -7,6 +7,11 @@
 //!   (`key_type = "uptrain"`).
 //! - [`OfflineEvaluator`]: deterministic lexical heuristics; no network, no key.
 //!
+//! Every check of UpTrain 0.7.1 is here: the named ones ([`Check`], by UpTrain's wire names)
+//! and the parametric ones, values carrying their parameters ([`GuidelineAdherence`],
+//! [`ResponseMatching`], [`CustomPromptEval`], the conversation checks, ...). The handler runs
+//! the checks chosen per flow ([`FlowChecks`]).
+//!
 //! Every evaluator validates all rows before sending anything, returns every row in input
 //! order with one [`CheckResult`] per check, and records a failed check as a typed
 //! [`CheckError`] on its row instead of dropping it. The remote evaluators run all their
@@ -34,10 +39,12 @@
 #![deny(missing_docs)]
 
 mod check;
+mod checks;
 mod config;
 mod error;
 mod evaluation;
 mod evaluator;
+mod flow_checks;
 mod handler;
 mod http;
 mod judge;
@@ -49,10 +56,16 @@ mod row;
 mod uptrain_api;
 
 pub use check::{Check, Polarity, UnknownCheck};
+pub use checks::{
+    ConversationGuidelineAdherence, ConversationNumberOfTurns, ConversationObjective,
+    ConversationSatisfaction, CritiqueTone, CustomPromptEval, GuidelineAdherence,
+    JailbreakDetection, MatchMethod, ParametricCheck, QueryResolution, ResponseMatching,
+};
 pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
+pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
 pub use handler::{
     ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
     UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,

@@ -1,14 +1,16 @@
 //! Input rows and their validation, plus helpers that read a row's text fields.
 //!
 //! A row is a JSON object (`serde_json::Map`) with UpTrain's column names: `question`,
-//! `context`, `response`, `variants`, `sub_questions`, `reranked_context`, `concise_context`.
-//! `question` and `response` must be strings; the context-like and list-like keys may be a
-//! string or a list of strings. Every row is checked before any request is sent.
+//! `context`, `response`, `variants`, `sub_questions`, `reranked_context`, `concise_context`,
+//! `scenario_description`, `ground_truth`, `conversation`, `objective`. `question` and
+//! `response` must be strings, `conversation` a list of `{role, content}` turns (or a text);
+//! the other keys may be a string or a list of strings. Every row is checked before any
+//! request is sent.
 
 use serde_json::Value;
 
 use crate::check::Check;
-use crate::error::{EvaluationError, RowIssue};
+use crate::error::{ConfigError, EvaluationError, RowIssue};
 
 /// One input row: UpTrain's column names mapped to JSON values.
 pub type Row = serde_json::Map<String, Value>;
@@ -26,23 +28,56 @@ pub fn row<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Row {
         .collect()
 }
 
-/// Whether a key may also hold a list of strings.
-fn accepts_list(key: &str) -> bool {
-    !matches!(key, "question" | "response")
+/// Whether `value` has the type `key` needs: `question` and `response` are strings,
+/// `conversation` a string or a list of `{role, content}` turns, any other key a string or a
+/// list of strings.
+fn has_valid_type(key: &str, value: &Value) -> bool {
+    match (key, value) {
+        (_, Value::String(_)) => true,
+        ("question" | "response", _) => false,
+        ("conversation", turns) => crate::checks::conversation::is_conversation(turns),
+        (_, Value::Array(items)) => items.iter().all(Value::is_string),
+        _ => false,
+    }
 }
 
-/// Checks every row against every check's required keys.
+/// Checks the parametric checks' parameters, then every row against every check's required
+/// keys.
 ///
 /// Returns one [`RowIssue`] per bad row (missing keys, or values of the wrong type), so a caller
 /// sees all problems at once.
+///
+/// ```
+/// use uptrain_plugin::{Check, CritiqueTone, validate};
+///
+/// let rows = vec![uptrain_plugin::row([("question", "Hi?")])];
+/// let err = validate(&rows, &[Check::from(CritiqueTone::default())]).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid rows: row 0: missing keys response");
+/// ```
 pub fn validate(rows: &[Row], checks: &[Check]) -> Result<(), EvaluationError> {
     if checks.is_empty() {
         return Err(EvaluationError::NoChecks);
     }
-    let mut keys: Vec<&'static str> = Vec::new();
+    for check in checks {
+        if let Check::Parametric(p) = check
+            && let Some(reason) = p.problem()
+        {
+            return Err(EvaluationError::Config(ConfigError::Invalid {
+                name: "check",
+                reason: format!("{}: {reason}", p.class_name()),
+            }));
+        }
+    }
+    if let Some(reason) = crate::check::key_clash(checks) {
+        return Err(EvaluationError::Config(ConfigError::Invalid {
+            name: "checks",
+            reason,
+        }));
+    }
+    let mut keys: Vec<&str> = Vec::new();
     for check in checks {
         for key in check.required_keys() {
-            if !keys.contains(key) {
+            if !keys.contains(&key) {
                 keys.push(key);
             }
         }
@@ -57,9 +92,7 @@ pub fn validate(rows: &[Row], checks: &[Check]) -> Result<(), EvaluationError> {
         for key in &keys {
             match row.get(*key) {
                 None | Some(Value::Null) => issue.missing.push((*key).to_owned()),
-                Some(Value::String(_)) => {}
-                Some(Value::Array(items))
-                    if accepts_list(key) && items.iter().all(Value::is_string) => {}
+                Some(value) if has_valid_type(key, value) => {}
                 Some(_) => issue.wrong_type.push((*key).to_owned()),
             }
         }
@@ -79,7 +112,7 @@ pub(crate) fn dedup_checks(checks: &[Check]) -> Vec<Check> {
     let mut out: Vec<Check> = Vec::with_capacity(checks.len());
     for check in checks {
         if !out.contains(check) {
-            out.push(*check);
+            out.push(check.clone());
         }
     }
     out
@@ -176,6 +209,17 @@ mod tests {
         assert!(validate(&[bad], &[Check::ValidResponse]).is_err());
         let bad_items = obj(json!({"question": "q", "variants": ["a", 1]}));
         assert!(validate(&[bad_items], &[Check::MultiQueryAccuracy]).is_err());
+    }
+
+    #[test]
+    fn checks_writing_one_key_are_refused_before_any_row_is_read() {
+        use crate::checks::GuidelineAdherence;
+        let checks = [
+            Check::from(GuidelineAdherence::new("Be brief.", "style")),
+            Check::from(GuidelineAdherence::new("Be kind.", "style")),
+        ];
+        let err = validate(&[], &checks).unwrap_err();
+        assert!(err.to_string().contains("score_style_adherence"), "{err}");
     }
 
     #[test]

@@ -107,7 +107,11 @@ impl UptrainApiEvaluator {
         rows: &[Row],
         requests: &AtomicU64,
     ) -> Vec<RowResult> {
-        let names: Vec<&str> = checks.iter().map(|c| c.as_str()).collect();
+        // Named checks go by wire name, parametric ones as `{"check_name": ...}` objects.
+        let names: Vec<Value> = checks
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+            .collect();
         let schema: serde_json::Map<String, Value> = SCHEMA
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
@@ -152,9 +156,13 @@ impl UptrainApiEvaluator {
                 input: input.clone(),
                 checks: checks
                     .iter()
-                    .map(|check| match &outcome {
-                        Ok(out) => read_result(out.get(offset), *check, out.len(), rows.len()),
-                        Err(e) => CheckResult::failed(*check, e.clone()),
+                    .flat_map(|check| match &outcome {
+                        Ok(out) => read_results(out.get(offset), check, out.len(), rows.len()),
+                        Err(e) => check
+                            .output_keys()
+                            .into_iter()
+                            .map(|key| CheckResult::failed(check.clone(), e.clone()).keyed(key))
+                            .collect(),
                     })
                     .collect(),
             })
@@ -180,27 +188,47 @@ fn interpret(reply: &Reply) -> Verdict<Vec<Value>> {
     }
 }
 
-/// One check's result from one output row.
-fn read_result(row: Option<&Value>, check: Check, got: usize, sent: usize) -> CheckResult {
+/// One check's results (one per output key) from one output row.
+fn read_results(row: Option<&Value>, check: &Check, got: usize, sent: usize) -> Vec<CheckResult> {
+    check
+        .output_keys()
+        .into_iter()
+        .map(|key| read_result(row, check, &key, got, sent).keyed(key))
+        .collect()
+}
+
+/// The result written under `key` in one output row.
+fn read_result(
+    row: Option<&Value>,
+    check: &Check,
+    key: &str,
+    got: usize,
+    sent: usize,
+) -> CheckResult {
     let Some(row) = row else {
         return CheckResult::failed(
-            check,
+            check.clone(),
             CheckError::MissingScore {
                 reason: format!("the server returned {got} rows for {sent}"),
             },
         );
     };
-    let explanation = match row.get(check.explanation_key()) {
+    let explanation = match row.get(format!("explanation_{key}")) {
         Some(Value::String(s)) => Some(s.clone()),
         None | Some(Value::Null) => None,
         Some(other) => Some(other.to_string()),
     };
-    match row.get(check.score_key()).and_then(Value::as_f64) {
-        Some(score) => CheckResult::scored(check, score, explanation.unwrap_or_default()),
+    let score_key = format!("score_{key}");
+    let counted = check.polarity() == crate::check::Polarity::Count;
+    match row.get(&score_key).and_then(Value::as_f64) {
+        Some(score) if counted => {
+            CheckResult::counted(check.clone(), score, explanation.unwrap_or_default())
+        }
+        Some(score) => CheckResult::scored(check.clone(), score, explanation.unwrap_or_default()),
         None => CheckResult::failed(
-            check,
+            check.clone(),
             CheckError::MissingScore {
-                reason: explanation.unwrap_or_else(|| format!("no {}", check.score_key())),
+                reason: explanation.unwrap_or_else(|| format!("no {score_key}")),
             },
         ),
     }
@@ -383,13 +411,25 @@ mod tests {
     #[test]
     fn output_rows_become_typed_results() {
         let row = json!({"score_context_relevance": 0.5, "explanation_context_relevance": "half"});
-        let r = read_result(Some(&row), Check::ContextRelevance, 1, 1);
+        let r = read_result(
+            Some(&row),
+            &Check::ContextRelevance,
+            "context_relevance",
+            1,
+            1,
+        );
         assert_eq!(r.score, Some(0.5));
         assert_eq!(r.explanation.as_deref(), Some("half"));
         let null = json!({"score_factual_accuracy": null});
-        let r = read_result(Some(&null), Check::FactualAccuracy, 1, 1);
+        let r = read_result(
+            Some(&null),
+            &Check::FactualAccuracy,
+            "factual_accuracy",
+            1,
+            1,
+        );
         assert!(matches!(r.error, Some(CheckError::MissingScore { .. })));
-        let r = read_result(None, Check::FactualAccuracy, 1, 2);
+        let r = read_result(None, &Check::FactualAccuracy, "factual_accuracy", 1, 2);
         assert!(r.error.unwrap().to_string().contains("1 rows for 2"));
     }
 

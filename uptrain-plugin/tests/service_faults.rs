@@ -31,7 +31,7 @@ fn judge_at(url: &str) -> UptrainHandlerBuilder {
 
 fn all_failed_with(row: &EvaluatedRow, text: &str) -> bool {
     Check::RAG.iter().all(|c| {
-        row.score(*c).is_none() && row.errors.get(c.as_str()).is_some_and(|e| e.contains(text))
+        row.score(c).is_none() && row.errors.get(c.as_str()).is_some_and(|e| e.contains(text))
     })
 }
 

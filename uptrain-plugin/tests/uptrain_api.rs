@@ -259,3 +259,63 @@ fn construction_errors_are_clear() {
         .unwrap_err();
     assert!(bad_url.to_string().contains("expected http:// or https://"));
 }
+
+#[tokio::test]
+async fn new_and_parametric_checks_go_by_uptrains_wire_names_and_read_back_by_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(|request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let mut row = body["data"][0].clone();
+            for (key, score) in [
+                ("fluency", 0.8),
+                ("coherence", 0.6),
+                ("grammar", 1.0),
+                ("politeness", 0.4),
+                ("refund_adherence", 1.0),
+                ("response_match", 0.5),
+                ("response_match_precision", 0.25),
+                ("response_match_recall", 1.0),
+            ] {
+                row[format!("score_{key}")] = json!(score);
+                row[format!("explanation_{key}")] = json!(format!("about {key}"));
+            }
+            ResponseTemplate::new(200).set_body_json(json!([row]))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let checks = vec![
+        Check::CritiqueLanguage,
+        uptrain_plugin::GuidelineAdherence::new("No refunds promised.", "refund").into(),
+        uptrain_plugin::ResponseMatching::default().into(),
+    ];
+    let mut row = rows(1).remove(0);
+    row.insert("ground_truth".into(), json!("g"));
+    let evaluation = evaluator(&server)
+        .evaluate(&EvaluationRequest::new(vec![row], checks))
+        .await
+        .unwrap();
+
+    let sent: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(
+        sent["checks"],
+        json!([
+            "critique_language",
+            {"check_name": "GuidelineAdherence", "guideline": "No refunds promised.",
+             "guideline_name": "refund"},
+            {"check_name": "ResponseMatching", "method": "llm"},
+        ])
+    );
+    let out = &evaluation.rows[0];
+    assert_eq!(out.checks.len(), 4 + 1 + 3);
+    assert_eq!(out.get_key("politeness").unwrap().score, Some(0.4));
+    assert_eq!(out.get_key("refund_adherence").unwrap().score, Some(1.0));
+    assert_eq!(
+        out.get_key("response_match_precision").unwrap().score,
+        Some(0.25)
+    );
+    assert_eq!(out.score(Check::CritiqueLanguage), Some(0.8));
+    assert!(evaluation.failures().next().is_none());
+}

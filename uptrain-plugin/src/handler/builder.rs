@@ -27,6 +27,7 @@ pub struct UptrainHandlerBuilder {
     key_type: Option<String>,
     evaluator: Option<Arc<dyn Evaluator>>,
     console: Option<Box<dyn Write + Send>>,
+    flow_checks_error: Option<ConfigValueError>,
 }
 
 impl fmt::Debug for UptrainHandlerBuilder {
@@ -160,8 +161,24 @@ impl UptrainHandlerBuilder {
         self
     }
 
+    /// The checks run for `flow` (default LangChain's, [`Flow::checks`](super::Flow::checks)).
+    /// A check whose inputs the flow's rows do not carry is refused at [`build`](Self::build).
+    pub fn flow_checks(
+        mut self,
+        flow: super::Flow,
+        checks: impl IntoIterator<Item = impl Into<crate::Check>>,
+    ) -> Self {
+        if let Err(e) = self.config.flow_checks.set(flow, checks) {
+            self.flow_checks_error.get_or_insert(e);
+        }
+        self
+    }
+
     /// Builds the handler and starts its evaluation thread.
     pub fn build(mut self) -> Result<UptrainHandler, UptrainError> {
+        if let Some(e) = self.flow_checks_error.take() {
+            return Err(e.into());
+        }
         if let Some(key_type) = self.key_type.take() {
             self.config.key_type = key_type.parse::<KeyType>().map_err(|_| ConfigValueError {
                 name: "key type",

@@ -133,6 +133,8 @@ pub struct UptrainConfig {
     /// How long dropping the handler waits for unfinished evaluations before giving them up
     /// (and saying how many in the log). Default 5 s.
     pub drop_timeout: Duration,
+    /// The checks run for each flow; default LangChain's ([`Flow::checks`](super::Flow::checks)).
+    pub flow_checks: crate::FlowChecks,
     /// An API key variable that was present but not used (no consent).
     pub(crate) ignored_key_env: Option<&'static str>,
 }
@@ -170,6 +172,7 @@ impl Default for UptrainConfig {
             max_tracked_runs: defaults::MAX_TRACKED_RUNS,
             evaluation_deadline: None,
             drop_timeout: defaults::DROP_TIMEOUT,
+            flow_checks: crate::FlowChecks::default(),
             ignored_key_env: None,
         }
     }
@@ -387,6 +390,9 @@ impl UptrainConfig {
         config.evaluation_deadline = seconds(source, env::DEADLINE_SECS, false)?;
         if let Some(wait) = seconds(source, env::DROP_TIMEOUT_SECS, true)? {
             config.drop_timeout = wait;
+        }
+        if let Some(checks) = crate::FlowChecks::read(|key| source.get(key))? {
+            config.flow_checks = checks;
         }
         Ok(config)
     }

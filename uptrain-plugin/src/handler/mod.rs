@@ -475,7 +475,7 @@ impl UptrainHandler {
                 root_run_id: job.root_run_id,
             }),
             vec![job.row],
-            job.flow.checks().to_vec(),
+            self.inner.config.flow_checks.get(job.flow).to_vec(),
             None,
         );
     }

@@ -50,9 +50,9 @@ pub struct EvaluatedRow {
 }
 
 impl EvaluatedRow {
-    /// The score of `check`, if it succeeded.
-    pub fn score(&self, check: Check) -> Option<f64> {
-        self.scores.get(check.as_str()).copied().flatten()
+    /// The (main) score of `check`, if it succeeded.
+    pub fn score(&self, check: impl std::borrow::Borrow<Check>) -> Option<f64> {
+        self.scores.get(&check.borrow().key()).copied().flatten()
     }
 
     /// True when every check scored.
@@ -68,7 +68,7 @@ impl EvaluatedRow {
     ) -> Self {
         let mut row = Self::empty(project, evaluation, run_id, result.input);
         for check in &result.checks {
-            let name = check.check.as_str().to_owned();
+            let name = check.key.clone();
             row.scores.insert(name.clone(), check.score);
             if let Some(explanation) = &check.explanation {
                 row.explanations.insert(name.clone(), explanation.clone());
@@ -91,10 +91,9 @@ impl EvaluatedRow {
         error: &EvaluationError,
     ) -> Self {
         let mut row = Self::empty(project, evaluation, run_id, input);
-        for check in checks {
-            row.scores.insert(check.as_str().to_owned(), None);
-            row.errors
-                .insert(check.as_str().to_owned(), error.to_string());
+        for key in checks.iter().flat_map(Check::output_keys) {
+            row.scores.insert(key.clone(), None);
+            row.errors.insert(key, error.to_string());
         }
         row
     }
@@ -127,7 +126,7 @@ impl EvaluatedRow {
         if self.checks.is_empty() {
             self.scores.keys().map(String::as_str).collect()
         } else {
-            self.checks.iter().map(|c| c.check.as_str()).collect()
+            self.checks.iter().map(|c| c.key.as_str()).collect()
         }
     }
 
@@ -202,10 +201,7 @@ impl EvaluatedRow {
             ""
         };
         for name in self.check_names() {
-            let label = name
-                .parse::<Check>()
-                .map(Check::display_name)
-                .unwrap_or(name);
+            let label = crate::check::label(name);
             match (
                 self.scores.get(name).copied().flatten(),
                 self.errors.get(name),

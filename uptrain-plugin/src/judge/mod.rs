@@ -3,6 +3,7 @@
 //! UpTrain's grade-to-score mapping. Every judge call of an evaluation runs concurrently under
 //! the evaluator's one limiter.
 
+mod beyond;
 mod parse;
 mod prompt;
 mod run;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::prompt::Grade;
+use crate::checks::{Answer, Grade};
 
 /// The JSON object inside `text`.
 pub(crate) fn object(text: &str) -> Result<Map<String, Value>, String> {
@@ -168,6 +168,69 @@ pub(crate) fn score(text: &str) -> Result<(f64, String), String> {
     Ok((value, explanation))
 }
 
+/// A reply to one [`Answer`] shape: the score and the reasoning.
+pub(crate) fn answer(text: &str, answer: &Answer) -> Result<(f64, String), String> {
+    match answer {
+        Answer::Choice(grades) => graded(text, grades),
+        Answer::Named(choices) => named(text, choices),
+        Answer::Rating { min, max } => rating(text, *min, *max),
+        Answer::Turns => turns(text),
+    }
+}
+
+/// A whole number field, accepting `3`, `3.0` and `"3"`.
+fn whole(map: &Map<String, Value>, name: &str) -> Result<u64, String> {
+    let value = match field(map, name) {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("no numeric `{name}` field"))?;
+    if value < 0.0 || value.fract() != 0.0 || value > 1e9 {
+        return Err(format!("`{name}` {value} is not a whole number"));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(value as u64)
+}
+
+/// A rating `{"Reasoning", "Score": min..=max}`, scored `n / max`.
+pub(crate) fn rating(text: &str, min: u32, max: u32) -> Result<(f64, String), String> {
+    let map = object(text)?;
+    let n = whole(&map, "Score")?;
+    if n < u64::from(min) || n > u64::from(max) {
+        return Err(format!("`Score` {n} is outside {min}..{max}"));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    Ok((n as f64 / f64::from(max), text_field(&map, "Reasoning")))
+}
+
+/// A count `{"Reasoning", "Turns": n}`.
+pub(crate) fn turns(text: &str) -> Result<(f64, String), String> {
+    let map = object(text)?;
+    let n = whole(&map, "Turns")?;
+    #[allow(clippy::cast_precision_loss)]
+    Ok((n as f64, text_field(&map, "Reasoning")))
+}
+
+/// A named choice `{"Reasoning", "Choice": "<name>"}`, matched ignoring case, surrounding
+/// space and quotes.
+pub(crate) fn named(text: &str, choices: &[(String, f64)]) -> Result<(f64, String), String> {
+    let map = object(text)?;
+    let choice = match field(&map, "Choice") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(format!("`Choice` is not text: {other}")),
+        None => return Err("no `Choice` field".into()),
+    };
+    let wanted = choice
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'' || c == '.');
+    let (_, score) = choices
+        .iter()
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| format!("`Choice` {choice:?} is not one of the choices"))?;
+    Ok((*score, text_field(&map, "Reasoning")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,17 +331,26 @@ mod tests {
             let _ = facts(&text, 5);
             let _ = verdicts(&text);
             let _ = score(&text);
+            let _ = rating(&text, 1, 5);
+            let _ = turns(&text);
+            let _ = named(&text, &[("yes".to_owned(), 1.0)]);
         }
 
         #[test]
         fn parsers_never_panic_on_json_like_text(
-            text in r#"[ \{\}\[\]":,ABCabc0-9.\-yesnoChoiceFactsResultJudgementScore]{0,80}"#
+            text in r#"[ \{\}\[\]":,ABCabc0-9.\-yesnoChoiceFactsResultJudgementScoreTurns]{0,80}"#
         ) {
             let _ = graded(&text, &abc());
             let _ = facts(&text, 5);
             let _ = verdicts(&text);
             if let Ok((s, _)) = score(&text) {
                 prop_assert!((0.0..=1.0).contains(&s));
+            }
+            if let Ok((s, _)) = rating(&text, 1, 5) {
+                prop_assert!([0.2, 0.4, 0.6, 0.8, 1.0].contains(&s));
+            }
+            if let Ok((n, _)) = turns(&text) {
+                prop_assert!(n >= 0.0 && n.fract() == 0.0);
             }
         }
 

@@ -3,18 +3,9 @@
 //! with the task data as labelled fields. Lists are rendered as numbered lines.
 
 use crate::check::Check;
+pub(crate) use crate::checks::Grade;
+use crate::checks::{Answer, Ask, abc};
 use crate::row::{self, Row};
-
-/// One lettered option of a graded check.
-#[derive(Debug)]
-pub(crate) struct Grade {
-    /// The letter the judge answers with.
-    pub(crate) letter: char,
-    /// What the letter means.
-    pub(crate) meaning: &'static str,
-    /// The score it maps to.
-    pub(crate) score: f64,
-}
 
 /// A graded (multiple-choice) check.
 #[derive(Debug)]
@@ -27,26 +18,6 @@ pub(crate) struct GradedSpec {
     pub(crate) options: &'static [Grade],
     /// `(label, row key)` of the data shown to the judge.
     pub(crate) fields: &'static [(&'static str, &'static str)],
-}
-
-const fn abc(a: &'static str, b: &'static str, c: &'static str) -> [Grade; 3] {
-    [
-        Grade {
-            letter: 'A',
-            meaning: a,
-            score: 1.0,
-        },
-        Grade {
-            letter: 'B',
-            meaning: b,
-            score: 0.5,
-        },
-        Grade {
-            letter: 'C',
-            meaning: c,
-            score: 0.0,
-        },
-    ]
 }
 
 const QUESTION: (&str, &str) = ("Question", "question");
@@ -177,7 +148,7 @@ static CONTEXT_CONCISENESS: GradedSpec = GradedSpec {
 
 /// The graded spec of a single-call multiple-choice check; `None` for factual accuracy,
 /// response relevance and response consistency, which are scored differently.
-pub(crate) fn graded_spec(check: Check) -> Option<&'static GradedSpec> {
+pub(crate) fn graded_spec(check: &Check) -> Option<&'static GradedSpec> {
     Some(match check {
         Check::ContextRelevance => &CONTEXT_RELEVANCE,
         Check::ResponseCompleteness => &RESPONSE_COMPLETENESS,
@@ -188,9 +159,7 @@ pub(crate) fn graded_spec(check: Check) -> Option<&'static GradedSpec> {
         Check::SubQueryCompleteness => &SUB_QUERY_COMPLETENESS,
         Check::ContextReranking => &CONTEXT_RERANKING,
         Check::ContextConciseness => &CONTEXT_CONCISENESS,
-        Check::FactualAccuracy | Check::ResponseRelevance | Check::ResponseConsistency => {
-            return None;
-        }
+        _ => return None,
     })
 }
 
@@ -208,34 +177,92 @@ fn push_fields(out: &mut String, row: &Row, fields: &[(&str, &str)]) {
     }
 }
 
-/// The prompt of a graded check.
-pub(crate) fn graded(spec: &GradedSpec, row: &Row) -> String {
-    let mut out = String::with_capacity(1024);
+/// `a, b or c`.
+fn either<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let count = items.len();
+    let mut out = String::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(if i + 1 == count { " or " } else { ", " });
+        }
+        out.push_str(item);
+    }
+    out
+}
+
+/// The head of every prompt: title, persona, task.
+fn head(out: &mut String, title: &str, task: &str) {
     out.push_str("Evaluation: ");
-    out.push_str(spec.title);
+    out.push_str(title);
     out.push_str("\n\n");
     out.push_str(PERSONA);
     out.push_str("\n\nTask: ");
-    out.push_str(spec.task);
+    out.push_str(task);
+}
+
+/// The lettered options and the `{"Reasoning", "Choice"}` shape.
+fn options(out: &mut String, options: &[Grade]) {
     out.push_str("\n\nOptions:");
-    let mut letters = String::new();
-    for (i, grade) in spec.options.iter().enumerate() {
+    for grade in options {
         out.push_str(&format!("\n{}. {}", grade.letter, grade.meaning));
-        if i > 0 {
-            letters.push_str(if i + 1 == spec.options.len() {
-                " or "
-            } else {
-                ", "
-            });
-        }
-        letters.push(grade.letter);
     }
+    let letters: Vec<String> = options.iter().map(|g| g.letter.to_string()).collect();
+    shape(
+        out,
+        &format!(
+            "\"Choice\": \"<{}>\"",
+            either(letters.iter().map(String::as_str))
+        ),
+    );
+}
+
+/// The closing instruction and the JSON shape, `{"Reasoning": ..., <rest>}`.
+fn shape(out: &mut String, rest: &str) {
     out.push_str("\n\n");
     out.push_str(STEP_BY_STEP);
-    out.push_str(&format!(
-        "\n{{\"Reasoning\": \"<your step-by-step reasoning>\", \"Choice\": \"<{letters}>\"}}"
-    ));
+    out.push_str("\n{\"Reasoning\": \"<your step-by-step reasoning>\", ");
+    out.push_str(rest);
+    out.push('}');
+}
+
+/// The prompt of a graded check.
+pub(crate) fn graded(spec: &GradedSpec, row: &Row) -> String {
+    let mut out = String::with_capacity(1024);
+    head(&mut out, spec.title, spec.task);
+    options(&mut out, spec.options);
     push_fields(&mut out, row, spec.fields);
+    out
+}
+
+/// The prompt of one judge call of the checks beyond the RAG family (same shape).
+pub(crate) fn ask(ask: &Ask) -> String {
+    let mut out = String::with_capacity(1024);
+    head(&mut out, &ask.title, &ask.task);
+    match &ask.answer {
+        Answer::Choice(grades) => options(&mut out, grades),
+        Answer::Named(choices) => {
+            out.push_str("\n\nChoices:");
+            for (choice, _) in choices {
+                out.push_str("\n- ");
+                out.push_str(choice);
+            }
+            let names = either(choices.iter().map(|(c, _)| c.as_str()));
+            shape(&mut out, &format!("\"Choice\": \"<{names}>\""));
+        }
+        Answer::Rating { min, max } => {
+            shape(
+                &mut out,
+                &format!("\"Score\": <a whole number from {min} to {max}>"),
+            );
+        }
+        Answer::Turns => shape(&mut out, "\"Turns\": <a whole number>"),
+    }
+    for (label, text) in &ask.fields {
+        out.push_str("\n\n[");
+        out.push_str(label);
+        out.push_str("]\n");
+        out.push_str(text.trim());
+    }
     out
 }
 
@@ -322,7 +349,7 @@ mod tests {
     fn every_prompt_mentions_json_and_carries_the_data() {
         let row = sample();
         for check in Check::ALL {
-            if let Some(spec) = graded_spec(check) {
+            if let Some(spec) = graded_spec(&check) {
                 let prompt = graded(spec, &row);
                 assert!(prompt.contains("JSON"), "{check}");
                 assert!(prompt.contains("\"Choice\""));

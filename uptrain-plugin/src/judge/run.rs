@@ -52,7 +52,7 @@ impl UsageCounter {
 }
 
 /// State shared by the calls of one evaluation.
-struct Run<'a> {
+pub(super) struct Run<'a> {
     judge: &'a JudgeEvaluator,
     usage: UsageCounter,
     progress: Progress,
@@ -60,7 +60,7 @@ struct Run<'a> {
 
 /// Evaluates validated rows with deduplicated checks.
 pub(super) async fn evaluate(judge: &JudgeEvaluator, rows: &[Row], checks: &[Check]) -> Evaluation {
-    let calls_per_row: usize = checks.iter().map(|c| c.judge_calls()).sum();
+    let calls_per_row: usize = checks.iter().map(Check::judge_calls).sum();
     let run = Run {
         judge,
         usage: UsageCounter::default(),
@@ -73,15 +73,15 @@ pub(super) async fn evaluate(judge: &JudgeEvaluator, rows: &[Row], checks: &[Che
     let run = &run;
     let results = join_all(rows.iter().enumerate().map(|(index, row)| async move {
         let checks = join_all(checks.iter().map(|check| async move {
-            let result = run.check(row, *check).await;
+            let results = run.check(row, check).await;
             run.progress.advance(check.judge_calls());
-            result
+            results
         }))
         .await;
         RowResult {
             index,
             input: row.clone(),
-            checks,
+            checks: checks.into_iter().flatten().collect(),
         }
     }))
     .await;
@@ -92,21 +92,26 @@ pub(super) async fn evaluate(judge: &JudgeEvaluator, rows: &[Row], checks: &[Che
 }
 
 impl Run<'_> {
-    async fn check(&self, row: &Row, check: Check) -> CheckResult {
-        if let Some(spec) = prompt::graded_spec(check) {
-            return match self.graded(spec, row).await {
+    /// The results of one check on one row: one per output key.
+    async fn check(&self, row: &Row, check: &Check) -> Vec<CheckResult> {
+        let check = check.clone();
+        if let Some(spec) = prompt::graded_spec(&check) {
+            return vec![match self.graded(spec, row).await {
                 Ok((score, reasoning)) => CheckResult::scored(check, score, reasoning),
                 Err(e) => CheckResult::failed(check, e),
-            };
+            }];
         }
-        match check {
+        vec![match check {
             Check::FactualAccuracy => self.factual_accuracy(row).await,
             Check::ResponseRelevance => self.response_relevance(row).await,
-            _ => match self.ask(prompt::consistency(row), parse::score).await {
-                Ok((score, explanation)) => CheckResult::scored(check, score, explanation),
-                Err(e) => CheckResult::failed(check, e),
-            },
-        }
+            Check::ResponseConsistency => {
+                match self.ask(prompt::consistency(row), parse::score).await {
+                    Ok((score, explanation)) => CheckResult::scored(check, score, explanation),
+                    Err(e) => CheckResult::failed(check, e),
+                }
+            }
+            other => return self.beyond_rag(row, other).await,
+        }]
     }
 
     async fn graded(
@@ -123,24 +128,24 @@ impl Run<'_> {
     /// Phase 1 extracts the facts, phase 2 judges them; the score is the mean judgement.
     async fn factual_accuracy(&self, row: &Row) -> CheckResult {
         let check = Check::FactualAccuracy;
+        match self.fact_score(row).await {
+            Ok((score, explanation)) => CheckResult::scored(check, score, explanation),
+            Err(e) => CheckResult::failed(check, e),
+        }
+    }
+
+    /// The mean judgement of the response's facts against the context (two calls).
+    pub(super) async fn fact_score(&self, row: &Row) -> Result<(f64, String), CheckError> {
         let max = self.judge.settings.max_facts;
-        let facts = match self
+        let facts = self
             .ask(prompt::extract_facts(row), |t| parse::facts(t, max))
-            .await
-        {
-            Ok(facts) if facts.is_empty() => {
-                return CheckResult::failed(check, CheckError::NoFacts);
-            }
-            Ok(facts) => facts,
-            Err(e) => return CheckResult::failed(check, e),
-        };
-        let verdicts = match self
+            .await?;
+        if facts.is_empty() {
+            return Err(CheckError::NoFacts);
+        }
+        let verdicts = self
             .ask(prompt::judge_facts(row, &facts), parse::verdicts)
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => return CheckResult::failed(check, e),
-        };
+            .await?;
         #[allow(clippy::cast_precision_loss)]
         let score = verdicts.iter().map(|v| v.score).sum::<f64>() / verdicts.len() as f64;
         let explanation = verdicts
@@ -156,15 +161,15 @@ impl Run<'_> {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        CheckResult::scored(check, score, explanation)
+        Ok((score, explanation))
     }
 
     /// The harmonic mean of completeness and conciseness (0 when either is 0).
     async fn response_relevance(&self, row: &Row) -> CheckResult {
         let check = Check::ResponseRelevance;
         let (Some(complete), Some(concise)) = (
-            prompt::graded_spec(Check::ResponseCompleteness),
-            prompt::graded_spec(Check::ResponseConciseness),
+            prompt::graded_spec(&Check::ResponseCompleteness),
+            prompt::graded_spec(&Check::ResponseConciseness),
         ) else {
             return CheckResult::failed(
                 check,
@@ -193,7 +198,7 @@ impl Run<'_> {
 
     /// One judge call: send the prompt, read the first choice, parse it with `parse`.
     /// Unparseable replies are retried at once (by the transport), up to the attempt limit.
-    async fn ask<T>(
+    pub(super) async fn ask<T>(
         &self,
         prompt: String,
         parse: impl Fn(&str) -> Result<T, String>,

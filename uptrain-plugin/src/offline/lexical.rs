@@ -52,6 +52,14 @@ pub(crate) fn words(text: &str) -> Words {
         .collect()
 }
 
+/// The words of `text` in order, lower-cased, stop words kept (for sequence measures).
+pub(crate) fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.trim_matches('\'').is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// Sentences of `text`: split after `.`, `!`, `?` followed by a space or the end, and at line
 /// breaks. Sentences without content words are dropped.
 pub(crate) fn sentences(text: &str) -> Vec<&str> {

@@ -23,9 +23,9 @@ fn field_words(row: &Row, key: &str) -> Words {
     words(&row::text(row, key))
 }
 
-/// Scores `check` on `row`.
-pub(crate) fn score(check: Check, row: &Row) -> Scored {
-    match check {
+/// Scores a check of the RAG family on `row`; `None` for the other checks.
+pub(crate) fn score(check: &Check, row: &Row) -> Option<Scored> {
+    Some(match check {
         Check::ContextRelevance => question_coverage(row, "context", "the context"),
         Check::ResponseCompleteness => question_coverage(row, "response", "the response"),
         Check::SubQueryCompleteness => question_coverage(row, "sub_questions", "the sub-questions"),
@@ -42,7 +42,8 @@ pub(crate) fn score(check: Check, row: &Row) -> Scored {
         Check::ValidResponse => valid_response(row),
         Check::MultiQueryAccuracy => multi_query(row),
         Check::ContextReranking => reranking(row),
-    }
+        _ => return None,
+    })
 }
 
 /// Share of the question's content words that appear in `key`.
@@ -311,19 +312,19 @@ mod tests {
                 "Paris is the capital of France. Paris hosts the Olympic winter games.",
             ),
         ]);
-        let (score, why) = score(Check::FactualAccuracy, &row).unwrap();
+        let (score, why) = score(&Check::FactualAccuracy, &row).unwrap().unwrap();
         assert_eq!(score, 0.5);
         assert!(why.starts_with(HEURISTIC));
         assert!(why.contains("— yes") && why.contains("— no"));
         let empty = r(&[("context", "x"), ("response", "  ")]);
         assert_eq!(
-            score_err(Check::FactualAccuracy, &empty),
+            score_err(&Check::FactualAccuracy, &empty),
             CheckError::NoFacts
         );
     }
 
-    fn score_err(check: Check, row: &Row) -> CheckError {
-        score(check, row).unwrap_err()
+    fn score_err(check: &Check, row: &Row) -> CheckError {
+        score(check, row).unwrap().unwrap_err()
     }
 
     #[test]
@@ -343,8 +344,8 @@ mod tests {
                 "1. Bananas are yellow.\n2. The Eiffel tower is 330 m tall.",
             ),
         ]);
-        let (g, _) = score(Check::ContextReranking, &good).unwrap();
-        let (b, _) = score(Check::ContextReranking, &bad).unwrap();
+        let (g, _) = score(&Check::ContextReranking, &good).unwrap().unwrap();
+        let (b, _) = score(&Check::ContextReranking, &bad).unwrap().unwrap();
         assert_eq!(g, 1.0);
         assert!(b < g, "{b} < {g}");
     }
@@ -352,8 +353,14 @@ mod tests {
     #[test]
     fn refusals_are_not_valid() {
         let refusal = r(&[("question", "q"), ("response", "I don’t know.")]);
-        assert_eq!(score(Check::ValidResponse, &refusal).unwrap().0, 0.0);
+        assert_eq!(
+            score(&Check::ValidResponse, &refusal).unwrap().unwrap().0,
+            0.0
+        );
         let answer = r(&[("question", "q"), ("response", "Forty-two.")]);
-        assert_eq!(score(Check::ValidResponse, &answer).unwrap().0, 1.0);
+        assert_eq!(
+            score(&Check::ValidResponse, &answer).unwrap().unwrap().0,
+            1.0
+        );
     }
 }

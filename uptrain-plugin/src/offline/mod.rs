@@ -17,16 +17,31 @@
 //! | `multi_query_accuracy` | mean Dice overlap of the question with each variant |
 //! | `context_reranking` | nDCG of the reranked passages, relevance = question-word coverage |
 //!
-//! Every explanation starts with "Offline lexical heuristic" so nobody mistakes it for a
-//! judge's verdict. It is what examples and tests use by default.
+//! Beyond the RAG family, estimates exist where words say something:
+//!
+//! | check | method |
+//! |---|---|
+//! | `question_completeness` | UpTrain's own rule, exact: more than one word |
+//! | `prompt_injection` | 1 when the question holds an injection phrase ("ignore previous instructions", ...), else 0 |
+//! | `ResponseMatching` | exact and lexical methods as the judge runs them; the LLM method estimated by the lexical one |
+//! | `ConversationNumberOfTurns` | the number of turns by the user's role |
+//!
+//! Every other check (language, tone, scenario, guideline, jailbreak, code hallucination,
+//! custom prompt, conversation grades) has no meaningful lexical estimate: its row says
+//! "needs a judge" ([`CheckError::NeedsJudge`](crate::CheckError::NeedsJudge)) instead of a
+//! made-up score.
+//!
+//! Every estimate's explanation starts with "Offline lexical heuristic" so nobody mistakes it
+//! for a judge's verdict. It is what examples and tests use by default.
 
-mod lexical;
+mod beyond;
+pub(crate) mod lexical;
 mod methods;
 
 use futures_util::future::BoxFuture;
 
 use crate::error::EvaluationError;
-use crate::evaluation::{CheckResult, Evaluation, RowResult};
+use crate::evaluation::{Evaluation, RowResult};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::row;
 
@@ -75,10 +90,7 @@ impl OfflineEvaluator {
                 input: input.clone(),
                 checks: checks
                     .iter()
-                    .map(|check| match methods::score(*check, input) {
-                        Ok((score, why)) => CheckResult::scored(*check, score, why),
-                        Err(e) => CheckResult::failed(*check, e),
-                    })
+                    .flat_map(|check| beyond::results(check, input))
                     .collect(),
             })
             .collect();
