@@ -102,6 +102,12 @@ pub enum CheckError {
         /// The check's wire name.
         check: String,
     },
+    /// A strict judge cache had no answer for this request, so it was not sent.
+    #[error("not in the judge cache (strict): request {key}")]
+    CacheMiss {
+        /// The request's key in the cache.
+        key: String,
+    },
     /// The UpTrain server returned no score for this check and row.
     #[error("the server returned no score: {reason}")]
     MissingScore {

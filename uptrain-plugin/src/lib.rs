@@ -40,11 +40,13 @@
 
 mod check;
 mod checks;
+mod choose;
 mod config;
 mod error;
 mod evaluation;
 mod evaluator;
 mod flow_checks;
+mod grade;
 mod handler;
 mod http;
 mod judge;
@@ -61,18 +63,20 @@ pub use checks::{
     ConversationSatisfaction, CritiqueTone, CustomPromptEval, GuidelineAdherence,
     JailbreakDetection, MatchMethod, ParametricCheck, QueryResolution, ResponseMatching,
 };
+pub use choose::{evaluator_for, resolve_kind};
 pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
+pub use grade::{GradeOptions, GradeProgress, Graded, GradedRow, ProgressFn, grade};
 pub use handler::{
     ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
     UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
 };
 pub use judge::{
-    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,
-    JudgeEvaluator,
+    API_KEY_ENV, BASE_URL_ENV, CacheError, CacheMiss, DEFAULT_BASE_URL, DEFAULT_MODEL,
+    DEFAULT_TEMPERATURE, JudgeBuilder, JudgeCache, JudgeEvaluator,
 };
 pub use offline::OfflineEvaluator;
 pub use plugin::PLUGIN_NAME;

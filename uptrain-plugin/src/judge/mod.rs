@@ -4,12 +4,14 @@
 //! the evaluator's one limiter.
 
 mod beyond;
+mod cache;
 mod parse;
 mod prompt;
 mod run;
 mod wire;
 
 use std::fmt;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -19,6 +21,8 @@ use crate::evaluation::Evaluation;
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::http::Transport;
 use crate::row;
+
+pub use cache::{CacheError, CacheMiss, JudgeCache};
 
 /// Environment variable holding the API key.
 pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
@@ -57,6 +61,7 @@ pub const DEFAULT_TEMPERATURE: f64 = 0.1;
 pub struct JudgeEvaluator {
     settings: JudgeSettings,
     transport: Transport,
+    cache: Option<Arc<JudgeCache>>,
 }
 
 /// What each judge request carries.
@@ -103,6 +108,11 @@ impl JudgeEvaluator {
     pub fn model(&self) -> &str {
         &self.settings.model
     }
+
+    /// The cache of judge answers, when one was given.
+    pub fn cache(&self) -> Option<&Arc<JudgeCache>> {
+        self.cache.as_ref()
+    }
 }
 
 impl Evaluator for JudgeEvaluator {
@@ -137,6 +147,7 @@ pub struct JudgeBuilder {
     max_body_bytes: usize,
     max_facts: usize,
     progress: ProgressMode,
+    cache: Option<Arc<JudgeCache>>,
 }
 
 impl fmt::Debug for JudgeBuilder {
@@ -167,6 +178,7 @@ impl Default for JudgeBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_facts: 5,
             progress: ProgressMode::Auto,
+            cache: None,
         }
     }
 }
@@ -246,6 +258,13 @@ impl JudgeBuilder {
         self
     }
 
+    /// Answers judge requests from `cache` when it has them, and records the judge's new
+    /// answers there (see [`JudgeCache`]). Off by default.
+    pub fn cache(mut self, cache: Arc<JudgeCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
     /// Builds the evaluator, reading `OPENAI_BASE_URL` and `OPENAI_API_KEY` for whatever was
     /// not set.
     ///
@@ -302,6 +321,7 @@ impl JudgeBuilder {
                 progress: self.progress,
             },
             transport,
+            cache: self.cache,
         })
     }
 }

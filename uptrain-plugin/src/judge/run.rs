@@ -9,6 +9,7 @@ use futures_util::future::{join, join_all};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::JudgeEvaluator;
+use super::cache::Lookup;
 use super::parse;
 use super::prompt::{self, GradedSpec};
 use super::wire::{ChatRequest, ChatResponse, Message, ResponseFormat, Usage};
@@ -219,8 +220,23 @@ impl Run<'_> {
         let body = serde_json::to_vec(&request).map_err(|e| CheckError::Transport {
             message: format!("cannot encode the request: {e}"),
         })?;
+        let cached = match &self.judge.cache {
+            Some(cache) => Some((cache, cache.lookup(&body, &settings.model, &prompt)?)),
+            None => None,
+        };
+        let key = match cached {
+            Some((_, Lookup::Hit(answer))) => {
+                return parse(&answer).map_err(|reason| CheckError::Parse {
+                    reason: format!("cached answer: {reason}"),
+                    reply: excerpt(answer.trim(), REPLY_EXCERPT),
+                });
+            }
+            Some((cache, Lookup::Miss(key))) => Some((cache, key)),
+            None => None,
+        };
         let tokens = estimate_tokens(&prompt);
-        self.judge
+        let (value, content) = self
+            .judge
             .transport
             .call(
                 |client| {
@@ -235,10 +251,19 @@ impl Run<'_> {
                 true,
                 |reply| self.interpret(&reply, &parse),
             )
-            .await
+            .await?;
+        if let Some((cache, key)) = key {
+            cache.store(key, &settings.model, &content);
+        }
+        Ok(value)
     }
 
-    fn interpret<T>(&self, reply: &Reply, parse: impl Fn(&str) -> Result<T, String>) -> Verdict<T> {
+    /// The parsed answer, and its text (for the cache).
+    fn interpret<T>(
+        &self,
+        reply: &Reply,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Verdict<(T, String)> {
         if reply.is_html() {
             return Verdict::Fail(reply.to_error());
         }
@@ -261,7 +286,7 @@ impl Run<'_> {
             });
         };
         match parse(&content) {
-            Ok(value) => Verdict::Accept(value),
+            Ok(value) => Verdict::Accept((value, content)),
             Err(reason) => Verdict::RetryNow(CheckError::Parse {
                 reason,
                 reply: excerpt(content.trim(), REPLY_EXCERPT),
