@@ -54,6 +54,7 @@ mod limiter;
 mod offline;
 mod plugin;
 mod progress;
+mod recording;
 mod row;
 mod uptrain_api;
 
@@ -80,6 +81,7 @@ pub use judge::{
 };
 pub use offline::OfflineEvaluator;
 pub use plugin::PLUGIN_NAME;
+pub use recording::{RecordedRow, Recording, RecordingError, read_recording};
 pub use row::{Row, row, validate};
 pub use uptrain_api::{
     ACCESS_HEADER, LOG_AND_EVALUATE_PATH, MAX_BATCH, UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV,
