@@ -121,7 +121,7 @@ pub(crate) fn run(args: &GradeArgs) -> Result<Outcome, String> {
     if !input_errors.is_empty() {
         outcome = outcome.and(Outcome::InputError);
     }
-    outcome = outcome.and(strict_misses(&chosen));
+    outcome = outcome.and(strict_misses(&chosen, &out_rows));
     let summary = Summary {
         outcome: outcome_name(outcome),
         evaluator: chosen.evaluator.name().to_owned(),
@@ -254,8 +254,8 @@ fn write_rows(args: &GradeArgs, rows: &[Row]) -> Result<(), String> {
         .map_err(|e| format!("writing the graded rows: {e}"))
 }
 
-/// A strict cache's misses, listed; an input error when there are any.
-fn strict_misses(chosen: &Chosen) -> Outcome {
+/// A strict cache's misses, listed by row and check; an input error when there are any.
+fn strict_misses(chosen: &Chosen, rows: &[Row]) -> Outcome {
     let Some(cache) = chosen.cache.as_ref().filter(|c| c.is_strict()) else {
         return Outcome::Passed;
     };
@@ -267,13 +267,27 @@ fn strict_misses(chosen: &Chosen) -> Outcome {
         "error: {count} judge requests are not in the cache {} (strict: not sent):",
         cache.path().display()
     );
-    for miss in cache.misses().iter().take(MISSES_SHOWN) {
-        eprintln!(
-            "  {} ({}): {}",
-            miss.key,
-            miss.model,
-            miss.prompt.replace('\n', " ")
-        );
+    let mut shown = 0;
+    for row in rows {
+        for (key, value) in row {
+            let (Some(check), Some(error)) = (key.strip_prefix("error_"), value.as_str()) else {
+                continue;
+            };
+            if !error.contains("not in the judge cache") || shown >= MISSES_SHOWN {
+                continue;
+            }
+            shown += 1;
+            let at = row
+                .get("line")
+                .map(|l| format!("line {l}"))
+                .or_else(|| row.get("answer").map(|a| format!("answer {a}")))
+                .unwrap_or_default();
+            let question = row
+                .get("question")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            eprintln!("  {at}, {check}: question {question:?} ({error})");
+        }
     }
     Outcome::InputError
 }

@@ -1,7 +1,10 @@
-//! The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched)
-//! with the summary, each check's score distribution as a small bar chart, and the worst rows
-//! with their question, answer and the judge's explanation. Every text from the data is
-//! HTML-escaped.
+//! The HTML report: one self-contained file (inline CSS, SVG and one small script; nothing
+//! fetched) with the summary, each check's score distribution as a small bar chart, and the
+//! worst rows with their question, answer and the judge's explanation. Every text from the
+//! data is HTML-escaped.
+//!
+//! The script only checks, once the page is laid out, that every chart has a size, and says
+//! so on `<body data-charts-rendered="N">` (`"no"` otherwise), for browser tests.
 
 use std::fmt::Write as _;
 
@@ -18,6 +21,12 @@ const WORST: usize = 10;
 const WIDTH: f64 = 240.0;
 const HEIGHT: f64 = 90.0;
 
+/// Marks the body with the number of charts laid out with a size.
+const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
+var c=document.querySelectorAll('svg.histogram'),ok=c.length>0;\
+c.forEach(function(s){var b=s.getBoundingClientRect();if(!(b.width>0&&b.height>0))ok=false;});\
+document.body.setAttribute('data-charts-rendered',ok?String(c.length):'no');});";
+
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 h1{font-size:1.4em}table{border-collapse:collapse;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}\
@@ -31,7 +40,7 @@ pub(crate) fn html(summary: &Summary, rows: &[Row]) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     let _ = write!(
         out,
-        "<title>Answer quality: {}</title><style>{STYLE}</style></head><body>",
+        "<title>Answer quality: {}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
         escape(summary.outcome)
     );
     let verdict_class = if summary.outcome == "passed" {
@@ -249,7 +258,11 @@ mod tests {
             ..Summary::default()
         };
         let page = html(&summary, &rows);
-        assert!(!page.contains("<script>"));
+        assert_eq!(
+            page.matches("<script>").count(),
+            1,
+            "only the page's own script"
+        );
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("&quot;quoted&quot; &lt;b&gt;"));
         assert_eq!(page.matches("<svg class=\"histogram\"").count(), 2);
