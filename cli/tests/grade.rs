@@ -268,3 +268,20 @@ fn a_regression_against_the_baseline_fails_and_compare_says_it_is_beyond_noise()
         .arg(dir.path().join("nope.jsonl")));
     assert_eq!(code(&missing), 2);
 }
+
+#[test]
+fn a_broken_recording_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("runs.jsonl");
+    let mut text = std::fs::read_to_string(example_data("runs.jsonl")).unwrap();
+    text.push_str("{\"event\": \"no_such_event\"}\n");
+    let line = text.lines().count();
+    std::fs::write(&recording, text).unwrap();
+    let output = run(cli().arg("grade").arg("--from-recording").arg(&recording));
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains(&format!("line {line}")),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -381,6 +381,61 @@ mod tests {
         assert!(seen.windows(2).all(|w| w[0].done <= w[1].done));
     }
 
+    /// Holds every call until `expected` calls are in flight at once.
+    struct Gate {
+        in_flight: std::sync::atomic::AtomicUsize,
+        expected: usize,
+        open: tokio::sync::Notify,
+    }
+
+    impl Evaluator for Gate {
+        fn name(&self) -> &'static str {
+            "gate"
+        }
+
+        fn evaluate<'a>(
+            &'a self,
+            request: &'a EvaluationRequest,
+        ) -> futures_util::future::BoxFuture<'a, Result<crate::Evaluation, EvaluationError>>
+        {
+            Box::pin(async move {
+                let open = self.open.notified();
+                let now = self
+                    .in_flight
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    + 1;
+                if now >= self.expected {
+                    self.open.notify_waiters();
+                } else {
+                    open.await;
+                }
+                OfflineEvaluator::new().evaluate(request).await
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_run_at_once_not_one_after_another() {
+        let gate = Gate {
+            in_flight: Default::default(),
+            expected: 8,
+            open: tokio::sync::Notify::new(),
+        };
+        let rows: Vec<Row> = (0..16).map(rag).collect();
+        let options = GradeOptions::default().batch_rows(2).concurrent_batches(8);
+        // One batch at a time would wait forever for the eighth; the timeout only catches
+        // that hang.
+        let graded = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            grade(&gate, rows, &[Check::ContextRelevance], &options),
+        )
+        .await
+        .expect("the batches did not run concurrently")
+        .unwrap();
+        assert_eq!(graded.rows.len(), 16);
+        assert!(graded.rejected().next().is_none());
+    }
+
     #[tokio::test]
     async fn bad_checks_fail_before_any_row() {
         let err = grade(
