@@ -46,6 +46,7 @@ mod offline;
 mod plugin;
 mod progress;
 mod row;
+mod time;
 mod uptrain_api;
 
 pub use check::{Check, Polarity, UnknownCheck};
@@ -54,8 +55,9 @@ pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use handler::{
-    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
-    UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
+    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ResultsLog,
+    ShutdownReport, UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, WhenFull,
+    env,
 };
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,

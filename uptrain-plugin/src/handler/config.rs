@@ -50,6 +50,58 @@ impl FromStr for EvaluatorKind {
     }
 }
 
+/// What happens to an answer when the evaluation queue is full (its memory budget, or its
+/// count when one was set, is reached).
+///
+/// ```
+/// use std::time::Duration;
+/// use uptrain_plugin::WhenFull;
+/// assert_eq!("refuse".parse::<WhenFull>()?, WhenFull::Refuse);
+/// assert_eq!("wait".parse::<WhenFull>()?, WhenFull::Wait(Duration::MAX));
+/// assert_eq!(WhenFull::default(), WhenFull::Refuse);
+/// # Ok::<(), uptrain_plugin::ConfigValueError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The answer is not evaluated: it becomes a row whose checks say "not evaluated: queue
+    /// full", counted in [`HandlerStats::refused`](super::HandlerStats::refused). Emitting an
+    /// event never waits. Right for a request path.
+    #[default]
+    Refuse,
+    /// The thread that emitted the event (or the task awaiting
+    /// [`uptrain_evaluate`](super::UptrainHandler::uptrain_evaluate), without blocking its
+    /// thread) waits for room up to this long, then refuses as [`Refuse`](Self::Refuse) does;
+    /// `Duration::MAX` waits until there is room (each evaluation ends by its deadline, so
+    /// room always comes). Right for batch work.
+    Wait(Duration),
+}
+
+impl FromStr for WhenFull {
+    type Err = ConfigValueError;
+
+    /// `refuse`, or `wait` (until there is room; the environment's
+    /// `UPTRAIN_WAIT_FOR_ROOM_SECS` sets a deadline).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "refuse" => Ok(WhenFull::Refuse),
+            "wait" => Ok(WhenFull::Wait(Duration::MAX)),
+            _ => Err(ConfigValueError::new(env::WHEN_FULL, s, "refuse or wait")),
+        }
+    }
+}
+
+/// Where evaluated rows are logged when [`log_results`](UptrainConfig::log_results) is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultsLog {
+    /// A readable block per row (question, response, scores) on standard output, or on the
+    /// writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
+    #[default]
+    Console,
+    /// One `tracing` event per row (target `uptrain`, level info) with the project, run,
+    /// evaluator and scores; no question, context or answer.
+    Tracing,
+}
+
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {name} `{value}`: expected {expected}")]
@@ -78,9 +130,12 @@ impl ConfigValueError {
 ///
 /// ```
 /// use std::time::Duration;
+/// use uptrain_plugin::WhenFull;
 /// let config = uptrain_plugin::UptrainConfig::default();
-/// assert_eq!(config.queue_capacity, 1024);
-/// assert_eq!(config.retention, 1000);
+/// assert_eq!(config.pending_bytes, 64 << 20);
+/// assert_eq!(config.kept_bytes, 64 << 20);
+/// assert_eq!(config.when_full, WhenFull::Refuse);
+/// assert_eq!((config.queue_capacity, config.retention), (None, None), "bounded by memory");
 /// assert_eq!(config.drop_timeout, Duration::from_secs(5));
 /// assert_eq!(config.limits, None, "each evaluator keeps its own defaults");
 /// ```
@@ -96,8 +151,12 @@ pub struct UptrainConfig {
     pub api_key: Option<String>,
     /// The judge model. Default `gpt-3.5-turbo`.
     pub model: String,
-    /// Print a block per evaluated answer. Default on.
+    /// Log each evaluated row (see [`results_log`](Self::results_log)). Default on.
     pub log_results: bool,
+    /// Where rows are logged: a readable block on standard output (the default), or the
+    /// `tracing` log (the default for a handler built by plugin discovery unless
+    /// `UPTRAIN_LOG_RESULTS` is set).
+    pub results_log: ResultsLog,
     /// Which evaluator. Default [`EvaluatorKind::Auto`].
     pub evaluator: EvaluatorKind,
     /// The judge's base URL (`OPENAI_BASE_URL`) or the UpTrain server (`UPTRAIN_SERVER_URL`).
@@ -113,15 +172,26 @@ pub struct UptrainConfig {
     pub timeouts: Option<Timeouts>,
     /// A JSONL file that gets one line per evaluated row (appended).
     pub output_file: Option<PathBuf>,
-    /// Evaluations waiting to start, at most. When the queue is full, an answer is not
-    /// evaluated: it becomes a row whose error says "not evaluated: queue full" (counted in
-    /// [`HandlerStats::refused`](super::HandlerStats::refused)). Default 1024.
-    pub queue_capacity: usize,
-    /// Rows kept for [`results`](super::UptrainHandler::results), and rows kept for the next
-    /// [`flush`](super::UptrainHandler::flush): the newest `retention` of each; `0` keeps
-    /// none (rows still reach the console, the file and the evaluation listeners).
-    /// Default 1000.
-    pub retention: usize,
+    /// Estimated bytes the evaluations waiting or running may hold (their rows' strings plus
+    /// a small overhead each). When an answer does not fit, [`when_full`](Self::when_full)
+    /// decides. Default 64 MiB: some 40,000 RAG rows with a 1 KiB context.
+    pub pending_bytes: usize,
+    /// What happens to an answer that does not fit the queue. Default
+    /// [`WhenFull::Refuse`].
+    pub when_full: WhenFull,
+    /// Evaluations waiting or running, at most, as well as the bytes; `None` (the default):
+    /// bounded by [`pending_bytes`](Self::pending_bytes) only.
+    pub queue_capacity: Option<usize>,
+    /// Estimated bytes of the rows kept for [`results`](super::UptrainHandler::results) and
+    /// for the next [`flush`](super::UptrainHandler::flush) (the two share their rows; the
+    /// newest are kept); `0` keeps none. Rows dropped are counted
+    /// ([`HandlerStats::rows_not_kept`](super::HandlerStats::rows_not_kept),
+    /// [`FlushReport::not_kept`](super::FlushReport::not_kept)) and still reach the console,
+    /// the file and the evaluation listeners. Default 64 MiB: some 25,000 graded RAG rows.
+    pub kept_bytes: usize,
+    /// Rows kept, at most, as well as the bytes; `None` (the default): bounded by
+    /// [`kept_bytes`](Self::kept_bytes) only.
+    pub retention: Option<usize>,
     /// Time after which the state of a run that never ended is dropped. Default 15 min.
     pub run_ttl: Duration,
     /// Runs tracked at once, at most; beyond, the oldest run's state is dropped. Default
@@ -141,8 +211,10 @@ pub struct UptrainConfig {
 pub(crate) mod defaults {
     use std::time::Duration;
 
-    pub(crate) const QUEUE_CAPACITY: usize = 1024;
-    pub(crate) const RETENTION: usize = 1000;
+    pub(crate) const PENDING_BYTES: usize = 64 << 20;
+    pub(crate) const KEPT_BYTES: usize = 64 << 20;
+    /// How long `UPTRAIN_WHEN_FULL=wait` waits when no deadline is given: until room.
+    pub(crate) const WAIT_FOR_ROOM: Duration = Duration::MAX;
     pub(crate) const RUN_TTL: Duration = Duration::from_secs(15 * 60);
     pub(crate) const MAX_TRACKED_RUNS: usize = 10_000;
     pub(crate) const DEADLINE: Duration = Duration::from_secs(5 * 60);
@@ -158,14 +230,18 @@ impl Default for UptrainConfig {
             api_key: None,
             model: DEFAULT_MODEL.to_owned(),
             log_results: true,
+            results_log: ResultsLog::Console,
             evaluator: EvaluatorKind::Auto,
             base_url: None,
             limits: None,
             retry: None,
             timeouts: None,
             output_file: None,
-            queue_capacity: defaults::QUEUE_CAPACITY,
-            retention: defaults::RETENTION,
+            pending_bytes: defaults::PENDING_BYTES,
+            when_full: WhenFull::Refuse,
+            queue_capacity: None,
+            kept_bytes: defaults::KEPT_BYTES,
+            retention: None,
             run_ttl: defaults::RUN_TTL,
             max_tracked_runs: defaults::MAX_TRACKED_RUNS,
             evaluation_deadline: None,
@@ -183,13 +259,17 @@ impl fmt::Debug for UptrainConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
             .field("log_results", &self.log_results)
+            .field("results_log", &self.results_log)
             .field("evaluator", &self.evaluator)
             .field("base_url", &self.base_url)
             .field("limits", &self.limits)
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)
             .field("output_file", &self.output_file)
+            .field("pending_bytes", &self.pending_bytes)
+            .field("when_full", &self.when_full)
             .field("queue_capacity", &self.queue_capacity)
+            .field("kept_bytes", &self.kept_bytes)
             .field("retention", &self.retention)
             .field("run_ttl", &self.run_ttl)
             .field("max_tracked_runs", &self.max_tracked_runs)
@@ -209,7 +289,8 @@ pub mod env {
     pub const EVALUATOR: &str = "UPTRAIN_EVALUATOR";
     /// The judge model.
     pub const MODEL: &str = "UPTRAIN_MODEL";
-    /// `true` or `false`.
+    /// `1`, `true`, `yes`, `on` (a block per row on standard output); `0`, `false`, `no`,
+    /// `off`; or `tracing` (one `tracing` event per row, scores only).
     pub const LOG_RESULTS: &str = "UPTRAIN_LOG_RESULTS";
     /// Path of the JSONL results file.
     pub const OUTPUT_FILE: &str = "UPTRAIN_OUTPUT_FILE";
@@ -223,9 +304,17 @@ pub mod env {
     pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
     /// Total timeout per request, in seconds.
     pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
-    /// Evaluations waiting to start, at most.
+    /// Estimated bytes the evaluations waiting or running may hold.
+    pub const PENDING_BYTES: &str = "UPTRAIN_PENDING_BYTES";
+    /// `refuse` or `wait`: what happens to an answer when the queue is full.
+    pub const WHEN_FULL: &str = "UPTRAIN_WHEN_FULL";
+    /// With `UPTRAIN_WHEN_FULL=wait`: seconds to wait for room, or `forever` (the default).
+    pub const WAIT_FOR_ROOM_SECS: &str = "UPTRAIN_WAIT_FOR_ROOM_SECS";
+    /// Evaluations waiting or running, at most (as well as the bytes).
     pub const QUEUE_CAPACITY: &str = "UPTRAIN_QUEUE_CAPACITY";
-    /// Rows kept for `results` and for the next `flush` (0 = none).
+    /// Estimated bytes of the rows kept for `results` and the next `flush` (0 = none).
+    pub const KEPT_BYTES: &str = "UPTRAIN_KEPT_BYTES";
+    /// Rows kept for `results` and for the next `flush`, at most (0 = none).
     pub const RETENTION: &str = "UPTRAIN_RETENTION";
     /// Seconds after which an unended run's state is dropped.
     pub const RUN_TTL_SECS: &str = "UPTRAIN_RUN_TTL_SECS";
@@ -251,6 +340,22 @@ fn seconds(
             key,
             &secs.to_string(),
             "a positive number of seconds",
+        )),
+    }
+}
+
+/// A switch: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case).
+fn switch(source: &PluginConfig, key: &'static str) -> Result<Option<bool>, ConfigValueError> {
+    let Some(value) = source.get(key) else {
+        return Ok(None);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(ConfigValueError::new(
+            key,
+            &value,
+            "1, true, yes, on or 0, false, no, off",
         )),
     }
 }
@@ -302,7 +407,17 @@ impl UptrainConfig {
         if let Some(model) = source.get(env::MODEL) {
             config.model = model;
         }
-        if let Some(log) = parse::<bool>(source, env::LOG_RESULTS, "true or false")? {
+        let tracing = source
+            .get(env::LOG_RESULTS)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("tracing"));
+        if tracing {
+            config.results_log = ResultsLog::Tracing;
+        } else if let Some(log) =
+            switch(source, env::LOG_RESULTS).map_err(|e| ConfigValueError {
+                expected: format!("{} or tracing", e.expected),
+                ..e
+            })?
+        {
             config.log_results = log;
         }
         config.output_file = source.get(env::OUTPUT_FILE).map(PathBuf::from);
@@ -366,13 +481,43 @@ impl UptrainConfig {
             };
             config.timeouts = Some(base.with_total(total));
         }
+        if let Some(n) = parse::<usize>(source, env::PENDING_BYTES, "a whole number of bytes")? {
+            config.pending_bytes = n;
+        }
+        if let Some(mode) = source.get(env::WHEN_FULL) {
+            config.when_full = mode.parse()?;
+        }
+        let wait = match source.get(env::WAIT_FOR_ROOM_SECS) {
+            Some(v) if v.trim().eq_ignore_ascii_case("forever") => Some(Duration::MAX),
+            Some(_) => seconds(source, env::WAIT_FOR_ROOM_SECS, true)?,
+            None => None,
+        };
+        match (config.when_full, wait) {
+            (WhenFull::Wait(_), Some(wait)) => config.when_full = WhenFull::Wait(wait),
+            (WhenFull::Wait(_), None) => config.when_full = WhenFull::Wait(defaults::WAIT_FOR_ROOM),
+            (WhenFull::Refuse, Some(_)) => {
+                return Err(ConfigValueError::new(
+                    env::WAIT_FOR_ROOM_SECS,
+                    &source.get(env::WAIT_FOR_ROOM_SECS).unwrap_or_default(),
+                    "UPTRAIN_WHEN_FULL=wait with it (the queue refuses by default)",
+                ));
+            }
+            (WhenFull::Refuse, None) => {}
+        }
         if let Some(n) =
             parse::<usize>(source, env::QUEUE_CAPACITY, "a whole number of at least 1")?
         {
-            config.queue_capacity = n;
+            config.queue_capacity = Some(n);
+        }
+        if let Some(n) = parse::<usize>(
+            source,
+            env::KEPT_BYTES,
+            "a whole number of bytes (0 = none)",
+        )? {
+            config.kept_bytes = n;
         }
         if let Some(n) = parse::<usize>(source, env::RETENTION, "a whole number (0 = none)")? {
-            config.retention = n;
+            config.retention = Some(n);
         }
         if let Some(ttl) = seconds(source, env::RUN_TTL_SECS, false)? {
             config.run_ttl = ttl;
@@ -426,8 +571,8 @@ mod tests {
             .set(env::DROP_TIMEOUT_SECS, "0")
             .set(env::TIMEOUT_SECS, "7");
         let config = UptrainConfig::from_plugin_config(&source).unwrap();
-        assert_eq!(config.queue_capacity, 8);
-        assert_eq!(config.retention, 0);
+        assert_eq!(config.queue_capacity, Some(8));
+        assert_eq!(config.retention, Some(0));
         assert_eq!(config.run_ttl, Duration::from_secs(30));
         assert_eq!(config.max_tracked_runs, 100);
         assert_eq!(
@@ -484,5 +629,76 @@ mod tests {
                 .to_string()
                 .contains("auto, judge, uptrain_api, offline")
         );
+    }
+
+    #[test]
+    fn log_results_accepts_the_usual_switches_and_names_the_variable_otherwise() {
+        for (value, on) in [
+            ("1", true),
+            ("true", true),
+            ("YES", true),
+            (" on ", true),
+            ("0", false),
+            ("false", false),
+            ("No", false),
+            ("off", false),
+        ] {
+            let config = UptrainConfig::from_plugin_config(
+                &PluginConfig::new().set(env::LOG_RESULTS, value),
+            )
+            .unwrap();
+            assert_eq!(config.log_results, on, "{value}");
+            assert_eq!(config.results_log, ResultsLog::Console, "{value}");
+        }
+        let config = UptrainConfig::from_plugin_config(
+            &PluginConfig::new().set(env::LOG_RESULTS, "tracing"),
+        )
+        .unwrap();
+        assert!(config.log_results);
+        assert_eq!(config.results_log, ResultsLog::Tracing);
+        let err =
+            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::LOG_RESULTS, "maybe"))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid UPTRAIN_LOG_RESULTS `maybe`: expected 1, true, yes, on or 0, false, no, off \
+             or tracing"
+        );
+    }
+
+    #[test]
+    fn memory_bounds_and_the_choice_when_full_are_read_from_the_environment() {
+        let source = PluginConfig::new()
+            .set(env::PENDING_BYTES, "1048576")
+            .set(env::KEPT_BYTES, "0")
+            .set(env::WHEN_FULL, "wait")
+            .set(env::WAIT_FOR_ROOM_SECS, "2.5");
+        let config = UptrainConfig::from_plugin_config(&source).unwrap();
+        assert_eq!(config.pending_bytes, 1 << 20);
+        assert_eq!(config.kept_bytes, 0);
+        assert_eq!(
+            config.when_full,
+            WhenFull::Wait(Duration::from_millis(2500))
+        );
+
+        let forever = PluginConfig::new()
+            .set(env::WHEN_FULL, "Wait")
+            .set(env::WAIT_FOR_ROOM_SECS, "forever");
+        let config = UptrainConfig::from_plugin_config(&forever).unwrap();
+        assert_eq!(config.when_full, WhenFull::Wait(Duration::MAX));
+        let config =
+            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::WHEN_FULL, "wait"))
+                .unwrap();
+        assert_eq!(config.when_full, WhenFull::Wait(Duration::MAX));
+
+        for (key, value, named) in [
+            (env::WHEN_FULL, "block", "UPTRAIN_WHEN_FULL"),
+            (env::PENDING_BYTES, "lots", "UPTRAIN_PENDING_BYTES"),
+            (env::WAIT_FOR_ROOM_SECS, "5", "UPTRAIN_WAIT_FOR_ROOM_SECS"),
+        ] {
+            let err = UptrainConfig::from_plugin_config(&PluginConfig::new().set(key, value))
+                .unwrap_err();
+            assert!(err.to_string().contains(named), "{err}");
+        }
     }
 }
