@@ -174,7 +174,7 @@ pub struct UptrainConfig {
     pub output_file: Option<PathBuf>,
     /// Estimated bytes the evaluations waiting or running may hold (their rows' strings plus
     /// a small overhead each). When an answer does not fit, [`when_full`](Self::when_full)
-    /// decides. Default 64 MiB: some 40,000 RAG rows with a 1 KiB context.
+    /// decides. Default 64 MiB: some 27,000 RAG rows with a 1 KiB context.
     pub pending_bytes: usize,
     /// What happens to an answer that does not fit the queue. Default
     /// [`WhenFull::Refuse`].
@@ -187,7 +187,8 @@ pub struct UptrainConfig {
     /// newest are kept); `0` keeps none. Rows dropped are counted
     /// ([`HandlerStats::rows_not_kept`](super::HandlerStats::rows_not_kept),
     /// [`FlushReport::not_kept`](super::FlushReport::not_kept)) and still reach the console,
-    /// the file and the evaluation listeners. Default 64 MiB: some 25,000 graded RAG rows.
+    /// the file and the evaluation listeners. Default 64 MiB: some 13,000 graded RAG rows
+    /// (1 KiB of context, three checks with their explanations).
     pub kept_bytes: usize,
     /// Rows kept, at most, as well as the bytes; `None` (the default): bounded by
     /// [`kept_bytes`](Self::kept_bytes) only.
