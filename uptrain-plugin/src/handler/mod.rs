@@ -19,6 +19,7 @@ mod record;
 mod report;
 mod room;
 mod size;
+mod ticket;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -29,9 +30,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
-use handler_core::Uuid;
 use tokio::sync::{Notify, oneshot};
 
 pub use builder::UptrainHandlerBuilder;
@@ -47,6 +45,7 @@ use crate::row::Row;
 use flows::{Job, Tracker};
 use outcomes::Outcomes;
 use room::Room;
+use ticket::{Admission, Graded, Reply, Ticket};
 use worker::{Refused, Worker};
 
 /// Why the handler could not be built.
@@ -167,113 +166,6 @@ fn blocking<R>(wait: impl FnOnce() -> R) -> R {
 fn in_current_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
-}
-
-/// How an evaluation got into the queue, or why it did not.
-#[derive(Debug, Clone, Copy)]
-enum Admission {
-    /// It holds this many bytes of room until it settles.
-    Room(usize),
-    /// The queue was full (and stayed full for the wait chosen).
-    Refused,
-    /// The handler is shutting down.
-    Stopped,
-}
-
-/// One enqueued evaluation, from enqueue to its rows. It settles exactly once: with the
-/// evaluator's outcome, or with the reason it never ran (queue full, deadline, shutdown),
-/// even when it is dropped unfinished.
-struct Ticket {
-    inner: Arc<Inner>,
-    seq: u64,
-    request: Arc<EvaluationRequest>,
-    run: Option<Graded>,
-    reply: Option<Reply>,
-    settled: bool,
-    /// The room it holds, given back when it settles.
-    room: Option<usize>,
-    /// Refused: the evaluations in the queue then.
-    refused: Option<usize>,
-}
-
-/// The run an evaluation grades: its id and its tree's root.
-#[derive(Debug, Clone, Copy)]
-struct Graded {
-    run_id: Uuid,
-    root_run_id: Option<Uuid>,
-}
-
-impl Ticket {
-    fn settle(&mut self, outcome: Result<crate::Evaluation, EvaluationError>) {
-        if std::mem::replace(&mut self.settled, true) {
-            return;
-        }
-        self.inner.publish(
-            &self.request,
-            self.seq,
-            self.run,
-            outcome,
-            self.reply.take(),
-        );
-        if let Some(bytes) = self.room.take() {
-            self.inner.room.give_back(bytes);
-        }
-    }
-
-    /// The outcome of a refused evaluation.
-    fn refusal(waiting: usize) -> Result<crate::Evaluation, EvaluationError> {
-        Err(EvaluationError::QueueFull { capacity: waiting })
-    }
-
-    /// Records a refused evaluation's row (on the worker).
-    fn record_refusal(mut self) {
-        let waiting = self.refused.unwrap_or_default();
-        self.settle(Self::refusal(waiting));
-    }
-
-    /// Settles a refused evaluation that could not be handed to the worker, as a count only:
-    /// no row is printed, written, published or kept; an `uptrain_evaluate` caller still
-    /// gets its error.
-    fn count_only(mut self) {
-        self.settled = true;
-        {
-            let mut outcomes = lock(&self.inner.outcomes);
-            outcomes.refusals_in_flight = outcomes.refusals_in_flight.saturating_sub(1);
-            outcomes.refused_unrecorded(self.seq);
-        }
-        self.inner.settled.notify_all();
-        self.inner.notify.notify_waiters();
-        if let Some(reply) = self.reply.take() {
-            let waiting = self.refused.unwrap_or_default();
-            let _ = reply.send(Self::refusal(waiting).map(|_| Vec::new()));
-        }
-    }
-
-    /// Runs the evaluation under its deadline, then settles.
-    fn run(mut self) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let (inner, request) = (self.inner.clone(), self.request.clone());
-            let deadline = inner.deadline;
-            let evaluation =
-                std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&request)).catch_unwind();
-            let outcome = match tokio::time::timeout(deadline, evaluation).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(EvaluationError::Internal("the evaluator panicked".into())),
-                Err(_) => Err(EvaluationError::DeadlineExceeded { deadline }),
-            };
-            self.settle(outcome);
-        })
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let outcome = match self.refused {
-            Some(waiting) => Self::refusal(waiting),
-            None => Err(EvaluationError::ShutDown),
-        };
-        self.settle(outcome);
-    }
 }
 
 impl UptrainHandler {
@@ -574,8 +466,6 @@ fn warn_not_kept(report: &FlushReport) {
 
 /// Extra time `shutdown` gives the worker thread to exit after its grace period.
 const JOIN_MARGIN: Duration = Duration::from_secs(1);
-
-type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
 
 impl Drop for UptrainHandler {
     fn drop(&mut self) {
