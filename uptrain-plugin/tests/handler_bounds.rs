@@ -446,3 +446,61 @@ fn two_handlers_in_one_process_keep_to_the_runs_they_saw() {
     assert_eq!(a.results().keys().collect::<Vec<_>>(), ["tenant_a_rag"]);
     assert_eq!(b.results()["tenant_b_rag"].len(), 7);
 }
+
+/// An evaluator that, on its first evaluation, emits one more answer into a pipeline that
+/// holds its own handler (as an instrumented judge client could).
+struct Reentrant(Mutex<Option<Arc<CallbackManager>>>);
+
+impl uptrain_plugin::Evaluator for Reentrant {
+    fn name(&self) -> &'static str {
+        "reentrant"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        let manager = self.0.lock().unwrap().take();
+        if let Some(manager) = manager {
+            ask(&manager, "nested", 0);
+        }
+        Box::pin(async move { OfflineEvaluator::new().evaluate(request).await })
+    }
+}
+
+#[test]
+fn the_evaluation_thread_never_waits_for_room_it_would_free() {
+    let evaluator = Arc::new(Reentrant(Mutex::new(None)));
+    let uptrain = Arc::new(
+        UptrainHandler::builder()
+            .evaluator(evaluator.clone())
+            .log_results(false)
+            .pending_bytes(1)
+            .when_full(WhenFull::Wait(Duration::MAX))
+            .build()
+            .unwrap(),
+    );
+    let manager = Arc::new(CallbackManager::new().with_handler(uptrain.clone()));
+    *evaluator.0.lock().unwrap() = Some(manager.clone());
+    let (done, flushed) = mpsc::channel();
+    {
+        let uptrain = uptrain.clone();
+        std::thread::spawn(move || {
+            ask(&manager, "outer", 0);
+            // The nested answer is enqueued while the outer one is graded: before the
+            // outer's row is settled, so the second flush waits for it.
+            let mut rows = uptrain.flush();
+            rows.extend(uptrain.flush());
+            done.send(rows).unwrap();
+        });
+    }
+    let rows = flushed
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the evaluation thread waited for itself");
+    assert_eq!(rows.len(), 2);
+    assert!(question(&rows[0]).ends_with("(outer 0)") && rows[0].is_ok());
+    assert!(question(&rows[1]).ends_with("(nested 0)") && refused(&rows[1]));
+}

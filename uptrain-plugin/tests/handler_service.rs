@@ -221,7 +221,7 @@ fn dropping_waits_the_drop_timeout_then_gives_up() {
     let uptrain = Arc::new(
         quiet(Hangs)
             .output_file(&path)
-            .drop_timeout(Duration::from_millis(100))
+            .drop_timeout(Duration::from_secs(1))
             .build()
             .unwrap(),
     );

@@ -72,7 +72,9 @@ pub enum WhenFull {
     /// [`uptrain_evaluate`](super::UptrainHandler::uptrain_evaluate), without blocking its
     /// thread) waits for room up to this long, then refuses as [`Refuse`](Self::Refuse) does;
     /// `Duration::MAX` waits until there is room (each evaluation ends by its deadline, so
-    /// room always comes). Right for batch work.
+    /// room always comes). Right for batch work. Inside a current-thread tokio runtime the
+    /// wait holds up that runtime too (prefer `uptrain_evaluate` there); on the handler's own
+    /// evaluation thread (an evaluator or listener that emits events) it never waits.
     Wait(Duration),
 }
 

@@ -386,6 +386,8 @@ impl UptrainHandler {
             let admitted = room.try_take(bytes)
                 || match self.inner.config.when_full {
                     WhenFull::Refuse => false,
+                    // It may be the thread that would free the room: never wait there.
+                    WhenFull::Wait(_) if worker::on_evaluation_thread() => false,
                     WhenFull::Wait(wait) => blocking(|| room.take_within(bytes, wait)),
                 };
             if admitted {
@@ -471,7 +473,9 @@ impl Drop for UptrainHandler {
     fn drop(&mut self) {
         let pending = self.pending();
         let wait = self.inner.config.drop_timeout;
-        self.worker.stop(wait);
+        // The worker gives up a little before the drop stops waiting, so the rows of what it
+        // gives up are recorded within the drop timeout: drop never blocks longer than that.
+        self.worker.stop(wait.saturating_sub(settle_time(wait)));
         if in_current_thread_runtime() {
             if pending > 0 {
                 tracing::warn!(
@@ -491,8 +495,19 @@ impl Drop for UptrainHandler {
                 "UpTrain handler dropped: finishing pending evaluations"
             );
         }
-        blocking(|| self.worker.join(wait.saturating_add(JOIN_MARGIN)));
+        if !blocking(|| self.worker.join(wait)) {
+            tracing::warn!(
+                "UpTrain: the evaluation thread did not stop within the drop timeout; leaving \
+                 it to finish"
+            );
+        }
     }
+}
+
+/// The end of a drop timeout kept for recording what the worker gives up: a tenth, at most
+/// 200 ms.
+fn settle_time(wait: Duration) -> Duration {
+    (wait / 10).min(Duration::from_millis(200))
 }
 
 impl fmt::Debug for UptrainHandler {

@@ -35,6 +35,17 @@ pub(crate) enum Refused<T> {
     Stopped(T),
 }
 
+thread_local! {
+    /// True on an evaluation thread.
+    static EVALUATION_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on a handler's evaluation thread, which must never wait for room in a queue (it may be
+/// the one that would free it: an evaluator or listener that emits events).
+pub(crate) fn on_evaluation_thread() -> bool {
+    EVALUATION_THREAD.with(std::cell::Cell::get)
+}
+
 /// When the worker gives up what it holds: at an instant, or never (wait for all of it).
 type GiveUpAt = Option<Instant>;
 
@@ -61,6 +72,7 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("uptrain-evaluations".into())
             .spawn(move || {
+                EVALUATION_THREAD.with(|flag| flag.set(true));
                 runtime.block_on(run(receiver, refused, stop_signal));
                 // Dropping the runtime drops any task still held; each settles itself.
                 drop(runtime);
