@@ -554,3 +554,19 @@ fn each_check_of_each_row_is_published_through_the_core() {
     assert!(last.error.as_deref().unwrap().contains("handler shut down"));
     assert_eq!(last.metadata["evaluator_kind"], "hangs");
 }
+
+#[test]
+fn results_logged_to_tracing_never_reach_the_console() {
+    let printed = common::SharedBuffer::default();
+    let uptrain = Arc::new(
+        UptrainHandler::builder()
+            .log_to(printed.clone())
+            .results_log(uptrain_plugin::ResultsLog::Tracing)
+            .build()
+            .unwrap(),
+    );
+    let manager = CallbackManager::new().with_handler(uptrain.clone());
+    ask(&manager, 1);
+    assert_eq!(uptrain.flush().len(), 1);
+    assert_eq!(printed.text(), "", "no question or answer on the console");
+}

@@ -81,6 +81,15 @@ impl UptrainHandlerBuilder {
     /// Where rows are logged when [`log_results`](Self::log_results) is on: a readable block
     /// on standard output (or [`log_to`](Self::log_to)'s writer), or one `tracing` event per
     /// row with the scores only. Default [`ResultsLog::Console`].
+    ///
+    /// ```
+    /// use uptrain_plugin::{ResultsLog, UptrainHandler};
+    ///
+    /// let uptrain = UptrainHandler::builder().results_log(ResultsLog::Tracing).build()?;
+    /// assert!(uptrain.config().log_results);
+    /// assert_eq!(uptrain.config().results_log, ResultsLog::Tracing);
+    /// # Ok::<(), uptrain_plugin::UptrainError>(())
+    /// ```
     pub fn results_log(mut self, to: ResultsLog) -> Self {
         self.config.results_log = to;
         self
@@ -125,6 +134,20 @@ impl UptrainHandlerBuilder {
 
     /// What happens to an answer when the queue is full: refuse it (the default) or wait for
     /// room up to a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uptrain_plugin::{UptrainHandler, WhenFull};
+    ///
+    /// // Batch work: every answer waits for room, however long grading takes.
+    /// let batch = UptrainHandler::builder()
+    ///     .log_results(false)
+    ///     .when_full(WhenFull::Wait(Duration::MAX))
+    ///     .build()?;
+    /// assert_eq!(batch.config().when_full, WhenFull::Wait(Duration::MAX));
+    /// assert_eq!(batch.config().pending_bytes, 64 << 20);
+    /// # Ok::<(), uptrain_plugin::UptrainError>(())
+    /// ```
     pub fn when_full(mut self, choice: WhenFull) -> Self {
         self.config.when_full = choice;
         self
