@@ -13,6 +13,7 @@ mod builder;
 mod config;
 mod events;
 mod flows;
+mod from_env;
 mod outcomes;
 mod publish;
 mod record;
