@@ -180,7 +180,8 @@ pub enum EvaluationError {
     /// The handler's queue was full, so the row was recorded without being evaluated.
     #[error("not evaluated: queue full ({capacity} evaluations waiting)")]
     QueueFull {
-        /// The queue's capacity.
+        /// The evaluations waiting or running when the row was refused (the queue is bounded
+        /// by the bytes they hold).
         capacity: usize,
     },
     /// The evaluation did not finish within its deadline (all attempts and waits included).

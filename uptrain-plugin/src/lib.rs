@@ -53,6 +53,7 @@ mod offline;
 mod plugin;
 mod progress;
 mod row;
+mod time;
 mod uptrain_api;
 
 pub use check::{Check, Polarity, UnknownCheck};
@@ -67,8 +68,9 @@ pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
 pub use handler::{
-    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
-    UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
+    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ResultsLog,
+    ShutdownReport, UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, WhenFull,
+    env,
 };
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,

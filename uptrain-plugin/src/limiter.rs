@@ -157,7 +157,7 @@ impl Limiter {
     /// Holds every new request back for `wait` (after a 429: the server is rate limiting
     /// all of them, not just the one it answered).
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = crate::time::instant_after(wait);
         let mut paused = self
             .paused_until
             .lock()
@@ -318,6 +318,19 @@ mod tests {
         let started = Instant::now();
         assert!(limiter.acquire(1).await.is_ok());
         assert!(started.elapsed() >= Duration::from_millis(190));
+    }
+
+    #[tokio::test]
+    async fn the_longest_pause_does_not_panic() {
+        let limiter = Limiter::new(&Limits::unlimited(4));
+        limiter.pause(Duration::MAX);
+        let waiting = limiter.acquire(1);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), waiting)
+                .await
+                .is_err(),
+            "a pause of Duration::MAX holds requests back"
+        );
     }
 
     #[test]

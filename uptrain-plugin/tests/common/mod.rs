@@ -155,3 +155,72 @@ impl std::io::Write for SharedBuffer {
         Ok(())
     }
 }
+
+/// The offline evaluator, behind a gate: each evaluation waits for one permit.
+pub struct Gated(pub std::sync::Arc<tokio::sync::Semaphore>);
+
+impl uptrain_plugin::Evaluator for Gated {
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(async move {
+            if let Ok(permit) = self.0.acquire().await {
+                permit.forget();
+            }
+            uptrain_plugin::OfflineEvaluator::new()
+                .evaluate(request)
+                .await
+        })
+    }
+}
+
+/// An evaluator that never answers (a judge that accepts and hangs).
+pub struct Hangs;
+
+impl uptrain_plugin::Evaluator for Hangs {
+    fn name(&self) -> &'static str {
+        "hangs"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        _request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// The offline evaluator, `delay` slower.
+pub struct Slow(pub Duration);
+
+impl uptrain_plugin::Evaluator for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            uptrain_plugin::OfflineEvaluator::new()
+                .evaluate(request)
+                .await
+        })
+    }
+}
