@@ -39,6 +39,7 @@
 #[doc(hidden)]
 pub mod attr_support;
 mod category;
+pub mod cost;
 pub mod current;
 #[doc(hidden)]
 pub mod derive_support;
