@@ -1,6 +1,8 @@
 //! The tokens a model call consumed, with the details servers report: cache reads and writes
 //! of the prompt, reasoning tokens of the completion.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// Tokens a model call consumed.
@@ -132,5 +134,41 @@ impl std::ops::AddAssign for TokenUsage {
         self.cache_read_tokens = detail(self.cache_read_tokens, other.cache_read_tokens);
         self.cache_write_tokens = detail(self.cache_write_tokens, other.cache_write_tokens);
         self.reasoning_tokens = detail(self.reasoning_tokens, other.reasoning_tokens);
+    }
+}
+
+/// `90 in (40 cached, 10 cache-write), 3 out (2 reasoning), 93 total`: each detail only when the
+/// server reported it.
+///
+/// ```
+/// use handler_core::payload::TokenUsage;
+///
+/// let usage = TokenUsage::new(90, 3).with_cache_read_tokens(40).with_reasoning_tokens(0);
+/// assert_eq!(usage.to_string(), "90 in (40 cached), 3 out (0 reasoning), 93 total");
+/// assert_eq!(TokenUsage::new(5, 2).to_string(), "5 in, 2 out, 7 total");
+/// ```
+impl fmt::Display for TokenUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in", self.prompt_tokens)?;
+        let prompt_details = [
+            (self.cache_read_tokens, "cached"),
+            (self.cache_write_tokens, "cache-write"),
+        ];
+        let mut first = true;
+        for (count, name) in prompt_details {
+            if let Some(count) = count {
+                f.write_str(if first { " (" } else { ", " })?;
+                write!(f, "{count} {name}")?;
+                first = false;
+            }
+        }
+        if !first {
+            f.write_str(")")?;
+        }
+        write!(f, ", {} out", self.completion_tokens)?;
+        if let Some(reasoning) = self.reasoning_tokens {
+            write!(f, " ({reasoning} reasoning)")?;
+        }
+        write!(f, ", {} total", self.total_tokens)
     }
 }
