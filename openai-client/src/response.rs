@@ -11,7 +11,8 @@ use crate::request::{function_call, tool_calls};
 
 /// The server's answer as the run's result: one generation per choice (in choice order), each
 /// an assistant message with its text and tool calls and a `finish_reason` in its info; the
-/// token usage; the model; and the response id in `llm_output`.
+/// token usage, with the cached, cache-write and reasoning tokens the server reported; the
+/// model; and the response id in `llm_output`.
 ///
 /// ```
 /// use async_openai::types::chat::CreateChatCompletionResponse;
@@ -26,6 +27,7 @@ use crate::request::{function_call, tool_calls};
 /// let result = llm_result(&response);
 /// assert_eq!(result.first_text(), Some("Paris."));
 /// assert_eq!(result.token_usage.map(|u| u.total_tokens), Some(7));
+/// assert_eq!(result.token_usage.and_then(|u| u.cache_read_tokens), None); // not reported
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn llm_result(response: &CreateChatCompletionResponse) -> LlmResult {
