@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use examples::openai_rag::{RAG_CHAIN, RagService, Settings, callbacks, context_of};
 use examples::{Corpus, UsageSummary};
+use llm_callbacks::cost::PriceTable;
 use llm_callbacks::event::EventRecord;
 use llm_callbacks::handlers::{ConsoleHandler, JsonlRecorder};
 use llm_callbacks::openai::RetryPolicy;
@@ -358,13 +359,12 @@ async fn a_known_model_s_runs_are_priced_in_the_console_and_summed_in_the_summar
     assert_eq!(totals.usage.cache_read_tokens, Some(120));
     assert!((totals.cost - 0.0000216).abs() < 1e-12, "{}", totals.cost);
     let report = summary.report();
-    assert!(
-        report.starts_with(
-            "2 model runs, 2 with usage: 180 in (120 cached), 6 out (0 reasoning), 186 total\n\
-             cost $0.000022 over 2 priced runs (price table 2026-12-05)\n"
-        ),
-        "{report}"
+    let expected = format!(
+        "2 model runs, 2 with usage: 180 in (120 cached), 6 out (0 reasoning), 186 total\n\
+         cost $0.000022 over 2 priced runs (price table {})\n",
+        PriceTable::shipped().version()
     );
+    assert_eq!(report, expected);
     assert!(!report.contains("unpriced"), "{report}");
     Ok(())
 }
