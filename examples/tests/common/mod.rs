@@ -118,10 +118,9 @@ pub fn judge_handler(server: &MockServer, max_attempts: u32) -> UptrainHandlerBu
         .limits(Limits::unlimited(16))
         .retry(
             RetryPolicy::default()
-                .with_max_attempts(max_attempts)
-                .with_base_delay(Duration::from_millis(1))
-                .with_max_delay(Duration::from_millis(5))
-                .with_rate_limited_delay(Duration::from_millis(1)),
+                .with_max_retries(max_attempts.saturating_sub(1))
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(5)),
         )
         .timeouts(
             Timeouts::default()

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use handler_core::registry::PluginConfig;
+use handler_core::registry::{DurationUnit, PluginConfig};
+use llm_callbacks_transport::Idempotency;
 
 use crate::config::{Limits, RetryPolicy, Timeouts};
 use crate::evaluator::KeyType;
@@ -224,6 +225,9 @@ pub mod env {
     pub const TOKENS_PER_MINUTE: &str = "UPTRAIN_TOKENS_PER_MINUTE";
     /// Attempts per request, first included.
     pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
+    /// `true` sends judge and UpTrain API requests again after failures that may have been
+    /// billed (timeouts, 5xx); off by default.
+    pub const RETRY_IDEMPOTENT: &str = "UPTRAIN_RETRY_IDEMPOTENT";
     /// Total timeout per request, in seconds.
     pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
     /// Evaluations waiting to start, at most.
@@ -245,32 +249,38 @@ fn seconds(
     key: &'static str,
     allow_zero: bool,
 ) -> Result<Option<Duration>, ConfigValueError> {
-    let Some(secs) = parse::<f64>(source, key, "seconds, e.g. 30")? else {
-        return Ok(None);
-    };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if allow_zero || !d.is_zero() => Ok(Some(d)),
-        _ => Err(ConfigValueError::new(
-            key,
-            &secs.to_string(),
-            "a positive number of seconds",
-        )),
+    let expected = "seconds (e.g. 30 or 0.5), or with a unit (250ms, 2m), or none";
+    let wait = source
+        .get_duration(key, DurationUnit::Seconds)
+        .map_err(|_| invalid_value(source, key, expected))?;
+    match wait {
+        Some(d) if d.is_zero() && !allow_zero => {
+            Err(invalid_value(source, key, "a positive number of seconds"))
+        }
+        other => Ok(other),
     }
 }
 
 fn parse<T: FromStr>(
     config: &PluginConfig,
     key: &'static str,
-    expected: &str,
+    expected: &'static str,
 ) -> Result<Option<T>, ConfigValueError> {
     config
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<T>()
-                .map_err(|_| ConfigValueError::new(key, &v, expected))
-        })
-        .transpose()
+        .get_number(key, expected)
+        .map_err(|_| invalid_value(config, key, expected))
+}
+
+fn switch(config: &PluginConfig, key: &'static str) -> Result<Option<bool>, ConfigValueError> {
+    let expected = "true or false (also 1/0, yes/no, on/off)";
+    config
+        .get_bool(key)
+        .map_err(|_| invalid_value(config, key, expected))
+}
+
+/// The error for `key`, whose value the one typed reader of settings refused.
+fn invalid_value(config: &PluginConfig, key: &'static str, expected: &str) -> ConfigValueError {
+    ConfigValueError::new(key, &config.get(key).unwrap_or_default(), expected)
 }
 
 fn per_minute(value: Option<u32>, default: Option<u32>) -> Option<u32> {
@@ -305,7 +315,7 @@ impl UptrainConfig {
         if let Some(model) = source.get(env::MODEL) {
             config.model = model;
         }
-        if let Some(log) = parse::<bool>(source, env::LOG_RESULTS, "true or false")? {
+        if let Some(log) = switch(source, env::LOG_RESULTS)? {
             config.log_results = log;
         }
         config.output_file = source.get(env::OUTPUT_FILE).map(PathBuf::from);
@@ -358,8 +368,16 @@ impl UptrainConfig {
             limits_set = true;
         }
         config.limits = limits_set.then_some(limits);
-        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, "a whole number of at least 1")? {
-            config.retry = Some(RetryPolicy::default().with_max_attempts(n));
+        let attempts = "a whole number of at least 1";
+        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, attempts)? {
+            let retries = n
+                .checked_sub(1)
+                .ok_or_else(|| ConfigValueError::new(env::MAX_ATTEMPTS, "0", attempts))?;
+            config.retry = Some(RetryPolicy::default().with_max_retries(retries));
+        }
+        if let Some(true) = switch(source, env::RETRY_IDEMPOTENT)? {
+            let policy = config.retry.unwrap_or_default();
+            config.retry = Some(policy.with_idempotency(Idempotency::Idempotent));
         }
         if let Some(total) = seconds(source, env::TIMEOUT_SECS, false)? {
             let base = if api {
