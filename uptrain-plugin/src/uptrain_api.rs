@@ -89,8 +89,10 @@ impl fmt::Debug for UptrainApiEvaluator {
 
 impl UptrainApiEvaluator {
     /// A builder: server URL and key from the builder or `UPTRAIN_SERVER_URL` /
-    /// `UPTRAIN_API_KEY`; batches of 50; 4 requests in flight and no rate limit; 4 attempts;
-    /// 10 s to connect and 600 s per request (the server grades a whole batch).
+    /// `UPTRAIN_API_KEY`; batches of 50; 4 requests in flight and no rate limit;
+    /// [`RetryPolicy::default`] (a batch is paid work: sent again only when it never reached
+    /// the server or the server asked); 10 s to connect and 600 s per request (the server
+    /// grades a whole batch).
     pub fn builder() -> UptrainApiBuilder {
         UptrainApiBuilder::default()
     }
