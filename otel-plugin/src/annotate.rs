@@ -21,7 +21,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use llm_callbacks_transport::{Deadline, Decision, Failure, Idempotency, RetryPolicy, Secret};
+use llm_callbacks_transport::{
+    Deadline, Decision, Failure, Idempotency, RetryPolicy, Secret, redacted_headers,
+};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
 
@@ -75,6 +77,18 @@ pub(crate) struct Worker {
     counters: Arc<Counters>,
     /// The failure being logged, so that a streak of the same is logged once.
     failing: Option<&'static str>,
+}
+
+/// Header values (auth above all) print redacted.
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("url", &self.url)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker {
@@ -249,6 +263,7 @@ impl Worker {
                     tracing::warn!(
                         status,
                         url = %self.url,
+                        headers = %redacted_headers(&self.headers),
                         annotations = n,
                         "Phoenix refused the credentials: set PHOENIX_API_KEY (or the builder's phoenix_api_key) to a valid key; annotations are not sent (further failures are counted, not logged)"
                     );
@@ -311,4 +326,40 @@ fn auth_headers(base_url: &str, config: &OtelConfig) -> HeaderMap {
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_and_headers_are_sent_but_never_printed() -> std::io::Result<()> {
+        let config = OtelConfig {
+            phoenix_api_key: Some(Secret::new("px-secret")),
+            phoenix_headers: vec![("x-team".into(), "team-secret".into())],
+            ..OtelConfig::default()
+        };
+        let headers = auth_headers("http://127.0.0.1:6006", &config);
+        let sent = headers.get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        assert_eq!(sent.as_deref(), Some(&b"Bearer px-secret"[..]));
+        let worker = Worker {
+            url: "http://127.0.0.1:6006/v1/span_annotations".into(),
+            headers,
+            sink: Arc::new(SpanSink::batched(
+                opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+                &opentelemetry_sdk::Resource::builder().build(),
+                &OtelConfig::default(),
+            )?),
+            timeout: Duration::from_secs(1),
+            retry: retry_policy(),
+            counters: Arc::default(),
+            failing: None,
+        };
+        let shown = format!("{worker:?}");
+        assert!(shown.contains(r#""authorization": "***""#), "{shown}");
+        assert!(shown.contains("x-team"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(worker.retry.idempotency, Idempotency::Idempotent);
+        Ok(())
+    }
 }
