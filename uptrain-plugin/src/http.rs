@@ -59,6 +59,7 @@ impl Reply {
     /// What this reply, when it is not a success, means for retrying.
     fn failure(&self) -> Failure {
         Failure::Status {
+            // The status came from a `StatusCode`, so it converts back.
             status: StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             retry_after: self.retry_after,
         }
@@ -150,8 +151,8 @@ impl Transport {
     }
 
     /// Sends the request built by `build` until `judge` accepts a reply or the policy gives
-    /// up. (No deadline here: the handler bounds a whole evaluation by its own.) `tokens` is the estimated prompt size for
-    /// the rate limiter.
+    /// up; `tokens` is the estimated prompt size for the rate limiter. (No deadline here: the
+    /// handler bounds a whole evaluation by its own.)
     ///
     /// A failed attempt is sent again by the policy's one rule ([`RetryPolicy::decide`]). A
     /// 2xx reply goes to `judge`; one it finds unusable is asked again at once, within the
@@ -199,7 +200,7 @@ impl Transport {
                     Decision::Retry(wait) => wait,
                     Decision::GiveUp(_) => failure
                         .retry_after()
-                        .unwrap_or_else(|| self.retry.backoff(retries + 1))
+                        .unwrap_or_else(|| self.retry.backoff(retries.saturating_add(1)))
                         .min(self.retry.max_server_wait),
                 };
                 self.limiter.pause(pause);
