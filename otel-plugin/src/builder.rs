@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use llm_callbacks_transport::Secret;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -133,7 +134,7 @@ impl OtelHandlerBuilder {
     /// spans when they go to Phoenix).
     #[must_use]
     pub fn phoenix_api_key(mut self, key: impl Into<String>) -> Self {
-        self.config.phoenix_api_key = Some(key.into());
+        self.config.phoenix_api_key = Some(Secret::new(key));
         self
     }
 
@@ -327,12 +328,12 @@ fn otlp_exporter(
         .phoenix_url
         .as_deref()
         .is_some_and(|phoenix| url.starts_with(phoenix));
-    if let Some(key) = config.phoenix_api_key.as_deref().filter(|_| to_phoenix)
+    if let Some(key) = config.phoenix_api_key.as_ref().filter(|_| to_phoenix)
         && !headers
             .keys()
             .any(|h| h.eq_ignore_ascii_case("authorization"))
     {
-        headers.insert("authorization".into(), format!("Bearer {key}"));
+        headers.insert("authorization".into(), format!("Bearer {}", key.expose()));
     }
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()

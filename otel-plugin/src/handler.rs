@@ -12,12 +12,12 @@ use std::time::{Duration, SystemTime};
 use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
 use handler_core::{RunContext, Uuid};
+use llm_callbacks_transport::Deadline;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 
 use crate::attributes::{Mapper, SpanKind};
 use crate::capture::Part;
 use crate::config::OtelConfig;
-use crate::deadline::{deadline_after, left};
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
 use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
@@ -175,11 +175,11 @@ impl OtelHandler {
 
     /// Exports every ended span and sends every queued annotation, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> ExportReport {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         self.inner.close(self.inner.runs.expire());
         let mut complete = self.inner.sink.flush(timeout);
         if let Some(annotations) = &self.inner.annotations {
-            complete &= annotations.flush(left(deadline));
+            complete &= annotations.flush(deadline.remaining());
         }
         self.inner.report(complete)
     }
@@ -236,12 +236,12 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return self.report(true);
         }
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         let mut complete = self.sink.flush(timeout);
         if let Some(annotations) = &self.annotations {
-            complete &= annotations.shutdown(left(deadline));
+            complete &= annotations.shutdown(deadline.remaining());
         }
-        complete &= self.sink.shutdown(left(deadline));
+        complete &= self.sink.shutdown(deadline.remaining());
         let report = self.report(complete);
         if report.spans.dropped + report.spans.failed + report.annotations.dropped > 0 {
             tracing::warn!(?report, "OpenTelemetry exporter shut down with losses");

@@ -17,7 +17,9 @@ use serde_json::Value as Json;
 
 use crate::annotate::Worker;
 use crate::config::OtelConfig;
-use crate::deadline::{answered_before, deadline_after, send_before};
+use llm_callbacks_transport::Deadline;
+
+use crate::deadline::{answered_before, send_before};
 use crate::error::OtelError;
 use crate::export::SpanSink;
 
@@ -142,7 +144,7 @@ impl PhoenixAnnotations {
             return true;
         };
         let (reply, wait) = std::sync::mpsc::sync_channel(1);
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         // The queue may be full: retry until the deadline rather than block.
         let pause = Duration::from_millis(5);
         send_before(&sender, Message::Flush(reply), deadline, pause)
@@ -158,7 +160,7 @@ impl PhoenixAnnotations {
         else {
             return true;
         };
-        if answered_before(&done, deadline_after(timeout)) {
+        if answered_before(&done, Deadline::after(timeout)) {
             let _ = handle.join();
             return true;
         }

@@ -1,6 +1,7 @@
 //! The Phoenix annotation client against a loopback server: it sends the configured auth and
 //! content only when captured; an annotation Phoenix refuses does not fail the others; 401 is
-//! counted and not retried; Phoenix down or slow is counted; and callers never wait on it.
+//! counted and not retried; 5xx and 429 are retried (annotations are idempotent); Phoenix down
+//! or slow is counted; and callers never wait on it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::sync::Arc;
@@ -217,4 +218,34 @@ fn a_slow_phoenix_never_blocks_the_callers_and_times_out_counted() {
     let report = impatient.flush(WAIT);
     assert!(report.complete, "{report:?}");
     assert_eq!(report.annotations.failed, 1, "{report:?}");
+}
+
+/// Annotations are idempotent upserts (one per name, span and identifier), so a failure a retry
+/// may cure is sent again, even when Phoenix may have seen the request.
+#[test]
+fn annotations_are_sent_again_after_failures_a_retry_may_cure() {
+    // Phoenix's first answer, its Retry-After, requests it sees, annotations sent / failed
+    let cases = [
+        (500, None, 2, (1, 0)),
+        (502, None, 2, (1, 0)),
+        (503, None, 2, (1, 0)),
+        (429, Some("0"), 2, (1, 0)),
+        (401, None, 1, (0, 1)),
+    ];
+    for (status, retry_after, requests, (sent, failed)) in cases {
+        let phoenix = Phoenix::start();
+        let mut first = ResponseTemplate::new(status);
+        if let Some(wait) = retry_after {
+            first = first.insert_header("retry-after", wait);
+        }
+        phoenix.answer(annotations().respond_with(first).up_to_n_times(1));
+        phoenix.answer(annotations().respond_with(ResponseTemplate::new(200)));
+        let otel = handler(OtelHandler::builder(), &phoenix.server.uri());
+        score_runs(&otel, &["a"]);
+        let report = otel.flush(WAIT);
+        assert!(report.complete, "{status}: {report:?}");
+        let a = report.annotations;
+        assert_eq!((a.sent, a.failed), (sent, failed), "{status}: {report:?}");
+        assert_eq!(phoenix.bodies().len(), requests, "{status}");
+    }
 }

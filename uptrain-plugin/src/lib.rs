@@ -16,7 +16,9 @@
 //! order with one [`CheckResult`] per check, and records a failed check as a typed
 //! [`CheckError`] on its row instead of dropping it. The remote evaluators run all their
 //! requests concurrently under one limiter (in-flight count, requests and tokens per minute),
-//! retry transient failures with back-off and `Retry-After`, and reuse one HTTP client.
+//! retry by the workspace's one [`RetryPolicy`] (paid requests are sent again only when they
+//! never reached the server or the server asked, unless [`Idempotency::Idempotent`] opts in),
+//! and reuse one HTTP client.
 //!
 //! ```
 //! use uptrain_plugin::{Check, EvaluationRequest, Evaluator, OfflineEvaluator};
@@ -53,7 +55,6 @@ mod offline;
 mod plugin;
 mod progress;
 mod row;
-mod time;
 mod uptrain_api;
 
 pub use check::{Check, Polarity, UnknownCheck};
@@ -76,6 +77,7 @@ pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,
     JudgeEvaluator,
 };
+pub use llm_callbacks_transport::Idempotency;
 pub use offline::OfflineEvaluator;
 pub use plugin::PLUGIN_NAME;
 pub use row::{Row, row, validate};

@@ -19,6 +19,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use llm_callbacks_transport::Deadline;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::Limits;
@@ -157,7 +158,11 @@ impl Limiter {
     /// Holds every new request back for `wait` (after a 429: the server is rate limiting
     /// all of them, not just the one it answered).
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = crate::time::instant_after(wait);
+        // A wait too long to add to the clock (only with a policy that honours any
+        // `Retry-After`) is not a pause the limiter can hold: the waiting request holds itself.
+        let Some(until) = Deadline::after(wait).at() else {
+            return;
+        };
         let mut paused = self
             .paused_until
             .lock()

@@ -306,6 +306,9 @@ pub mod env {
     pub const TOKENS_PER_MINUTE: &str = "UPTRAIN_TOKENS_PER_MINUTE";
     /// Attempts per request, first included.
     pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
+    /// `true` sends judge and UpTrain API requests again after failures that may have been
+    /// billed (timeouts, 5xx); off by default.
+    pub const RETRY_IDEMPOTENT: &str = "UPTRAIN_RETRY_IDEMPOTENT";
     /// Total timeout per request, in seconds.
     pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
     /// Estimated bytes the evaluations waiting or running may hold.

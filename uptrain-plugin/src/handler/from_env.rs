@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use handler_core::registry::PluginConfig;
+use handler_core::registry::{DurationUnit, PluginConfig};
+use llm_callbacks_transport::Idempotency;
 
 use super::config::{
     ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, defaults, env,
@@ -20,48 +21,39 @@ fn seconds(
     key: &'static str,
     allow_zero: bool,
 ) -> Result<Option<Duration>, ConfigValueError> {
-    let Some(secs) = parse::<f64>(source, key, "seconds, e.g. 30")? else {
-        return Ok(None);
-    };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if allow_zero || !d.is_zero() => Ok(Some(d)),
-        _ => Err(ConfigValueError::new(
-            key,
-            &secs.to_string(),
-            "a positive number of seconds",
-        )),
+    let expected = "seconds (e.g. 30 or 0.5), or with a unit (250ms, 2m), or none";
+    let wait = source
+        .get_duration(key, DurationUnit::Seconds)
+        .map_err(|_| invalid_value(source, key, expected))?;
+    match wait {
+        Some(d) if d.is_zero() && !allow_zero => {
+            Err(invalid_value(source, key, "a positive number of seconds"))
+        }
+        other => Ok(other),
     }
 }
 
-/// A switch: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case).
+/// A switch: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case), as the one
+/// typed reader of settings reads every switch.
 fn switch(source: &PluginConfig, key: &'static str) -> Result<Option<bool>, ConfigValueError> {
-    let Some(value) = source.get(key) else {
-        return Ok(None);
-    };
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(Some(true)),
-        "0" | "false" | "no" | "off" => Ok(Some(false)),
-        _ => Err(ConfigValueError::new(
-            key,
-            &value,
-            "1, true, yes, on or 0, false, no, off",
-        )),
-    }
+    source
+        .get_bool(key)
+        .map_err(|_| invalid_value(source, key, "1, true, yes, on or 0, false, no, off"))
 }
 
 fn parse<T: FromStr>(
     config: &PluginConfig,
     key: &'static str,
-    expected: &str,
+    expected: &'static str,
 ) -> Result<Option<T>, ConfigValueError> {
     config
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<T>()
-                .map_err(|_| ConfigValueError::new(key, &v, expected))
-        })
-        .transpose()
+        .get_number(key, expected)
+        .map_err(|_| invalid_value(config, key, expected))
+}
+
+/// The error for `key`, whose value the one typed reader of settings refused.
+fn invalid_value(config: &PluginConfig, key: &'static str, expected: &str) -> ConfigValueError {
+    ConfigValueError::new(key, &config.get(key).unwrap_or_default(), expected)
 }
 
 fn per_minute(value: Option<u32>, default: Option<u32>) -> Option<u32> {
@@ -159,8 +151,16 @@ impl UptrainConfig {
             limits_set = true;
         }
         config.limits = limits_set.then_some(limits);
-        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, "a whole number of at least 1")? {
-            config.retry = Some(RetryPolicy::default().with_max_attempts(n));
+        let attempts = "a whole number of at least 1";
+        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, attempts)? {
+            let retries = n
+                .checked_sub(1)
+                .ok_or_else(|| ConfigValueError::new(env::MAX_ATTEMPTS, "0", attempts))?;
+            config.retry = Some(RetryPolicy::default().with_max_retries(retries));
+        }
+        if let Some(true) = switch(source, env::RETRY_IDEMPOTENT)? {
+            let policy = config.retry.unwrap_or_default();
+            config.retry = Some(policy.with_idempotency(Idempotency::Idempotent));
         }
         if let Some(total) = seconds(source, env::TIMEOUT_SECS, false)? {
             let base = if api {

@@ -239,7 +239,7 @@ impl UptrainHandler {
     /// says how many evaluations enqueued before the call had not finished and how many
     /// finished rows were not kept.
     pub fn flush_timeout(&self, timeout: Duration) -> FlushReport {
-        self.flush_until(crate::time::deadline_after(timeout))
+        self.flush_until(llm_callbacks_transport::Deadline::after(timeout).at())
     }
 
     fn flush_until(&self, deadline: Option<Instant>) -> FlushReport {

@@ -75,7 +75,7 @@ impl Room {
     /// Takes `bytes` of room, blocking this thread up to `wait` for it (`Duration::MAX`: until
     /// there is room). False when the time ran out first.
     pub(crate) fn take_within(&self, bytes: usize, wait: Duration) -> bool {
-        let deadline = crate::time::deadline_after(wait);
+        let deadline = llm_callbacks_transport::Deadline::after(wait).at();
         let mut held = self.held();
         loop {
             if self.take_locked(&mut held, bytes) {
@@ -111,7 +111,7 @@ impl Room {
     ) -> bool {
         use futures_util::future::{Either, select};
 
-        let deadline = crate::time::deadline_after(wait);
+        let deadline = llm_callbacks_transport::Deadline::after(wait).at();
         // The sleep is made inside the task, so it registers with `timers`, not with
         // whatever runtime (if any) the caller runs on.
         let mut timer = deadline.map(|at| {

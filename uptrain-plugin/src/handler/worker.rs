@@ -140,7 +140,7 @@ impl Worker {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            let _ = stop.send(crate::time::deadline_after(grace));
+            let _ = stop.send(llm_callbacks_transport::Deadline::after(grace).at());
         }
     }
 
@@ -152,7 +152,7 @@ impl Worker {
         let Some((_, exited)) = slot.as_ref() else {
             return true;
         };
-        let outcome = match crate::time::deadline_after(wait) {
+        let outcome = match llm_callbacks_transport::Deadline::after(wait).at() {
             Some(_) => exited.recv_timeout(wait),
             None => exited
                 .recv()

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use uptrain_plugin::{JudgeBuilder, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row};
+use uptrain_plugin::{
+    Idempotency, JudgeBuilder, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row,
+};
 use wiremock::{MockServer, Request, ResponseTemplate};
 
 /// A judge builder aimed at `server`, with fast retries and no rate limit.
@@ -19,13 +21,19 @@ pub fn judge_builder(server: &MockServer) -> JudgeBuilder {
         .progress(ProgressMode::Never)
 }
 
-/// Retries with millisecond back-off.
+/// Up to `max_attempts` attempts (the first included) with millisecond back-off, by the default
+/// rule for paid requests.
 pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
     RetryPolicy::default()
-        .with_max_attempts(max_attempts)
-        .with_base_delay(Duration::from_millis(1))
-        .with_max_delay(Duration::from_secs(5))
-        .with_rate_limited_delay(Duration::from_millis(1))
+        .with_max_retries(max_attempts.saturating_sub(1))
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// [`fast_retry`] opted in to sending again what the server may have seen (timeouts, broken
+/// replies, 5xx).
+pub fn fast_resend(max_attempts: u32) -> RetryPolicy {
+    fast_retry(max_attempts).with_idempotency(Idempotency::Idempotent)
 }
 
 /// A chat completion whose first choice says `content`, with usage 10 + 5 = 15 tokens.
