@@ -6,6 +6,15 @@
 //!   the runs are, with the run's name, tags and metadata, in the attribute conventions of
 //!   OpenInference (`openinference.span.kind`, `input.value`, `llm.token_count.*`, ...) and of
 //!   OpenTelemetry GenAI (`gen_ai.operation.name`, `gen_ai.usage.*`, ...).
+//! - Model runs carry their provider (`llm.provider`, `llm.system`, `gen_ai.provider.name`:
+//!   with the model name, what Phoenix prices a run by), their token details (cache reads and
+//!   writes, reasoning) in both conventions, and their cost from the one
+//!   [`handler_core::cost`] computation, added on the export thread: OpenInference's
+//!   `llm.cost.*`, Langfuse's `langfuse.observation.cost_details`, and the price table's
+//!   version, entry, date and source (`llm_callbacks.cost.*`). A run without a cost (unknown
+//!   model, no usage) carries `llm_callbacks.cost.unknown` saying why, never a zero. Cost is
+//!   not content: it is exported whatever the capture switch says. Prices:
+//!   [`OtelHandlerBuilder::prices`] or `LLM_CALLBACKS_PRICES`.
 //! - Ids come from run ids: the trace id is the root run's id, the span id the run id folded
 //!   to 8 bytes ([`ids`]), so runs on any thread, and evaluations naming a run, meet in one
 //!   trace.
@@ -74,6 +83,8 @@ mod handler;
 pub mod ids;
 mod phoenix;
 mod plugin;
+mod priced;
+mod provider;
 mod record;
 mod runs;
 pub mod semconv;
