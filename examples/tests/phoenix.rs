@@ -250,7 +250,8 @@ fn runs_and_scores_land_in_phoenix() {
     let report = otel.shutdown(Duration::from_secs(60));
     assert!(report.complete, "{report:?}");
     assert_eq!(report.spans.failed + report.spans.dropped, 0, "{report:?}");
-    assert_eq!(report.annotations.sent, checks as u64, "{report:?}");
+    // Each score annotates its run's span and its trace.
+    assert_eq!(report.annotations.sent, 2 * checks as u64, "{report:?}");
     assert_eq!(
         report.annotations.failed + report.annotations.rejected + report.annotations.dropped,
         0,
@@ -478,7 +479,7 @@ fn without_capture_phoenix_sees_no_content() {
     chain.on_chain_end(&json!({"answer": secret})).unwrap();
     let report = otel.shutdown(Duration::from_secs(60));
     assert!(report.complete, "{report:?}");
-    assert_eq!(report.annotations.sent, 1, "{report:?}");
+    assert_eq!(report.annotations.sent, 2, "{report:?}");
 
     let spans = spans(&url, &project, 2);
     let stored = serde_json::to_string(&spans).unwrap();

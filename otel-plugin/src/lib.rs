@@ -23,7 +23,8 @@
 //! - Evaluations published through the core (`handler_core::evaluation::publish`, as the
 //!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
 //!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
-//!   ended, and, with Phoenix configured, span annotations in Phoenix.
+//!   ended, and, with Phoenix configured, annotations in Phoenix of the graded span and of its
+//!   trace (so that the project's trace list shows the scores: its "trace annotations" column).
 //! - Content (prompts, messages, outputs, documents, tool arguments, error messages,
 //!   explanations, custom data) is exported only when capture is on
 //!   ([`OtelHandlerBuilder::capture_content`], or
