@@ -324,6 +324,12 @@ fn runs_and_scores_land_in_phoenix() {
             usage.completion_tokens
         );
         assert_eq!(attributes["llm_callbacks.streamed_tokens"], answer.tokens);
+        // A model the price table does not know: no cost, and why (never a zero).
+        assert!(attributes.get("llm.cost.total").is_none(), "{attributes}");
+        let unknown = attributes["llm_callbacks.cost.unknown"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(unknown.starts_with("model \""), "{unknown}");
         assert_eq!(attributes["output.value"], answer.response.as_str());
         assert!(
             attributes["llm_callbacks.time_to_first_token_ms"]
