@@ -70,6 +70,8 @@ struct Body<'a> {
 /// The worker's side of the annotation queue.
 pub(crate) struct Worker {
     url: String,
+    /// Where trace annotations go.
+    trace_url: String,
     headers: HeaderMap,
     sink: Arc<SpanSink>,
     timeout: Duration,
@@ -101,6 +103,7 @@ impl Worker {
         let base_url = base_url.trim_end_matches('/');
         Self {
             url: format!("{base_url}/v1/span_annotations?sync=true"),
+            trace_url: format!("{base_url}/v1/trace_annotations?sync=true"),
             headers: auth_headers(base_url, config),
             sink,
             timeout: config.request_timeout,
@@ -138,7 +141,15 @@ impl Worker {
             }
             if !batch.is_empty() {
                 match &client {
-                    Some(client) => self.deliver(client, &batch),
+                    // Span and trace annotations go to their own endpoints.
+                    Some(client) => {
+                        batch.sort_by_key(|a| a.target.is_trace());
+                        for part in
+                            batch.chunk_by(|a, b| a.target.is_trace() == b.target.is_trace())
+                        {
+                            self.deliver(client, part);
+                        }
+                    }
                     None => self.count(&self.counters.failed, batch.len()),
                 }
                 batch.clear();
@@ -218,7 +229,9 @@ impl Worker {
     }
 
     fn post(&self, client: &reqwest::blocking::Client, batch: &[Annotation]) -> Outcome {
-        let response = match client.post(&self.url).json(&Body { data: batch }).send() {
+        let trace = batch.first().is_some_and(|a| a.target.is_trace());
+        let url = if trace { &self.trace_url } else { &self.url };
+        let response = match client.post(url).json(&Body { data: batch }).send() {
             Ok(response) => response,
             Err(error) => {
                 let failure = Failure::from_reqwest(&error);

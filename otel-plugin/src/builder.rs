@@ -138,6 +138,15 @@ impl OtelHandlerBuilder {
         self
     }
 
+    /// The prices model runs are costed by (`llm.cost.*` and the other cost attributes): the
+    /// shipped table by default, or yours, e.g.
+    /// `PriceTable::shipped_with_overrides("prices.json")` (see [`handler_core::cost`]).
+    #[must_use]
+    pub fn prices(mut self, prices: handler_core::cost::PriceTable) -> Self {
+        self.config.prices = Arc::new(prices);
+        self
+    }
+
     /// Omits inputs even when content is captured.
     #[must_use]
     pub fn hide_inputs(mut self, hide: bool) -> Self {

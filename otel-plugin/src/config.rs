@@ -4,8 +4,10 @@
 //! [`OtelConfig::from_plugin_config`] (explicit plugin values first, then the environment).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use handler_core::cost::PriceTable;
 use handler_core::registry::{DurationUnit, PluginConfig, PluginError};
 use llm_callbacks_transport::Secret;
 
@@ -62,6 +64,8 @@ pub mod env {
     pub const TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
     /// How long ended spans may wait before a batch is sent, in milliseconds.
     pub const SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+    /// A JSON price table (a file path) merged over the shipped one, to price model runs.
+    pub const PRICES: &str = "LLM_CALLBACKS_PRICES";
 }
 
 /// The service name and project used when none is configured.
@@ -138,6 +142,9 @@ pub struct OtelConfig {
     pub scheduled_delay: Duration,
     /// How long dropping the handler may wait for the last exports.
     pub shutdown_timeout: Duration,
+    /// The prices model runs are costed by (the shipped table by default); see
+    /// [`handler_core::cost`].
+    pub prices: Arc<PriceTable>,
 }
 
 impl Default for OtelConfig {
@@ -166,6 +173,7 @@ impl Default for OtelConfig {
             request_timeout: Duration::from_secs(10),
             scheduled_delay: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
+            prices: Arc::new(PriceTable::shipped().clone()),
         }
     }
 }
@@ -256,6 +264,15 @@ impl OtelConfig {
         }
         if let Some(delay) = millis(config, env::SCHEDULE_DELAY)? {
             out.scheduled_delay = delay;
+        }
+        if let Some(path) = config.get(env::PRICES).filter(|p| !p.trim().is_empty()) {
+            let table = PriceTable::shipped_with_overrides(path.trim()).map_err(|error| {
+                OtelError::Config {
+                    key: env::PRICES,
+                    message: error.to_string(),
+                }
+            })?;
+            out.prices = Arc::new(table);
         }
         Ok(out)
     }
@@ -354,6 +371,7 @@ impl fmt::Debug for OtelConfig {
             .field("recent_runs", &self.recent_runs)
             .field("max_span_attributes", &self.max_span_attributes)
             .field("max_span_events", &self.max_span_events)
+            .field("prices", &self.prices.version())
             .field("max_export_bytes", &self.max_export_bytes)
             .field("max_pending_annotations", &self.max_pending_annotations)
             .field("request_timeout", &self.request_timeout)

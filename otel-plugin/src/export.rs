@@ -191,6 +191,8 @@ struct Worker<E> {
     counters: Arc<SpanCounters>,
     pool: Arc<RecordPool>,
     scope: InstrumentationScope,
+    /// The prices model runs are costed by, on this thread.
+    prices: Arc<handler_core::cost::PriceTable>,
     scheduled_delay: Duration,
     /// Span bytes (estimated) per export request.
     budget: usize,
@@ -233,7 +235,7 @@ impl<E: SpanExporter> Worker<E> {
         while let Ok(mut record) = self.records.try_recv() {
             let c = &self.counters;
             c.taken.fetch_add(1, Ordering::Relaxed);
-            let span = record.take_span_data(&self.scope);
+            let span = record.take_span_data(&self.scope, &self.prices);
             let events = u64::from(span.events.dropped_count);
             let attributes = u64::from(span.dropped_attributes_count)
                 + span
@@ -332,6 +334,7 @@ impl SpanSink {
             scope: InstrumentationScope::builder("llm-callbacks")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
+            prices: config.prices.clone(),
             scheduled_delay: config.scheduled_delay,
             budget: config
                 .max_export_bytes

@@ -20,7 +20,7 @@ use crate::capture::Part;
 use crate::config::OtelConfig;
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
-use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
+use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations, Target};
 use crate::record::{Record, SpanLimits, Values};
 use crate::runs::{Closed, ClosedRuns, OpenRuns, RecentRuns};
 use crate::semconv as k;
@@ -371,14 +371,17 @@ impl Inner {
             return self.unattached(result, "it names no run");
         };
         let mut values = Some(self.evaluation_values(result));
+        let mut trace = TraceId::INVALID;
         let on_span = self.runs.edit(run_id, |record| {
+            trace = record.trace_id;
             if let Some(values) = values.take() {
                 record.event(k::GEN_AI_EVALUATION_RESULT, values);
             }
         });
         if on_span {
             self.evaluations_on_span.fetch_add(1, Ordering::Relaxed);
-        } else if let Some(trace) = self.recent.get(run_id) {
+        } else if let Some(ended) = self.recent.get(run_id) {
+            trace = ended;
             self.late_evaluation(run_id, trace, result);
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -388,7 +391,9 @@ impl Inner {
             );
         }
         if let Some(annotations) = &self.annotations {
-            annotations.send(self.annotation(run_id, result));
+            let on_span = self.annotation(run_id, result);
+            annotations.send(on_span.of_trace(trace));
+            annotations.send(on_span);
         }
     }
 
@@ -467,7 +472,7 @@ impl Inner {
             ),
         };
         Annotation {
-            span_id: span_id(run_id).to_string(),
+            target: Target::SpanId(span_id(run_id).to_string()),
             name: result.name.clone(),
             annotator_kind: "LLM",
             result: AnnotationResult {
