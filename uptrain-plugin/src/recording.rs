@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use handler_core::handlers::{ReplayError, replay};
@@ -18,7 +19,10 @@ use crate::check::Check;
 use crate::error::EvaluationError;
 use crate::evaluation::{Evaluation, RowResult};
 use crate::evaluator::{EvaluationRequest, Evaluator};
-use crate::handler::{UptrainError, UptrainHandler};
+use crate::handler::{UptrainError, UptrainHandler, WhenFull};
+
+/// The least room kept for the recorded rows (the handler's default).
+const KEPT_BYTES_FLOOR: usize = 64 << 20;
 use crate::row::Row;
 
 /// One answer the handler recognised in a recording.
@@ -107,19 +111,24 @@ pub fn read_recording(path: impl AsRef<Path>) -> Result<Recording, RecordingErro
         path: path.to_path_buf(),
         source,
     };
-    // Every event can yield at most one answer: the handler's queue and kept rows are sized
-    // to the file, so nothing is refused.
+    // Every event can yield at most one answer, and an answer's row is built from the events'
+    // text: the kept rows are bounded by the file (its lines, a multiple of its bytes), and
+    // the replay waits for room in the queue instead of refusing, so nothing is lost.
     let lines = BufReader::new(File::open(path).map_err(io_error)?)
         .lines()
         .try_fold(0usize, |n, line| line.map(|_| n + 1))
+        .map_err(io_error)?;
+    let file_bytes = std::fs::metadata(path)
+        .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
         .map_err(io_error)?;
     let capture = Arc::new(Capture::default());
     let handler = Arc::new(
         UptrainHandler::builder()
             .evaluator(capture.clone())
             .log_results(false)
-            .queue_capacity(lines.max(1))
+            .when_full(WhenFull::Wait(Duration::MAX))
             .retention(lines)
+            .kept_bytes(file_bytes.saturating_mul(8).max(KEPT_BYTES_FLOOR))
             .build()?,
     );
     let manager = CallbackManager::new().with_handler(handler.clone());

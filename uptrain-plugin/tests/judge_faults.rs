@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{chat, choice, fast_retry, judge_builder, judge_reply};
+use common::{chat, choice, fast_resend, fast_retry, judge_builder, judge_reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uptrain_plugin::{
     Check, CheckError, EvaluationError, EvaluationRequest, Evaluator, RetryPolicy, Timeouts,
@@ -68,7 +68,11 @@ async fn a_row_whose_calls_keep_failing_gets_an_error_and_the_others_are_scored(
         .expect(2)
         .mount(&server)
         .await;
-    let judge = judge_builder(&server).build().unwrap();
+    // Opted in: a 500 after the server may have done the work is sent again.
+    let judge = judge_builder(&server)
+        .retry(fast_resend(4))
+        .build()
+        .unwrap();
     let rows = vec![
         common::full_row("ok-1"),
         common::full_row("doomed"),
@@ -108,9 +112,9 @@ async fn unparseable_replies_are_retried_at_once_then_reported() {
     let judge = judge_builder(&server)
         .retry(
             RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_base_delay(Duration::from_secs(10))
-                .with_max_delay(Duration::from_secs(10)),
+                .with_max_retries(2)
+                .with_initial_backoff(Duration::from_secs(10))
+                .with_max_backoff(Duration::from_secs(10)),
         )
         .build()
         .unwrap();
@@ -231,8 +235,9 @@ async fn a_slow_server_times_out_after_bounded_attempts() {
         .expect(2)
         .mount(&server)
         .await;
+    // Opted in: a call that timed out after sending is sent again.
     let judge = judge_builder(&server)
-        .retry(fast_retry(2))
+        .retry(fast_resend(2))
         .timeouts(
             Timeouts::default()
                 .with_connect(Duration::from_secs(1))
@@ -298,10 +303,11 @@ async fn truncating_server() -> (String, tokio::task::JoinHandle<usize>) {
 #[tokio::test]
 async fn a_truncated_body_is_retried_then_reported() {
     let (url, server) = truncating_server().await;
+    // Opted in: a reply cut short may have been billed, so only then is it sent again.
     let judge = uptrain_plugin::JudgeEvaluator::builder()
         .base_url(url)
         .api_key("k")
-        .retry(fast_retry(3))
+        .retry(fast_resend(3))
         .progress(uptrain_plugin::ProgressMode::Never)
         .build()
         .unwrap();
@@ -394,4 +400,96 @@ async fn calls_run_concurrently_up_to_the_in_flight_bound() {
         bounded >= Duration::from_millis(600),
         "4 waves of 150 ms: {bounded:?}"
     );
+}
+
+/// How the judge fails its first answer in [`paid_calls_are_resent_only_when_safe_or_asked`].
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// This status, with `Retry-After: 0` when asked.
+    Status(u16, bool),
+    /// An answer slower than the request timeout: the request was sent, then timed out.
+    TimedOutAfterSending,
+    /// Nobody listens: the connection is refused before anything is sent.
+    Refused,
+}
+
+/// Judge calls are paid: by default a failed call is sent again only when it provably never
+/// reached the server (refused) or the server asked for it (429, 503 with `Retry-After`);
+/// opting in (`Idempotency::Idempotent`) also sends again what the server may have done.
+#[tokio::test]
+async fn paid_calls_are_resent_only_when_safe_or_asked() {
+    use Fault::{Refused, Status, TimedOutAfterSending};
+    // fault, opted in, attempts made (at most 2)
+    let cases = [
+        (TimedOutAfterSending, false, 1),
+        (TimedOutAfterSending, true, 2),
+        (Status(500, false), false, 1),
+        (Status(500, false), true, 2),
+        (Status(502, false), false, 1),
+        (Status(408, false), false, 1),
+        (Status(503, false), false, 1),
+        (Status(503, true), false, 2),
+        (Status(429, true), false, 2),
+        (Status(429, false), false, 2),
+        (Status(400, false), true, 1),
+        (Refused, false, 2),
+    ];
+    for (fault, opted_in, attempts) in cases {
+        let server = MockServer::start().await;
+        let first = match fault {
+            Status(code, asks) => {
+                let mut reply = ResponseTemplate::new(code).set_body_string("failed");
+                if asks {
+                    reply = reply.insert_header("retry-after", "0");
+                }
+                reply
+            }
+            TimedOutAfterSending => chat(&choice("A")).set_delay(Duration::from_secs(30)),
+            Refused => chat(&choice("A")),
+        };
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(chat(&choice("A")))
+            .mount(&server)
+            .await;
+        let url = match fault {
+            Refused => {
+                let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = closed.local_addr().unwrap().port();
+                format!("http://127.0.0.1:{port}/v1")
+            }
+            _ => format!("{}/v1", server.uri()),
+        };
+        let policy = if opted_in {
+            fast_resend(2)
+        } else {
+            fast_retry(2)
+        };
+        let judge = judge_builder(&server)
+            .base_url(url)
+            .retry(policy)
+            .timeouts(
+                Timeouts::default()
+                    .with_connect(Duration::from_secs(5))
+                    .with_total(Duration::from_millis(300)),
+            )
+            .build()
+            .unwrap();
+        let evaluation = judge
+            .evaluate(&one_row(Check::ContextRelevance))
+            .await
+            .unwrap();
+        let case = format!("{fault:?}, opted in: {opted_in}");
+        assert_eq!(evaluation.usage.requests, attempts, "{case}");
+        if !matches!(fault, Refused) {
+            let received = server.received_requests().await.unwrap().len();
+            assert_eq!(received, attempts as usize, "{case}");
+        }
+        let scored = evaluation.rows[0].score(Check::ContextRelevance).is_some();
+        assert_eq!(scored, attempts == 2 && !matches!(fault, Refused), "{case}");
+    }
 }
