@@ -509,6 +509,27 @@ fn the_plugin_exports_only_when_an_endpoint_is_configured() -> TestResult {
 }
 
 #[test]
+fn a_run_without_a_name_is_named_by_its_kind() -> TestResult {
+    let (otel, spans, manager) = setup()?;
+    let chain = manager.on_chain_start(None, &json!({}), RunOptions::new())?;
+    let retriever = chain
+        .child()
+        .on_retriever_start(None, "q", RunOptions::new())?;
+    retriever.on_retriever_end(&[])?;
+    chain.on_chain_end(&json!({}))?;
+    let spans = finished(&otel, &spans)?;
+    assert_eq!(
+        text(named(&spans, "chain"), "openinference.span.kind"),
+        "CHAIN"
+    );
+    assert_eq!(
+        text(named(&spans, "retriever"), "openinference.span.kind"),
+        "RETRIEVER"
+    );
+    Ok(())
+}
+
+#[test]
 fn ids_are_derived_from_run_ids_alone() {
     // (run id, span id: its halves XOR-ed or 1, trace id: its bytes or 1)
     let cases: [(u128, u64, u128); 4] = [

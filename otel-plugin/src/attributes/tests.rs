@@ -177,3 +177,19 @@ fn a_chat_conversation_is_json_input_and_indexed_messages() {
         .map(|kv| kv.value.as_str().into_owned());
     assert_eq!(role.as_deref(), Some("user"));
 }
+
+#[test]
+fn each_kind_has_its_openinference_name_and_default_span_name() {
+    let kinds = [
+        (SpanKind::Chain, "CHAIN", "chain"),
+        (SpanKind::Llm, "LLM", "llm"),
+        (SpanKind::Tool, "TOOL", "tool"),
+        (SpanKind::Retriever, "RETRIEVER", "retriever"),
+        (SpanKind::Agent, "AGENT", "agent"),
+        (SpanKind::Evaluator, "EVALUATOR", "evaluation"),
+    ];
+    for (kind, openinference, span_name) in kinds {
+        assert_eq!(kind.as_str(), openinference);
+        assert_eq!(kind.default_name(), span_name);
+    }
+}
