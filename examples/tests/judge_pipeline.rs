@@ -198,20 +198,28 @@ async fn each_flow_sends_its_checks_with_the_inputs_of_its_run() {
 #[tokio::test]
 async fn rows_come_back_in_run_order_even_when_the_judge_answers_out_of_order() {
     let server = MockServer::start().await;
-    // The judge is slow on the first question, so its evaluation finishes last.
+    // The judge holds the first question's calls far longer than the others take, so its
+    // evaluation finishes last (the output file, written as each finishes, shows it).
     let slow = QUESTIONS[0];
     Mock::given(method("POST"))
         .respond_with(move |request: &Request| {
             let reply = judge_reply(request);
             if field(&prompt_of(request), "Question") == Some(slow) {
-                reply.set_delay(Duration::from_millis(300))
+                reply.set_delay(Duration::from_secs(2))
             } else {
                 reply
             }
         })
         .mount(&server)
         .await;
-    let uptrain = Arc::new(judge_handler(&server, 2).build().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.jsonl");
+    let uptrain = Arc::new(
+        judge_handler(&server, 2)
+            .output_file(&file)
+            .build()
+            .unwrap(),
+    );
     let manager = CallbackManager::new().with_handler(uptrain.clone());
     let pipeline = Pipeline::shipped().unwrap();
     let answers: Vec<Answer> = QUESTIONS[..4]
@@ -220,6 +228,17 @@ async fn rows_come_back_in_run_order_even_when_the_judge_answers_out_of_order() 
         .collect();
 
     let rows = uptrain.flush_async().await;
+    let finished: Vec<String> = read_lines(&file)
+        .iter()
+        .map(|line| line["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    let first = answers[0].runs.prompt.to_string();
+    assert_eq!(finished.len(), 4);
+    assert_eq!(
+        finished.last(),
+        Some(&first),
+        "the slow question's evaluation did not finish last"
+    );
     let questions: Vec<&str> = rows
         .iter()
         .map(|r| r.input["question"].as_str().unwrap())
