@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    GRADES, answer_in_tasks, expected_rows, field, judge_handler, judge_reply, match_row, numbered,
-    prompt_of, read_lines, title_of,
+    GRADES, answer_in_tasks, answer_on_threads, assert_rows_of, expected_rows, field,
+    judge_handler, judge_reply, match_row, numbered, prompt_of, read_lines, title_of,
 };
 use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
 use llm_callbacks::uptrain::{Check, EvaluatedRow};
@@ -259,10 +259,8 @@ async fn concurrent_tasks_send_each_run_its_own_inputs() {
     let manager = AsyncCallbackManager::new().with_handler(uptrain.clone());
     let answers = answer_in_tasks(&manager).await;
     let rows = uptrain.flush_async().await;
-    let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
-    assert_eq!(rows.len(), expected);
+    assert_rows_of(&rows, &answers);
     for row in &rows {
-        match_row(row, &answers);
         assert_judged(row);
     }
 
@@ -291,32 +289,10 @@ fn runs_on_several_threads_send_each_run_its_own_inputs() {
     let server = runtime.block_on(judge_server());
     let uptrain = Arc::new(judge_handler(&server, 3).build().unwrap());
     let manager = CallbackManager::new().with_handler(uptrain.clone());
-    let pipeline = Pipeline::shipped()
-        .unwrap()
-        .with_token_delay(Duration::from_millis(1));
-
-    let answers: Vec<Answer> = std::thread::scope(|scope| {
-        let handles: Vec<_> = QUESTIONS
-            .chunks(4)
-            .map(|chunk| {
-                let (manager, pipeline) = (&manager, &pipeline);
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|q| pipeline.answer(manager, q, Retrieval::Keyword).unwrap())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let answers = answer_on_threads(&manager, 4, |_| Retrieval::Keyword);
     let rows = uptrain.flush();
-    assert_eq!(rows.len(), QUESTIONS.len());
+    assert_rows_of(&rows, &answers);
     for row in &rows {
-        match_row(row, &answers);
         assert_judged(row);
     }
     let prompts = runtime.block_on(prompts(&server));
