@@ -193,3 +193,36 @@ fn each_kind_has_its_openinference_name_and_default_span_name() {
         assert_eq!(kind.default_name(), span_name);
     }
 }
+
+#[test]
+fn each_role_is_named_in_the_indexed_messages() {
+    use handler_core::payload::Role;
+    let config = OtelConfig {
+        capture_content: true,
+        ..OtelConfig::default()
+    };
+    let mapper = Mapper::new(&config);
+    let roles = [
+        (Role::System, "system"),
+        (Role::User, "user"),
+        (Role::Assistant, "assistant"),
+        (Role::Tool, "tool"),
+        (Role::Function, "function"),
+        (Role::Other("critic".into()), "critic"),
+    ];
+    let messages: Vec<_> = roles
+        .iter()
+        .map(|(role, _)| ChatMessage::new(role.clone(), "text"))
+        .collect();
+    let mut out = mapper.values();
+    mapper.messages(&mut out, &messages);
+    let all = out.to_key_values();
+    for (i, (_, name)) in roles.iter().enumerate() {
+        let key = format!("llm.input_messages.{i}.message.role");
+        let role = all
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str().into_owned());
+        assert_eq!(role.as_deref(), Some(*name), "{key}");
+    }
+}
