@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use examples::{Pipeline, QUESTIONS, Retrieval, score_table};
+use examples::{Pipeline, QUESTIONS, Retrieval, UsageSummary, score_table};
 use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken};
 use llm_callbacks::registry::PluginConfig;
 use llm_callbacks::uptrain::{Check, UptrainHandler};
@@ -62,7 +62,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
 
     let concurrency = Arc::new(Concurrency::default());
-    let mut manager = AsyncCallbackManager::new().with_handler(concurrency.clone());
+    let usage = Arc::new(UsageSummary::new());
+    let mut manager = AsyncCallbackManager::new()
+        .with_handler(concurrency.clone())
+        .with_handler(usage.clone());
     // Quiet per-answer blocks: the summary at the end says it all.
     let config = PluginConfig::from_env().set(llm_callbacks::uptrain::env::LOG_RESULTS, "false");
     manager.add_plugins(&config)?;
@@ -92,6 +95,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for answer in &answers {
         println!("- {} → {}", answer.question, answer.response);
     }
+    // The stand-in model is in no price table: the summary says so rather than costing zero.
+    print!("\n{}", usage.report());
 
     let Some(uptrain) = uptrain else {
         println!("\nThe UpTrain plugin is off (LLM_CALLBACKS_PLUGINS), so nothing was graded.");

@@ -13,11 +13,17 @@
 //! content (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` unless set otherwise).
 //! The UpTrain plugin grades each answer: with the judge when a key is set (on the same server
 //! and model unless `UPTRAIN_MODEL` says otherwise), else offline.
+//!
+//! Each model run's tokens and cost are printed at its end and summed at the end, priced by the
+//! shipped price table, with the JSON table in `LLM_CALLBACKS_PRICES` (a file path) merged over
+//! it when set.
 
 use std::error::Error;
+use std::sync::Arc;
 
 use examples::openai_rag::{NO_SERVER_HELP, RagService, Settings, callbacks};
-use examples::{Corpus, score_table};
+use examples::{Corpus, UsageSummary, score_table};
+use llm_callbacks::cost::PriceTable;
 use llm_callbacks::handlers::ConsoleHandler;
 use llm_callbacks::openai::RetryPolicy;
 use llm_callbacks::registry::PluginConfig;
@@ -51,7 +57,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     {
         plugins = plugins.set(llm_callbacks::otel::env::CAPTURE_CONTENT, "true");
     }
-    let (manager, uptrain) = callbacks(ConsoleHandler::new(), &plugins)?;
+    let prices = match std::env::var_os("LLM_CALLBACKS_PRICES") {
+        Some(path) => PriceTable::shipped_with_overrides(path)?,
+        None => PriceTable::shipped().clone(),
+    };
+    let console = ConsoleHandler::new().with_prices(prices.clone());
+    let (manager, uptrain) = callbacks(console, &plugins)?;
+    let usage = Arc::new(UsageSummary::with_prices(prices));
+    let manager = manager.with_handler(usage.clone());
 
     let client = settings.client(RetryPolicy::default())?;
     let service = RagService::new(client, Corpus::shipped()?, settings.model.as_str());
@@ -63,6 +76,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err(error) => eprintln!("\nQ: {question}\nfailed: {error}\n"),
         }
     }
+
+    print!("\n{}", usage.report());
 
     if let Some(uptrain) = uptrain {
         let rows = uptrain.flush_async().await;

@@ -60,6 +60,7 @@
 //! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`] (its page is the guide: options, per-instance names and flags, errors); or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
 //! | the events and their data | [`event`]: one struct per event, [`EventKind`](event::EventKind), the owned [`EventRecord`](event::EventRecord); [`payload`]: documents, messages, LLM results, errors |
 //! | ready-made handlers | [`handlers`]: a console printer, a JSONL recorder and its replay |
+//! | what a model run cost | [`cost`]: the shipped price table, your overrides, a run's cost with where its prices came from |
 //! | evaluations (scores of a run) | [`evaluation`]: evaluators publish results, listeners subscribe |
 //! | plugins | [`registry`]: plugins discovered at run time and added with one call; `llm_callbacks::uptrain` (feature `uptrain`) |
 //! | to handle errors | [`CallbackError`] (what a manager returns), [`HandlerError`] (what a handler returns) |
@@ -78,7 +79,7 @@
 
 pub mod manager;
 
-pub use handler_core::{current, evaluation, event, handlers, payload, registry};
+pub use handler_core::{cost, current, evaluation, event, handlers, payload, registry};
 
 /// Registers a plugin, for plugin crates that depend only on this facade; see [`registry`].
 pub use handler_core::register_plugin;

@@ -336,10 +336,13 @@ overridden!(
     NoIgnoreCustomEvent: ignore_custom_event,
 );
 
+/// The flag a case overrides, as a place in the options.
+type Flag = fn(&mut HandlerOptions) -> &mut bool;
+
 #[test]
 fn each_ignore_flag_can_be_overridden_alone() {
     let computed = TextOnly::OPTIONS;
-    let cases: [(HandlerOptions, &str, fn(&mut HandlerOptions) -> &mut bool); 8] = [
+    let cases: [(HandlerOptions, &str, Flag); 8] = [
         (NoIgnoreLlm::OPTIONS, "ignore_llm", |o| &mut o.ignore_llm),
         (NoIgnoreTokens::OPTIONS, "ignore_llm_new_token", |o| {
             &mut o.ignore_llm_new_token

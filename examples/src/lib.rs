@@ -11,7 +11,8 @@
 //!   [`CallbackManager`](llm_callbacks::CallbackManager) and
 //!   [`AsyncCallbackManager`](llm_callbacks::AsyncCallbackManager): RAG with a keyword,
 //!   multi-query or contextual compression retriever ([`Retrieval`]), or a retriever alone.
-//! - [`score_table`]: the table of scores the examples end with.
+//! - [`score_table`]: the table of scores the examples end with; [`UsageSummary`]: the
+//!   tokens and cost of every model run, summed.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -42,11 +43,13 @@ pub mod pipeline;
 pub mod retriever;
 pub mod table;
 pub mod text;
+pub mod usage;
 
 pub use corpus::{Corpus, CorpusError};
 pub use pipeline::{Answer, Pipeline, QUESTIONS, RAG_CHAIN, Retrieval, Retrieved, RunIds};
 pub use retriever::{KeywordRetriever, compress, unique_union};
 pub use table::score_table;
+pub use usage::{UsageSummary, UsageTotals};
 
 /// The READMEs of the core and the macros, run as doctests here, where every crate is at hand
 /// (the facade runs its own README; uptrain-plugin's shows fragments).

@@ -315,7 +315,9 @@ async fn a_failing_judge_yields_rows_with_errors_not_lost_rows() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("failed.jsonl");
     let uptrain = Arc::new(
+        // Opted in: a 500 after the judge may have done the work is sent again.
         judge_handler(&server, 2)
+            .retry(common::judge_resend(2))
             .output_file(&file)
             .build()
             .unwrap(),

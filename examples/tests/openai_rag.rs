@@ -6,8 +6,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use examples::Corpus;
 use examples::openai_rag::{RAG_CHAIN, RagService, Settings, callbacks, context_of};
+use examples::{Corpus, UsageSummary};
+use llm_callbacks::cost::PriceTable;
 use llm_callbacks::event::EventRecord;
 use llm_callbacks::handlers::{ConsoleHandler, JsonlRecorder};
 use llm_callbacks::openai::RetryPolicy;
@@ -39,9 +40,11 @@ impl Write for Buffer {
 }
 
 /// A streamed answer that quotes the first line of the context the model was given, in
-/// three pieces, then a usage chunk, as an OpenAI-compatible server sends it.
+/// three pieces, then a usage chunk with 60 cached prompt tokens and no reasoning, as an
+/// OpenAI-compatible server sends it, under the model name the request asked for.
 fn quoting_model(request: &Request) -> ResponseTemplate {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let model = body["model"].clone();
     let prompt = body["messages"][1]["content"].as_str().unwrap_or_default();
     let context = prompt.strip_prefix("Context:\n").unwrap_or_default();
     let first_line = context.lines().next().unwrap_or_default();
@@ -50,15 +53,17 @@ fn quoting_model(request: &Request) -> ResponseTemplate {
     let chunk = |delta: Value, finish: Value| {
         let chunk = json!({
             "id": "chatcmpl-rag", "object": "chat.completion.chunk", "created": 1,
-            "model": "test-model",
+            "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
         });
         format!("data: {chunk}\n\n")
     };
     let usage = json!({
         "id": "chatcmpl-rag", "object": "chat.completion.chunk", "created": 1,
-        "model": "test-model", "choices": [],
-        "usage": {"prompt_tokens": 90, "completion_tokens": 3, "total_tokens": 93}
+        "model": model, "choices": [],
+        "usage": {"prompt_tokens": 90, "completion_tokens": 3, "total_tokens": 93,
+                  "prompt_tokens_details": {"cached_tokens": 60},
+                  "completion_tokens_details": {"reasoning_tokens": 0}}
     });
     let sse = [
         chunk(json!({"role": "assistant", "content": a}), Value::Null),
@@ -203,7 +208,12 @@ async fn the_service_answers_through_the_instrumented_client_and_uptrain_grades_
         return Err("no llm end".into());
     };
     assert_eq!(response.first_text().map(str::trim), Some(answer.as_str()));
-    assert_eq!(response.token_usage.map(|u| u.total_tokens), Some(93));
+    let usage = response.token_usage.ok_or("no usage")?;
+    assert_eq!(usage.total_tokens, 93);
+    assert_eq!(
+        (usage.cache_read_tokens, usage.reasoning_tokens),
+        (Some(60), Some(0))
+    );
     let EventRecord::ChainEnd { outputs, .. } = &events[10] else {
         return Err("no rag end".into());
     };
@@ -215,6 +225,15 @@ async fn the_service_answers_through_the_instrumented_client_and_uptrain_grades_
         .and_then(|c| c.take_output())
         .ok_or("no console output")?;
     assert!(console.contains("rag"), "{console}");
+    // With the run's tokens, and no made-up cost for a model the price table does not know.
+    assert!(
+        console.contains("tokens 90 in (60 cached), 3 out (0 reasoning), 93 total\n"),
+        "{console}"
+    );
+    assert!(
+        console.contains("cost unknown: model \"test-model\" not in the price table"),
+        "{console}"
+    );
 
     // UpTrain graded the answer of the `generate` chain: question, context and response.
     let rows = uptrain.flush_async().await;
@@ -295,5 +314,57 @@ async fn a_failing_server_fails_the_answer_through_every_run_and_nothing_is_grad
     };
     assert_eq!(error.message, "HTTP 503 Service Unavailable: overloaded");
     assert!(uptrain.flush_async().await.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_model_s_runs_are_priced_in_the_console_and_summed_in_the_summary() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(quoting_model)
+        .expect(2)
+        .mount(&server)
+        .await;
+    let plugins = PluginConfig::new().set(env::LOG_RESULTS, "false");
+    let (manager, _) = callbacks(ConsoleHandler::to_writer(Vec::new()), &plugins)?;
+    let summary = Arc::new(UsageSummary::new());
+    let manager = manager.with_handler(summary.clone());
+    let settings = Settings::from_values(Some(server.uri()), None, Some("gpt-4o-mini".into()))
+        .ok_or("settings")?;
+    let policy = RetryPolicy::default().with_initial_backoff(Duration::from_millis(1));
+    let service = RagService::new(settings.client(policy)?, Corpus::shipped()?, "gpt-4o-mini");
+
+    for question in [
+        "Which planet has the Great Red Spot?",
+        "How long is a day on Venus?",
+    ] {
+        manager.instrument(service.answer(question)).await?;
+    }
+
+    // Each run: 30 prompt tokens at $0.15, 60 cached at $0.075, 3 out at $0.60 per million.
+    let console = manager
+        .find_handler::<ConsoleHandler>()
+        .and_then(|c| c.take_output())
+        .ok_or("no console output")?;
+    assert_eq!(
+        console
+            .matches("cost $0.000011 (gpt-4o-mini, prices of 2024-10-01)\n")
+            .count(),
+        2,
+        "{console}"
+    );
+    let totals = summary.totals();
+    assert_eq!((totals.runs, totals.priced_runs), (2, 2));
+    assert_eq!(totals.usage.cache_read_tokens, Some(120));
+    assert!((totals.cost - 0.0000216).abs() < 1e-12, "{}", totals.cost);
+    let report = summary.report();
+    let expected = format!(
+        "2 model runs, 2 with usage: 180 in (120 cached), 6 out (0 reasoning), 186 total\n\
+         cost $0.000022 over 2 priced runs (price table {})\n",
+        PriceTable::shipped().version()
+    );
+    assert_eq!(report, expected);
+    assert!(!report.contains("unpriced"), "{report}");
     Ok(())
 }

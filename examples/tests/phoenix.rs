@@ -4,6 +4,9 @@
 //! are read back from Phoenix's REST API and checked: names, kinds, parent links, trace ids,
 //! token counts, error statuses and scores.
 //!
+//! With the `openai` feature too, [`cost`] checks what an `openai_rag` run cost, as we export
+//! it and as Phoenix prices it, and its scores on its trace.
+//!
 //! `.ci/run` starts Phoenix and sets `PHOENIX_URL`. Without it the test says it did not run
 //! and passes, except under CI (`CI=true`), where it fails. By hand:
 //!
@@ -23,6 +26,10 @@ use llm_callbacks::payload::{ErrorInfo, Serialized};
 use llm_callbacks::uptrain::{EvaluatedRow, UptrainHandler};
 use llm_callbacks::{CallbackManager, RunOptions, Uuid};
 use serde_json::{Value, json};
+
+#[cfg(feature = "openai")]
+#[path = "phoenix/cost.rs"]
+mod cost;
 
 /// Phoenix's base URL, or `None` (after saying so) when the test should not run.
 fn phoenix() -> Option<String> {
@@ -119,9 +126,14 @@ fn encode(value: &str) -> String {
 }
 
 fn annotations(url: &str, project: &str, span_id: &str) -> Vec<Value> {
+    annotations_of(url, project, "span", span_id)
+}
+
+/// The annotations of a span or a trace (`of`: `span` or `trace`), by its hex id.
+fn annotations_of(url: &str, project: &str, of: &str, id: &str) -> Vec<Value> {
     let page: Value = client()
         .get(format!(
-            "{url}/v1/projects/{project}/span_annotations?span_ids={span_id}&limit=100"
+            "{url}/v1/projects/{project}/{of}_annotations?{of}_ids={id}&limit=100"
         ))
         .send()
         .unwrap()
@@ -250,7 +262,8 @@ fn runs_and_scores_land_in_phoenix() {
     let report = otel.shutdown(Duration::from_secs(60));
     assert!(report.complete, "{report:?}");
     assert_eq!(report.spans.failed + report.spans.dropped, 0, "{report:?}");
-    assert_eq!(report.annotations.sent, checks as u64, "{report:?}");
+    // Each score annotates its run's span and its trace.
+    assert_eq!(report.annotations.sent, 2 * checks as u64, "{report:?}");
     assert_eq!(
         report.annotations.failed + report.annotations.rejected + report.annotations.dropped,
         0,
@@ -311,6 +324,12 @@ fn runs_and_scores_land_in_phoenix() {
             usage.completion_tokens
         );
         assert_eq!(attributes["llm_callbacks.streamed_tokens"], answer.tokens);
+        // A model the price table does not know: no cost, and why (never a zero).
+        assert!(attributes.get("llm.cost.total").is_none(), "{attributes}");
+        let unknown = attributes["llm_callbacks.cost.unknown"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(unknown.starts_with("model \""), "{unknown}");
         assert_eq!(attributes["output.value"], answer.response.as_str());
         assert!(
             attributes["llm_callbacks.time_to_first_token_ms"]
@@ -358,11 +377,21 @@ fn runs_and_scores_land_in_phoenix() {
         }
     }
 
-    // Scores: an annotation per check on the graded span, and an evaluation span under it.
+    // Scores: an annotation per check on the graded span and on its trace, and an evaluation
+    // span under it.
     for row in &rows {
         let run_id = row.run_id.unwrap();
         let graded = span(&spans, run_id);
         let found = annotations(&url, &project, &hex_span(run_id));
+        let trace = graded["context"]["trace_id"].as_str().unwrap();
+        let on_trace = annotations_of(&url, &project, "trace", trace);
+        for check in &row.checks {
+            let annotation = on_trace
+                .iter()
+                .find(|a| a["name"] == check.check.as_str() && a["identifier"] == hex_span(run_id))
+                .unwrap_or_else(|| panic!("no trace annotation {} of {run_id}", check.check));
+            assert_eq!(annotation["result"]["score"].as_f64(), check.score);
+        }
         let mut by_name: BTreeMap<&str, &Value> = BTreeMap::new();
         for annotation in &found {
             assert_eq!(annotation["annotator_kind"], "LLM");
@@ -478,7 +507,7 @@ fn without_capture_phoenix_sees_no_content() {
     chain.on_chain_end(&json!({"answer": secret})).unwrap();
     let report = otel.shutdown(Duration::from_secs(60));
     assert!(report.complete, "{report:?}");
-    assert_eq!(report.annotations.sent, 1, "{report:?}");
+    assert_eq!(report.annotations.sent, 2, "{report:?}");
 
     let spans = spans(&url, &project, 2);
     let stored = serde_json::to_string(&spans).unwrap();

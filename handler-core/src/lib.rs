@@ -1,6 +1,6 @@
 //! The core of llm-callbacks: typed events for every step of an LLM application's run, handler
-//! traits, managers that dispatch events to many handlers at almost no cost, built-in handlers
-//! and the plugin registry.
+//! traits, managers that dispatch events to many handlers at almost no cost, built-in handlers,
+//! what a model run cost ([`cost`]) and the plugin registry.
 //!
 //! Most users depend on the `llm-callbacks` facade, which re-exports this crate and adds the
 //! `#[derive(CallbackHandler)]` macro and plugins.
@@ -39,6 +39,7 @@
 #[doc(hidden)]
 pub mod attr_support;
 mod category;
+pub mod cost;
 pub mod current;
 #[doc(hidden)]
 pub mod derive_support;

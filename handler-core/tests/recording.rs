@@ -42,11 +42,11 @@ fn run_everything(manager: &CallbackManager) {
     let chunk = Generation::from_message(ChatMessage::assistant("Fr"));
     chat.on_llm_new_token("Fr", Some(&chunk)).unwrap();
     let mut result = LlmResult::from_text("France");
-    result.token_usage = Some(TokenUsage {
-        prompt_tokens: 3,
-        completion_tokens: 1,
-        total_tokens: 4,
-    });
+    result.token_usage = Some(
+        TokenUsage::new(3, 1)
+            .with_cache_read_tokens(2)
+            .with_reasoning_tokens(0),
+    );
     chat.on_llm_end(&result).unwrap();
     let tool = child
         .on_tool_start(
@@ -128,6 +128,57 @@ async fn replay_into_an_async_manager() {
     let count = replay_async(BufReader::new(file), &manager).await.unwrap();
     assert_eq!(count, probe.seen().len());
     assert_eq!(probe.kinds()[0], EventKind::ChainStart);
+}
+
+#[test]
+fn an_old_record_without_usage_details_replays_with_none_of_them() {
+    // An `llm_end` line as the recorder wrote it before usage details existed.
+    let line = r#"{"event":"llm_end","run":{"run_id":"00000000-0000-0000-0000-000000000001","tags":[],"metadata":{}},"response":{"generations":[[{"text":"France"}]],"token_usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},"model_name":"gpt-4o-mini"},"stream":{"tokens":0}}"#;
+    let record: EventRecord = serde_json::from_str(line).unwrap();
+    let EventRecord::LlmEnd { response, .. } = &record else {
+        panic!("not an llm end: {record:?}");
+    };
+    let usage = response.token_usage.unwrap();
+    assert_eq!(usage, TokenUsage::new(3, 1));
+    assert_eq!(
+        (
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens
+        ),
+        (None, None, None)
+    );
+    // Written again, it is the same line: unreported details are left out, not written as 0.
+    assert_eq!(serde_json::to_string(&record.as_event()).unwrap(), line);
+    let probe = Arc::new(Probe::new("p"));
+    let manager = CallbackManager::new().with_handler(probe.clone());
+    assert_eq!(
+        replay(BufReader::new(line.as_bytes()), &manager).unwrap(),
+        1
+    );
+}
+
+#[test]
+fn recorded_usage_details_survive_the_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.jsonl");
+    {
+        let recorder = Arc::new(JsonlRecorder::create(&path).unwrap());
+        run_everything(&CallbackManager::new().with_handler(recorder));
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let usages: Vec<TokenUsage> = text
+        .lines()
+        .filter_map(|line| match serde_json::from_str(line).unwrap() {
+            EventRecord::LlmEnd { response, .. } => response.token_usage,
+            _ => None,
+        })
+        .collect();
+    let expected = TokenUsage::new(3, 1)
+        .with_cache_read_tokens(2)
+        .with_reasoning_tokens(0);
+    assert_eq!(usages, [expected]);
+    assert_eq!(usages[0].cache_write_tokens, None);
 }
 
 #[test]

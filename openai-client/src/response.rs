@@ -11,7 +11,8 @@ use crate::request::{function_call, tool_calls};
 
 /// The server's answer as the run's result: one generation per choice (in choice order), each
 /// an assistant message with its text and tool calls and a `finish_reason` in its info; the
-/// token usage; the model; and the response id in `llm_output`.
+/// token usage, with the cached, cache-write and reasoning tokens the server reported; the
+/// model; and the response id in `llm_output`.
 ///
 /// ```
 /// use async_openai::types::chat::CreateChatCompletionResponse;
@@ -26,6 +27,7 @@ use crate::request::{function_call, tool_calls};
 /// let result = llm_result(&response);
 /// assert_eq!(result.first_text(), Some("Paris."));
 /// assert_eq!(result.token_usage.map(|u| u.total_tokens), Some(7));
+/// assert_eq!(result.token_usage.and_then(|u| u.cache_read_tokens), None); // not reported
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn llm_result(response: &CreateChatCompletionResponse) -> LlmResult {
@@ -61,10 +63,30 @@ fn assistant_message(message: &ChatCompletionResponseMessage) -> ChatMessage {
     chat
 }
 
-/// The token usage the server reported, its total as it said (not recomputed).
+/// The token usage the server reported, its total as it said (not recomputed), with the
+/// details it gave: cached and cache-write prompt tokens, reasoning completion tokens. A detail
+/// the server left out (or sent as a negative count) stays `None`.
 pub(crate) fn token_usage(usage: &CompletionUsage) -> TokenUsage {
-    let mut tokens = TokenUsage::new(usage.prompt_tokens.into(), usage.completion_tokens.into());
-    tokens.total_tokens = usage.total_tokens.into();
+    let mut tokens = TokenUsage::new(usage.prompt_tokens.into(), usage.completion_tokens.into())
+        .with_total_tokens(usage.total_tokens.into());
+    if let Some(prompt) = &usage.prompt_tokens_details {
+        if let Some(cached) = prompt.cached_tokens {
+            tokens = tokens.with_cache_read_tokens(cached.into());
+        }
+        if let Some(written) = prompt
+            .cache_write_tokens
+            .and_then(|n| u64::try_from(n).ok())
+        {
+            tokens = tokens.with_cache_write_tokens(written);
+        }
+    }
+    if let Some(reasoning) = usage
+        .completion_tokens_details
+        .as_ref()
+        .and_then(|details| details.reasoning_tokens)
+    {
+        tokens = tokens.with_reasoning_tokens(reasoning.into());
+    }
     tokens
 }
 

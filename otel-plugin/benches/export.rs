@@ -76,11 +76,7 @@ fn managers(otel: &OtelHandler) -> [(&'static str, CallbackManager); 3] {
 
 fn result() -> LlmResult {
     let mut result = LlmResult::from_text("Paris is in France.");
-    result.token_usage = Some(TokenUsage {
-        prompt_tokens: 12,
-        completion_tokens: 100,
-        total_tokens: 112,
-    });
+    result.token_usage = Some(TokenUsage::new(12, 100));
     result
 }
 

@@ -7,15 +7,24 @@
 //! - A batch Phoenix still refuses (404, 400, 409, 422) is split in halves, each sent once,
 //!   down to single annotations: only the bad ones are counted as rejected.
 //! - 401 and 403 fail the batch at once (the credentials will not change), with a log line
-//!   that says which setting to check; so do an unreachable or failing (5xx) Phoenix and a
-//!   request over its timeout. Each kind of failure is logged once per streak, then counted.
+//!   that says which setting to check.
+//! - An unreachable, rate-limiting (429) or failing (5xx) Phoenix and a request over its
+//!   timeout are retried by the workspace's one [`RetryPolicy`] (from
+//!   `llm-callbacks-transport`, `Retry-After` honoured): annotations are idempotent upserts (the
+//!   same name, span and identifier update one annotation), so sending one twice does no harm.
+//!   A batch's sending, retries and waits included, ends within [`DELIVERY_TIMEOUTS`] request
+//!   timeouts; then it is counted as failed. Each kind of failure is logged once per streak,
+//!   then counted.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use llm_callbacks_transport::{
+    Deadline, Decision, Failure, Idempotency, RetryPolicy, Secret, redacted_headers,
+};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
 
 use crate::config::OtelConfig;
@@ -33,6 +42,14 @@ const NOT_FOUND_PAUSES: [Duration; 4] = [
     Duration::from_millis(800),
 ];
 
+/// A batch's sending, every retry and wait included, ends within this many request timeouts.
+const DELIVERY_TIMEOUTS: u32 = 3;
+
+/// How annotations are retried: as idempotent requests (Phoenix upserts them).
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default().with_idempotency(Idempotency::Idempotent)
+}
+
 /// How one request ended.
 #[derive(Debug)]
 enum Outcome {
@@ -41,8 +58,8 @@ enum Outcome {
     Refused(u16, String),
     /// Phoenix refused the credentials.
     Unauthorized(u16),
-    /// Unreachable, too slow, or failing: nothing to split.
-    Failed(String),
+    /// Unreachable, too slow, or failing: nothing to split; maybe worth sending again.
+    Failed(String, Failure),
 }
 
 #[derive(Serialize)]
@@ -53,12 +70,27 @@ struct Body<'a> {
 /// The worker's side of the annotation queue.
 pub(crate) struct Worker {
     url: String,
+    /// Where trace annotations go.
+    trace_url: String,
     headers: HeaderMap,
     sink: Arc<SpanSink>,
     timeout: Duration,
+    retry: RetryPolicy,
     counters: Arc<Counters>,
     /// The failure being logged, so that a streak of the same is logged once.
     failing: Option<&'static str>,
+}
+
+/// Header values (auth above all) print redacted.
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("url", &self.url)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker {
@@ -71,9 +103,11 @@ impl Worker {
         let base_url = base_url.trim_end_matches('/');
         Self {
             url: format!("{base_url}/v1/span_annotations?sync=true"),
+            trace_url: format!("{base_url}/v1/trace_annotations?sync=true"),
             headers: auth_headers(base_url, config),
             sink,
             timeout: config.request_timeout,
+            retry: retry_policy(),
             counters,
             failing: None,
         }
@@ -107,7 +141,15 @@ impl Worker {
             }
             if !batch.is_empty() {
                 match &client {
-                    Some(client) => self.deliver(client, &batch),
+                    // Span and trace annotations go to their own endpoints.
+                    Some(client) => {
+                        batch.sort_by_key(|a| a.target.is_trace());
+                        for part in
+                            batch.chunk_by(|a, b| a.target.is_trace() == b.target.is_trace())
+                        {
+                            self.deliver(client, part);
+                        }
+                    }
                     None => self.count(&self.counters.failed, batch.len()),
                 }
                 batch.clear();
@@ -124,18 +166,19 @@ impl Worker {
 
     /// Sends a batch: retried while Phoenix answers 404, then split if it still refuses.
     fn deliver(&mut self, client: &reqwest::blocking::Client, batch: &[Annotation]) {
+        let deadline = Deadline::after(self.timeout.saturating_mul(DELIVERY_TIMEOUTS));
         // The spans must reach Phoenix before their annotations.
         self.sink.flush(self.timeout);
         let mut pauses = NOT_FOUND_PAUSES.iter();
         loop {
-            let outcome = self.post(client, batch);
+            let outcome = self.send(client, batch, deadline);
             if matches!(outcome, Outcome::Refused(404, _))
                 && let Some(pause) = pauses.next()
             {
                 std::thread::sleep(*pause);
                 continue;
             }
-            return self.split_if_refused(client, outcome, batch);
+            return self.split_if_refused(client, outcome, batch, deadline);
         }
     }
 
@@ -146,26 +189,59 @@ impl Worker {
         client: &reqwest::blocking::Client,
         outcome: Outcome,
         part: &[Annotation],
+        deadline: Deadline,
     ) {
         match outcome {
             Outcome::Refused(..) if part.len() > 1 => {
                 let (left, right) = part.split_at(part.len() / 2);
                 for half in [left, right] {
-                    let outcome = self.post(client, half);
-                    self.split_if_refused(client, outcome, half);
+                    let outcome = self.send(client, half, deadline);
+                    self.split_if_refused(client, outcome, half, deadline);
                 }
             }
             other => self.settle(other, part.len()),
         }
     }
 
-    fn post(&self, client: &reqwest::blocking::Client, batch: &[Annotation]) -> Outcome {
-        let response = match client.post(&self.url).json(&Body { data: batch }).send() {
-            Ok(response) => response,
-            Err(error) if error.is_timeout() => {
-                return Outcome::Failed(format!("no answer within {:?}", self.timeout));
+    /// Posts `batch`, sending it again by the retry policy while it fails in a way a retry may
+    /// cure and `deadline` leaves time for the wait.
+    fn send(
+        &self,
+        client: &reqwest::blocking::Client,
+        batch: &[Annotation],
+        deadline: Deadline,
+    ) -> Outcome {
+        let mut retries = 0;
+        loop {
+            let outcome = self.post(client, batch);
+            let Outcome::Failed(error, failure) = &outcome else {
+                return outcome;
+            };
+            match self.retry.decide(failure, retries, deadline) {
+                Decision::Retry(wait) => {
+                    retries += 1;
+                    tracing::debug!(%error, retries, ?wait, "sending Phoenix annotations again");
+                    std::thread::sleep(wait);
+                }
+                Decision::GiveUp(_) => return outcome,
             }
-            Err(error) => return Outcome::Failed(error.to_string()),
+        }
+    }
+
+    fn post(&self, client: &reqwest::blocking::Client, batch: &[Annotation]) -> Outcome {
+        let trace = batch.first().is_some_and(|a| a.target.is_trace());
+        let url = if trace { &self.trace_url } else { &self.url };
+        let response = match client.post(url).json(&Body { data: batch }).send() {
+            Ok(response) => response,
+            Err(error) => {
+                let failure = Failure::from_reqwest(&error);
+                let message = if error.is_timeout() {
+                    format!("no answer within {:?}", self.timeout)
+                } else {
+                    error.to_string()
+                };
+                return Outcome::Failed(message, failure);
+            }
         };
         let status = response.status().as_u16();
         match status {
@@ -176,9 +252,11 @@ impl Worker {
                 Outcome::Refused(status, body.chars().take(300).collect())
             }
             _ => {
+                let failure = Failure::from_status(response.status(), response.headers())
+                    .unwrap_or(Failure::Other);
                 let body = response.text().unwrap_or_default();
                 let body: String = body.chars().take(300).collect();
-                Outcome::Failed(format!("{status}: {body}"))
+                Outcome::Failed(format!("{status}: {body}"), failure)
             }
         }
     }
@@ -198,12 +276,13 @@ impl Worker {
                     tracing::warn!(
                         status,
                         url = %self.url,
+                        headers = %redacted_headers(&self.headers),
                         annotations = n,
                         "Phoenix refused the credentials: set PHOENIX_API_KEY (or the builder's phoenix_api_key) to a valid key; annotations are not sent (further failures are counted, not logged)"
                     );
                 }
             }
-            Outcome::Failed(error) => {
+            Outcome::Failed(error, _) => {
                 self.count(&self.counters.failed, n);
                 if self.failing.replace("failed") != Some("failed") {
                     tracing::warn!(
@@ -243,23 +322,57 @@ fn auth_headers(base_url: &str, config: &OtelConfig) -> HeaderMap {
     for (name, value) in otlp.chain(&config.phoenix_headers) {
         match (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
+            Secret::new(value.as_str()).header_value(),
         ) {
-            (Ok(name), Ok(mut value)) => {
-                value.set_sensitive(true);
+            (Ok(name), Ok(value)) => {
                 headers.insert(name, value);
             }
             _ => tracing::warn!(header = %name, "invalid header for Phoenix left out"),
         }
     }
     if let Some(key) = &config.phoenix_api_key {
-        match HeaderValue::from_str(&format!("Bearer {key}")) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
+        match key.bearer() {
+            Ok(value) => {
                 headers.insert(AUTHORIZATION, value);
             }
             Err(_) => tracing::warn!("PHOENIX_API_KEY is not a valid header value; left out"),
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_and_headers_are_sent_but_never_printed() -> std::io::Result<()> {
+        let config = OtelConfig {
+            phoenix_api_key: Some(Secret::new("px-secret")),
+            phoenix_headers: vec![("x-team".into(), "team-secret".into())],
+            ..OtelConfig::default()
+        };
+        let headers = auth_headers("http://127.0.0.1:6006", &config);
+        let sent = headers.get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        assert_eq!(sent.as_deref(), Some(&b"Bearer px-secret"[..]));
+        let worker = Worker {
+            url: "http://127.0.0.1:6006/v1/span_annotations".into(),
+            headers,
+            sink: Arc::new(SpanSink::batched(
+                opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+                &opentelemetry_sdk::Resource::builder().build(),
+                &OtelConfig::default(),
+            )?),
+            timeout: Duration::from_secs(1),
+            retry: retry_policy(),
+            counters: Arc::default(),
+            failing: None,
+        };
+        let shown = format!("{worker:?}");
+        assert!(shown.contains(r#""authorization": "***""#), "{shown}");
+        assert!(shown.contains("x-team"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(worker.retry.idempotency, Idempotency::Idempotent);
+        Ok(())
+    }
 }

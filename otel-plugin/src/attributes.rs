@@ -213,6 +213,13 @@ impl<'a> Mapper<'a> {
             out.text(k::LLM_MODEL_NAME, model);
             out.text(k::GEN_AI_REQUEST_MODEL, model);
         }
+        if let Some(provider) = crate::provider::of(serialized) {
+            out.text(k::LLM_PROVIDER, provider.llm_provider);
+            if let Some(system) = provider.llm_system {
+                out.text(k::LLM_SYSTEM, system);
+            }
+            out.text(k::GEN_AI_PROVIDER_NAME, provider.gen_ai);
+        }
         if self.captures(Part::Other) {
             if !kwargs.is_empty() {
                 out.serialized_redacted(k::LLM_INVOCATION_PARAMETERS, kwargs, self.redactor());
@@ -253,7 +260,8 @@ impl<'a> Mapper<'a> {
         }
     }
 
-    /// What a model run produced: its text, messages, model and token usage.
+    /// What a model run produced: its text, messages, model and token usage (with the details
+    /// the server reported). Its cost is added on the export thread.
     pub(crate) fn llm_end(&self, out: &mut Values, response: &LlmResult) {
         if self.captures(Part::Output) {
             if let Some(text) = response.first_text() {
@@ -277,6 +285,29 @@ impl<'a> Mapper<'a> {
             out.count(k::LLM_TOKEN_COUNT_TOTAL, usage.total_tokens);
             out.count(k::GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens);
             out.count(k::GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens);
+            let details = [
+                (
+                    usage.cache_read_tokens,
+                    k::LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
+                    k::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                ),
+                (
+                    usage.cache_write_tokens,
+                    k::LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+                    k::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                ),
+                (
+                    usage.reasoning_tokens,
+                    k::LLM_TOKEN_COUNT_COMPLETION_REASONING,
+                    k::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                ),
+            ];
+            for (tokens, openinference, gen_ai) in details {
+                if let Some(tokens) = tokens {
+                    out.count(openinference, tokens);
+                    out.count(gen_ai, tokens);
+                }
+            }
         }
     }
 

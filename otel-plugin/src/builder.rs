@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use llm_callbacks_transport::Secret;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -133,7 +134,16 @@ impl OtelHandlerBuilder {
     /// spans when they go to Phoenix).
     #[must_use]
     pub fn phoenix_api_key(mut self, key: impl Into<String>) -> Self {
-        self.config.phoenix_api_key = Some(key.into());
+        self.config.phoenix_api_key = Some(Secret::new(key));
+        self
+    }
+
+    /// The prices model runs are costed by (`llm.cost.*` and the other cost attributes): the
+    /// shipped table by default, or yours, e.g.
+    /// `PriceTable::shipped_with_overrides("prices.json")` (see [`handler_core::cost`]).
+    #[must_use]
+    pub fn prices(mut self, prices: handler_core::cost::PriceTable) -> Self {
+        self.config.prices = Arc::new(prices);
         self
     }
 
@@ -327,12 +337,12 @@ fn otlp_exporter(
         .phoenix_url
         .as_deref()
         .is_some_and(|phoenix| url.starts_with(phoenix));
-    if let Some(key) = config.phoenix_api_key.as_deref().filter(|_| to_phoenix)
+    if let Some(key) = config.phoenix_api_key.as_ref().filter(|_| to_phoenix)
         && !headers
             .keys()
             .any(|h| h.eq_ignore_ascii_case("authorization"))
     {
-        headers.insert("authorization".into(), format!("Bearer {key}"));
+        headers.insert("authorization".into(), format!("Bearer {}", key.expose()));
     }
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()

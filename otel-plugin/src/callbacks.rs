@@ -60,6 +60,7 @@ impl CallbackHandler for OtelHandler {
     fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
         self.inner.end(event.run, Status::Unset, |m, record| {
             record.stream = *event.stream;
+            record.usage = event.response.token_usage;
             m.llm_end(&mut record.values, event.response);
         });
         Ok(())
@@ -69,6 +70,7 @@ impl CallbackHandler for OtelHandler {
         self.inner.fail(event.run, event.error, |m, record| {
             record.stream = *event.stream;
             if let Some(response) = event.response {
+                record.usage = response.token_usage;
                 m.llm_end(&mut record.values, response);
             }
         });

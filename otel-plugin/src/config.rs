@@ -4,9 +4,12 @@
 //! [`OtelConfig::from_plugin_config`] (explicit plugin values first, then the environment).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use handler_core::registry::PluginConfig;
+use handler_core::cost::PriceTable;
+use handler_core::registry::{DurationUnit, PluginConfig, PluginError};
+use llm_callbacks_transport::Secret;
 
 use crate::capture::Redactor;
 use crate::error::OtelError;
@@ -55,6 +58,14 @@ pub mod env {
     pub const MAX_ATTRIBUTE_LEN: &str = "LLM_CALLBACKS_OTEL_MAX_ATTRIBUTE_LEN";
     /// How many ended spans may wait for export before new ones are dropped (and counted).
     pub const MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+    /// How long one export or annotation request may take, in milliseconds.
+    pub const TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    /// The same, named for span exports; wins over [`TIMEOUT`] (one timeout serves both here).
+    pub const TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+    /// How long ended spans may wait before a batch is sent, in milliseconds.
+    pub const SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+    /// A JSON price table (a file path) merged over the shipped one, to price model runs.
+    pub const PRICES: &str = "LLM_CALLBACKS_PRICES";
 }
 
 /// The service name and project used when none is configured.
@@ -87,8 +98,8 @@ pub struct OtelConfig {
     pub traces_endpoint: Option<String>,
     /// Headers sent with every export.
     pub headers: Vec<(String, String)>,
-    /// Phoenix's API key, sent as `Authorization: Bearer <key>` to Phoenix.
-    pub phoenix_api_key: Option<String>,
+    /// Phoenix's API key, sent as `Authorization: Bearer <key>` to Phoenix; never printed.
+    pub phoenix_api_key: Option<Secret>,
     /// Headers sent to Phoenix's REST API (`PHOENIX_CLIENT_HEADERS`).
     pub phoenix_headers: Vec<(String, String)>,
     /// Whether content leaves the process at all (off by default); see
@@ -131,6 +142,9 @@ pub struct OtelConfig {
     pub scheduled_delay: Duration,
     /// How long dropping the handler may wait for the last exports.
     pub shutdown_timeout: Duration,
+    /// The prices model runs are costed by (the shipped table by default); see
+    /// [`handler_core::cost`].
+    pub prices: Arc<PriceTable>,
 }
 
 impl Default for OtelConfig {
@@ -159,6 +173,7 @@ impl Default for OtelConfig {
             request_timeout: Duration::from_secs(10),
             scheduled_delay: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
+            prices: Arc::new(PriceTable::shipped().clone()),
         }
     }
 }
@@ -208,7 +223,7 @@ impl OtelConfig {
         }
         out.phoenix_api_key = config
             .get(env::PHOENIX_API_KEY)
-            .map(|key| key.trim().to_owned())
+            .map(|key| Secret::new(key.trim()))
             .filter(|key| !key.is_empty());
         if let Some(headers) = config.get(env::PHOENIX_CLIENT_HEADERS) {
             out.phoenix_headers = parse_headers_of(env::PHOENIX_CLIENT_HEADERS, &headers)?;
@@ -242,6 +257,22 @@ impl OtelConfig {
         }
         if let Some(size) = number(config, env::MAX_QUEUE_SIZE)? {
             out.max_queue_size = size.max(1);
+        }
+        let timeout = millis(config, env::TRACES_TIMEOUT)?;
+        if let Some(timeout) = timeout.or(millis(config, env::TIMEOUT)?) {
+            out.request_timeout = timeout;
+        }
+        if let Some(delay) = millis(config, env::SCHEDULE_DELAY)? {
+            out.scheduled_delay = delay;
+        }
+        if let Some(path) = config.get(env::PRICES).filter(|p| !p.trim().is_empty()) {
+            let table = PriceTable::shipped_with_overrides(path.trim()).map_err(|error| {
+                OtelError::Config {
+                    key: env::PRICES,
+                    message: error.to_string(),
+                }
+            })?;
+            out.prices = Arc::new(table);
         }
         Ok(out)
     }
@@ -324,10 +355,7 @@ impl fmt::Debug for OtelConfig {
         f.debug_struct("OtelConfig")
             .field("traces_endpoint", &self.traces_endpoint)
             .field("headers", &RedactedHeaders(&self.headers))
-            .field(
-                "phoenix_api_key",
-                &self.phoenix_api_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("phoenix_api_key", &self.phoenix_api_key)
             .field("phoenix_headers", &RedactedHeaders(&self.phoenix_headers))
             .field("capture_content", &self.capture_content)
             .field("redactor", &self.redactor)
@@ -343,6 +371,7 @@ impl fmt::Debug for OtelConfig {
             .field("recent_runs", &self.recent_runs)
             .field("max_span_attributes", &self.max_span_attributes)
             .field("max_span_events", &self.max_span_events)
+            .field("prices", &self.prices.version())
             .field("max_export_bytes", &self.max_export_bytes)
             .field("max_pending_annotations", &self.max_pending_annotations)
             .field("request_timeout", &self.request_timeout)
@@ -375,16 +404,11 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| value.to_owned())
 }
 
+/// A switch, read by the one typed reader of settings (`1/0`, `true/false`, `yes/no`, `on/off`).
 fn flag(config: &PluginConfig, key: &'static str) -> Result<Option<bool>, OtelError> {
-    match config.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(None),
-        Some(v) if matches!(v.as_str(), "true" | "1" | "yes") => Ok(Some(true)),
-        Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Ok(Some(false)),
-        Some(v) => Err(OtelError::Config {
-            key,
-            message: format!("`{v}` is not true or false"),
-        }),
-    }
+    config
+        .get_bool(key)
+        .map_err(|error| invalid(config, key, error))
 }
 
 /// The GenAI capture variable: `true`/`false`, or the newer modes.
@@ -401,14 +425,28 @@ fn capture_flag(config: &PluginConfig) -> Result<Option<bool>, OtelError> {
 
 fn number(config: &PluginConfig, key: &'static str) -> Result<Option<usize>, OtelError> {
     config
-        .get(key)
-        .map(|v| {
-            v.trim().parse().map_err(|_| OtelError::Config {
-                key,
-                message: format!("`{v}` is not a whole number"),
-            })
-        })
-        .transpose()
+        .get_number(key, "a whole number")
+        .map_err(|error| invalid(config, key, error))
+}
+
+/// A timeout in milliseconds, as the OpenTelemetry variables give them (or with a unit, or
+/// `none` for no limit).
+fn millis(config: &PluginConfig, key: &'static str) -> Result<Option<Duration>, OtelError> {
+    config
+        .get_duration(key, DurationUnit::Milliseconds)
+        .map_err(|error| invalid(config, key, error))
+}
+
+/// The error for `key`, whose value the typed reader refused.
+fn invalid(config: &PluginConfig, key: &'static str, error: PluginError) -> OtelError {
+    let message = match error {
+        PluginError::InvalidValue { expected, .. } => {
+            let value = config.get(key).unwrap_or_default();
+            format!("`{}` is not {expected}", value.trim())
+        }
+        other => other.to_string(),
+    };
+    OtelError::Config { key, message }
 }
 
 #[cfg(test)]
@@ -461,6 +499,59 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(message.contains(env::HIDE_INPUTS), "{message}");
+    }
+
+    #[test]
+    fn switches_numbers_and_timeouts_use_the_one_typed_reader() -> Result<(), OtelError> {
+        for (text, hide) in [("1", true), ("on", true), ("Yes", true), ("off", false)] {
+            let config = PluginConfig::new().set(env::HIDE_OUTPUTS, text);
+            assert_eq!(OtelConfig::from_plugin_config(&config)?.hide_outputs, hide);
+        }
+        // OpenTelemetry's timeouts are in milliseconds; a unit or `none` may be given.
+        let ms = Duration::from_millis;
+        let cases = [
+            (vec![(env::TIMEOUT, "2500")], ms(2500), ms(1000)),
+            (
+                vec![(env::TIMEOUT, "2500"), (env::TRACES_TIMEOUT, "3s")],
+                ms(3000),
+                ms(1000),
+            ),
+            (vec![(env::SCHEDULE_DELAY, "200")], ms(10_000), ms(200)),
+            (vec![(env::TIMEOUT, "none")], Duration::MAX, ms(1000)),
+        ];
+        for (pairs, timeout, delay) in cases {
+            let source = pairs
+                .iter()
+                .fold(PluginConfig::new(), |c, (k, v)| c.set(*k, *v));
+            let config = OtelConfig::from_plugin_config(&source)?;
+            assert_eq!(
+                (config.request_timeout, config.scheduled_delay),
+                (timeout, delay),
+                "{pairs:?}"
+            );
+        }
+        for (key, value) in [
+            (env::TIMEOUT, "soon"),
+            (env::MAX_SPAN_EVENTS, "-3"),
+            (env::CAPTURE_CONTENT, "maybe"),
+        ] {
+            let error = OtelConfig::from_plugin_config(&PluginConfig::new().set(key, value))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.contains(key) && error.contains(value), "{error}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_phoenix_key_never_prints() -> Result<(), OtelError> {
+        let source = PluginConfig::new().set(env::PHOENIX_API_KEY, " px-secret ");
+        let config = OtelConfig::from_plugin_config(&source)?;
+        let key = config.phoenix_api_key.as_ref().map(Secret::expose);
+        assert_eq!(key, Some("px-secret"));
+        assert!(!format!("{config:?}").contains("px-secret"));
+        Ok(())
     }
 
     #[test]

@@ -11,19 +11,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{SpanId, TraceId};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use llm_callbacks_transport::Deadline;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::attributes::SpanKind;
 use crate::config::OtelConfig;
-use crate::deadline::{answered_before, deadline_after, finite, left, send_before};
+use crate::deadline::{answered_before, finite, send_before};
 use crate::record::{Record, SpanLimits, Values};
 
 /// Spans per export call (the SDK's default batch size).
@@ -190,6 +191,8 @@ struct Worker<E> {
     counters: Arc<SpanCounters>,
     pool: Arc<RecordPool>,
     scope: InstrumentationScope,
+    /// The prices model runs are costed by, on this thread.
+    prices: Arc<handler_core::cost::PriceTable>,
     scheduled_delay: Duration,
     /// Span bytes (estimated) per export request.
     budget: usize,
@@ -232,7 +235,7 @@ impl<E: SpanExporter> Worker<E> {
         while let Ok(mut record) = self.records.try_recv() {
             let c = &self.counters;
             c.taken.fetch_add(1, Ordering::Relaxed);
-            let span = record.take_span_data(&self.scope);
+            let span = record.take_span_data(&self.scope, &self.prices);
             let events = u64::from(span.events.dropped_count);
             let attributes = u64::from(span.dropped_attributes_count)
                 + span
@@ -331,6 +334,7 @@ impl SpanSink {
             scope: InstrumentationScope::builder("llm-callbacks")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
+            prices: config.prices.clone(),
             scheduled_delay: config.scheduled_delay,
             budget: config
                 .max_export_bytes
@@ -387,7 +391,7 @@ impl SpanSink {
     }
 
     /// Sends `make(answer)` to the export thread and waits for the answer until `deadline`.
-    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Option<Instant>) -> bool {
+    fn ask(&self, make: impl Fn(SyncSender<()>) -> Control, deadline: Deadline) -> bool {
         let (answer, wait) = sync_channel(1);
         let pause = Duration::from_millis(1);
         send_before(&self.control, make(answer), deadline, pause)
@@ -396,15 +400,18 @@ impl SpanSink {
 
     /// Exports what is queued, waiting at most `timeout`; true when done in time.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         self.ask(Control::Flush, deadline) && self.counters.in_flight() == 0
     }
 
     /// Exports what is queued and stops the export thread, waiting at most `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         self.closed.store(true, Ordering::Release);
-        let deadline = deadline_after(timeout);
-        let done = self.ask(|answer| Control::Shutdown(answer, left(deadline)), deadline);
+        let deadline = Deadline::after(timeout);
+        let done = self.ask(
+            |answer| Control::Shutdown(answer, deadline.remaining()),
+            deadline,
+        );
         let thread = self
             .thread
             .lock()

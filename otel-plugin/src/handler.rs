@@ -12,15 +12,15 @@ use std::time::{Duration, SystemTime};
 use handler_core::evaluation::{self, EvaluationListener, EvaluationResult, Subscription};
 use handler_core::payload::ErrorInfo;
 use handler_core::{RunContext, Uuid};
+use llm_callbacks_transport::Deadline;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 
 use crate::attributes::{Mapper, SpanKind};
 use crate::capture::Part;
 use crate::config::OtelConfig;
-use crate::deadline::{deadline_after, left};
 use crate::export::{SpanReport, SpanSink};
 use crate::ids::{span_id, trace_id};
-use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations};
+use crate::phoenix::{Annotation, AnnotationReport, AnnotationResult, PhoenixAnnotations, Target};
 use crate::record::{Record, SpanLimits, Values};
 use crate::runs::{Closed, ClosedRuns, OpenRuns, RecentRuns};
 use crate::semconv as k;
@@ -175,11 +175,11 @@ impl OtelHandler {
 
     /// Exports every ended span and sends every queued annotation, waiting at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> ExportReport {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         self.inner.close(self.inner.runs.expire());
         let mut complete = self.inner.sink.flush(timeout);
         if let Some(annotations) = &self.inner.annotations {
-            complete &= annotations.flush(left(deadline));
+            complete &= annotations.flush(deadline.remaining());
         }
         self.inner.report(complete)
     }
@@ -236,12 +236,12 @@ impl Inner {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return self.report(true);
         }
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         let mut complete = self.sink.flush(timeout);
         if let Some(annotations) = &self.annotations {
-            complete &= annotations.shutdown(left(deadline));
+            complete &= annotations.shutdown(deadline.remaining());
         }
-        complete &= self.sink.shutdown(left(deadline));
+        complete &= self.sink.shutdown(deadline.remaining());
         let report = self.report(complete);
         if report.spans.dropped + report.spans.failed + report.annotations.dropped > 0 {
             tracing::warn!(?report, "OpenTelemetry exporter shut down with losses");
@@ -371,14 +371,17 @@ impl Inner {
             return self.unattached(result, "it names no run");
         };
         let mut values = Some(self.evaluation_values(result));
+        let mut trace = TraceId::INVALID;
         let on_span = self.runs.edit(run_id, |record| {
+            trace = record.trace_id;
             if let Some(values) = values.take() {
                 record.event(k::GEN_AI_EVALUATION_RESULT, values);
             }
         });
         if on_span {
             self.evaluations_on_span.fetch_add(1, Ordering::Relaxed);
-        } else if let Some(trace) = self.recent.get(run_id) {
+        } else if let Some(ended) = self.recent.get(run_id) {
+            trace = ended;
             self.late_evaluation(run_id, trace, result);
             self.evaluations_late.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -388,7 +391,9 @@ impl Inner {
             );
         }
         if let Some(annotations) = &self.annotations {
-            annotations.send(self.annotation(run_id, result));
+            let on_span = self.annotation(run_id, result);
+            annotations.send(on_span.of_trace(trace));
+            annotations.send(on_span);
         }
     }
 
@@ -467,7 +472,7 @@ impl Inner {
             ),
         };
         Annotation {
-            span_id: span_id(run_id).to_string(),
+            target: Target::SpanId(span_id(run_id).to_string()),
             name: result.name.clone(),
             annotator_kind: "LLM",
             result: AnnotationResult {

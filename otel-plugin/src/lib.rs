@@ -6,6 +6,15 @@
 //!   the runs are, with the run's name, tags and metadata, in the attribute conventions of
 //!   OpenInference (`openinference.span.kind`, `input.value`, `llm.token_count.*`, ...) and of
 //!   OpenTelemetry GenAI (`gen_ai.operation.name`, `gen_ai.usage.*`, ...).
+//! - Model runs carry their provider (`llm.provider`, `llm.system`, `gen_ai.provider.name`:
+//!   with the model name, what Phoenix prices a run by), their token details (cache reads and
+//!   writes, reasoning) in both conventions, and their cost from the one
+//!   [`handler_core::cost`] computation, added on the export thread: OpenInference's
+//!   `llm.cost.*`, Langfuse's `langfuse.observation.cost_details`, and the price table's
+//!   version, entry, date and source (`llm_callbacks.cost.*`). A run without a cost (unknown
+//!   model, no usage) carries `llm_callbacks.cost.unknown` saying why, never a zero. Cost is
+//!   not content: it is exported whatever the capture switch says. Prices:
+//!   [`OtelHandlerBuilder::prices`] or `LLM_CALLBACKS_PRICES`.
 //! - Ids come from run ids: the trace id is the root run's id, the span id the run id folded
 //!   to 8 bytes ([`ids`]), so runs on any thread, and evaluations naming a run, meet in one
 //!   trace.
@@ -14,7 +23,8 @@
 //! - Evaluations published through the core (`handler_core::evaluation::publish`, as the
 //!   UpTrain plugin does), or given to [`OtelHandler::record_evaluation`], become
 //!   `gen_ai.evaluation.result` events, on a short child span when the graded span has already
-//!   ended, and, with Phoenix configured, span annotations in Phoenix.
+//!   ended, and, with Phoenix configured, annotations in Phoenix of the graded span and of its
+//!   trace (so that the project's trace list shows the scores: its "trace annotations" column).
 //! - Content (prompts, messages, outputs, documents, tool arguments, error messages,
 //!   explanations, custom data) is exported only when capture is on
 //!   ([`OtelHandlerBuilder::capture_content`], or
@@ -74,6 +84,8 @@ mod handler;
 pub mod ids;
 mod phoenix;
 mod plugin;
+mod priced;
+mod provider;
 mod record;
 mod runs;
 pub mod semconv;

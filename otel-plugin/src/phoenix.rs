@@ -1,6 +1,7 @@
-//! Evaluation results as Phoenix span annotations (`POST /v1/span_annotations`), sent from a
-//! thread of their own through a bounded queue, so the scores show in Phoenix's UI beside the
-//! run they grade.
+//! Evaluation results as Phoenix span annotations (`POST /v1/span_annotations`) and trace
+//! annotations (`POST /v1/trace_annotations`), sent from a thread of their own through a
+//! bounded queue, so the scores show in Phoenix's UI beside the run they grade and in the
+//! project's trace list.
 //!
 //! Callers never wait: recording queues without blocking, and a flush holds no lock while it
 //! waits. The worker ([`annotate`](crate::annotate)) sends the configured auth, and keeps one
@@ -17,19 +18,60 @@ use serde_json::Value as Json;
 
 use crate::annotate::Worker;
 use crate::config::OtelConfig;
-use crate::deadline::{answered_before, deadline_after, send_before};
+use llm_callbacks_transport::Deadline;
+
+use crate::deadline::{answered_before, send_before};
 use crate::error::OtelError;
 use crate::export::SpanSink;
 
 /// One annotation, as Phoenix's REST API takes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Annotation {
-    pub span_id: String,
+    #[serde(flatten)]
+    pub target: Target,
     pub name: String,
     pub annotator_kind: &'static str,
     pub result: AnnotationResult,
     pub metadata: Json,
     pub identifier: String,
+}
+
+/// What an annotation is of: a span (`/v1/span_annotations`), or a whole trace
+/// (`/v1/trace_annotations`, shown in the trace list), by its hex id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Target {
+    SpanId(String),
+    TraceId(String),
+}
+
+impl Target {
+    /// True for a trace annotation.
+    pub(crate) fn is_trace(&self) -> bool {
+        matches!(self, Target::TraceId(_))
+    }
+}
+
+impl Annotation {
+    /// The trace-level twin of a span annotation, so that the score shows in Phoenix's trace
+    /// list (its "trace annotations" column): the same name and verdict, on `trace`,
+    /// identified by the graded span (two runs of one trace graded by the same check keep an
+    /// annotation each; grading a run again updates its own).
+    pub(crate) fn of_trace(&self, trace: opentelemetry::trace::TraceId) -> Annotation {
+        let span = match &self.target {
+            Target::SpanId(span) | Target::TraceId(span) => span.clone(),
+        };
+        let mut metadata = self.metadata.clone();
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.insert("span_id".into(), span.clone().into());
+        }
+        Annotation {
+            target: Target::TraceId(trace.to_string()),
+            metadata,
+            identifier: span,
+            ..self.clone()
+        }
+    }
 }
 
 /// An annotation's verdict.
@@ -45,7 +87,8 @@ pub(crate) enum Message {
     Flush(SyncSender<()>),
 }
 
-/// What became of the annotations so far.
+/// What became of the annotations so far: each evaluation makes two, one of the graded span
+/// and one of its trace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AnnotationReport {
     /// Annotations Phoenix accepted.
@@ -142,7 +185,7 @@ impl PhoenixAnnotations {
             return true;
         };
         let (reply, wait) = std::sync::mpsc::sync_channel(1);
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         // The queue may be full: retry until the deadline rather than block.
         let pause = Duration::from_millis(5);
         send_before(&sender, Message::Flush(reply), deadline, pause)
@@ -158,7 +201,7 @@ impl PhoenixAnnotations {
         else {
             return true;
         };
-        if answered_before(&done, deadline_after(timeout)) {
+        if answered_before(&done, Deadline::after(timeout)) {
             let _ = handle.join();
             return true;
         }

@@ -9,7 +9,8 @@
 
 use std::time::SystemTime;
 
-use handler_core::payload::StreamStats;
+use handler_core::cost::PriceTable;
+use handler_core::payload::{StreamStats, TokenUsage};
 use opentelemetry::trace::{Event, SpanContext, SpanId, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -53,6 +54,8 @@ pub(crate) struct Record {
     pub dropped_events: u32,
     pub status: Status,
     pub stream: StreamStats,
+    /// A model run's token usage, priced on the export thread.
+    pub usage: Option<TokenUsage>,
 }
 
 impl Record {
@@ -78,6 +81,7 @@ impl Record {
             dropped_events: 0,
             status: Status::Unset,
             stream: StreamStats::NONE,
+            usage: None,
         };
         record.restart(ids, kind, name, now);
         record
@@ -102,6 +106,7 @@ impl Record {
         self.dropped_events = 0;
         self.status = Status::Unset;
         self.stream = StreamStats::NONE;
+        self.usage = None;
     }
 
     /// The span's name.
@@ -123,15 +128,23 @@ impl Record {
         });
     }
 
-    /// The span, in the SDK's type (on the export thread). The record keeps its buffers, to be
-    /// recycled.
-    pub(crate) fn take_span_data(&mut self, scope: &InstrumentationScope) -> SpanData {
+    /// The span, in the SDK's type (on the export thread), a model run's priced by `prices`.
+    /// The record keeps its buffers, to be recycled.
+    pub(crate) fn take_span_data(
+        &mut self,
+        scope: &InstrumentationScope,
+        prices: &PriceTable,
+    ) -> SpanData {
         let mut attributes = Vec::with_capacity(self.values.len() + 4);
         attributes.push(KeyValue::new(k::SPAN_KIND, self.kind.as_str()));
         if self.kind == SpanKind::Agent {
             attributes.push(KeyValue::new(k::GEN_AI_OPERATION_NAME, "invoke_agent"));
         }
         self.values.append_to(&mut attributes);
+        if self.kind == SpanKind::Llm {
+            let cost = crate::priced::cost_of(prices, &self.values, self.usage.as_ref());
+            crate::priced::append(&mut attributes, &cost);
+        }
         let mut events = SpanEvents::default();
         events.events.reserve(self.events.len() + 1);
         if self.stream.tokens > 0 {
@@ -197,7 +210,8 @@ mod tests {
         let mut event = Values::small(64, 8);
         event.text("text", "hello");
         record.event("text", event);
-        let span = record.take_span_data(&InstrumentationScope::builder("t").build());
+        let scope = InstrumentationScope::builder("t").build();
+        let span = record.take_span_data(&scope, PriceTable::shipped());
         assert!(record.events.is_empty() && record.values.recycle());
         assert_eq!(span.name, "plan");
         assert_eq!(span.parent_span_id, SpanId::from(9));

@@ -25,6 +25,37 @@ pub const LLM_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
 pub const LLM_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
 /// All tokens.
 pub const LLM_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
+/// Prompt tokens read from the provider's prompt cache.
+pub const LLM_TOKEN_COUNT_PROMPT_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
+/// Prompt tokens written to the provider's prompt cache.
+pub const LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
+/// Completion tokens spent reasoning.
+pub const LLM_TOKEN_COUNT_COMPLETION_REASONING: &str =
+    "llm.token_count.completion_details.reasoning";
+/// The model's provider (`openai`, `anthropic`, `azure`, ...): with the model's name, what
+/// Phoenix prices a run by.
+pub const LLM_PROVIDER: &str = "llm.provider";
+/// The AI product (`openai`, `anthropic`, `cohere`, `mistralai`, `vertexai`).
+pub const LLM_SYSTEM: &str = "llm.system";
+/// What the prompt cost, in USD (cache reads and writes included).
+pub const LLM_COST_PROMPT: &str = "llm.cost.prompt";
+/// What the completion cost, in USD (reasoning included).
+pub const LLM_COST_COMPLETION: &str = "llm.cost.completion";
+/// What the run cost, in USD.
+pub const LLM_COST_TOTAL: &str = "llm.cost.total";
+/// What the prompt tokens neither read from nor written to the cache cost, in USD.
+pub const LLM_COST_PROMPT_INPUT: &str = "llm.cost.prompt_details.input";
+/// What the prompt tokens read from the cache cost, in USD.
+pub const LLM_COST_PROMPT_CACHE_READ: &str = "llm.cost.prompt_details.cache_read";
+/// What the prompt tokens written to the cache cost, in USD.
+pub const LLM_COST_PROMPT_CACHE_WRITE: &str = "llm.cost.prompt_details.cache_write";
+/// What the completion tokens that are not reasoning cost, in USD.
+pub const LLM_COST_COMPLETION_OUTPUT: &str = "llm.cost.completion_details.output";
+/// What the reasoning tokens cost, in USD.
+pub const LLM_COST_COMPLETION_REASONING: &str = "llm.cost.completion_details.reasoning";
+/// Langfuse: the cost per kind of token and in total, as a JSON object of USD amounts
+/// (`input`, `input_cache_read`, `input_cache_write`, `output`, `output_reasoning`, `total`).
+pub const LANGFUSE_COST_DETAILS: &str = "langfuse.observation.cost_details";
 /// Prefix of `retrieval.documents.{i}.document.content` / `.id` / `.score` / `.metadata`.
 pub const RETRIEVAL_DOCUMENTS: &str = "retrieval.documents";
 /// The tool's name.
@@ -54,6 +85,15 @@ pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
 pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 /// GenAI: completion tokens.
 pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// GenAI: prompt tokens served from the provider's cache.
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// GenAI: prompt tokens written to the provider's cache.
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+/// GenAI: completion tokens spent reasoning.
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// GenAI: the model's provider (`openai`, `anthropic`, `azure.ai.openai`, ...).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
 /// GenAI: the tool's name.
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// GenAI: the evaluation event's name.
@@ -83,5 +123,16 @@ pub const FIRST_TOKEN_EVENT: &str = "first_token";
 pub const EVALUATION_EVALUATOR: &str = "llm_callbacks.evaluation.evaluator";
 /// An evaluation's error message (when content is captured).
 pub const EVALUATION_ERROR_MESSAGE: &str = "llm_callbacks.evaluation.error";
+/// The version of the price table a run's cost came from.
+pub const COST_TABLE_VERSION: &str = "llm_callbacks.cost.table_version";
+/// The price table entry that priced the run (the model, or the model it is an alias of).
+pub const COST_PRICES_ENTRY: &str = "llm_callbacks.cost.prices_entry";
+/// The day the entry's prices took effect (`YYYY-MM-DD`).
+pub const COST_PRICES_DATE: &str = "llm_callbacks.cost.prices_date";
+/// Where the entry's prices are published.
+pub const COST_PRICES_SOURCE: &str = "llm_callbacks.cost.prices_source";
+/// Why a model run has no cost (an unknown model, no usage reported, ...): set instead of
+/// every cost attribute, never a zero.
+pub const COST_UNKNOWN: &str = "llm_callbacks.cost.unknown";
 /// The resource attribute naming Phoenix's project.
 pub const PROJECT_NAME: &str = "openinference.project.name";

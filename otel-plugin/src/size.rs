@@ -71,12 +71,14 @@ mod tests {
             crate::record::Values::with_limits(1 << 20, 64),
         );
         let scope = opentelemetry::InstrumentationScope::builder("t").build();
-        let empty = estimate(&span.take_span_data(&scope));
+        let empty =
+            estimate(&span.take_span_data(&scope, handler_core::cost::PriceTable::shipped()));
         span.values.text("input.value", &"x".repeat(10_000));
         let mut event = crate::record::Values::small(1 << 20, 8);
         event.text("text", &"y".repeat(5_000));
         span.event("text", event);
-        let full = estimate(&span.take_span_data(&scope));
+        let full =
+            estimate(&span.take_span_data(&scope, handler_core::cost::PriceTable::shipped()));
         assert!(full >= empty + 15_000, "{empty} → {full}");
     }
 }

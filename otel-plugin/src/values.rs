@@ -344,6 +344,15 @@ impl Values {
             .map(|(_, v)| self.value(*v))
     }
 
+    /// The text of the constant `key`, if written as a string: the first such entry.
+    pub(crate) fn find_text(&self, key: &str) -> Option<&str> {
+        self.entries.iter().find_map(|(k, v)| match (k, v) {
+            (Key::Static(name), Val::Text(range)) if *name == key => Some(self.str(*range)),
+            (Key::Static(name), Val::Static(text)) if *name == key => Some(*text),
+            _ => None,
+        })
+    }
+
     pub(crate) fn str(&self, (start, end): Span32) -> &str {
         let bytes = self
             .text

@@ -62,7 +62,8 @@ fn the_log_says_how_to_capture_content_once_and_which_key_phoenix_refused() {
     );
     chain.on_chain_end(&json!({})).unwrap();
     let report = otel.shutdown(Duration::from_secs(30));
-    assert_eq!(report.annotations.failed, 1, "{report:?}");
+    // The run's span annotation and its trace's.
+    assert_eq!(report.annotations.failed, 2, "{report:?}");
 
     let log = captured.text();
     assert!(log.contains("Phoenix refused the credentials"), "{log}");

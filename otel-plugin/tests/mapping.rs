@@ -93,11 +93,7 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
                     run.on_llm_new_token(token, None)?;
                 }
                 let mut result = LlmResult::from_text("Paris is in France.");
-                result.token_usage = Some(TokenUsage {
-                    prompt_tokens: 7,
-                    completion_tokens: 4,
-                    total_tokens: 11,
-                });
+                result.token_usage = Some(TokenUsage::new(7, 4));
                 result.model_name = Some("gpt-x-2026".into());
                 run.on_llm_end(&result)?;
                 Ok(started.elapsed())

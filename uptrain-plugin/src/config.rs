@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use llm_callbacks_transport::Secret;
+
 use crate::error::ConfigError;
 
 /// Concurrency and rate limits, applied to every request of an evaluator (all rows, all
@@ -85,106 +87,38 @@ impl Limits {
     }
 }
 
-/// Retry behaviour for 429, 408, 5xx, timeouts, refused connections and connections the
-/// server reset or closed mid-reply.
+/// Retries of the remote evaluators: the workspace's one policy, from `llm-callbacks-transport`
+/// (the OpenAI client uses the same).
 ///
-/// Attempt `n` (from 1) that fails transiently sleeps `base_delay × 2^(n-1)`, capped at
-/// `max_delay`, with jitter (a random 50–100 % of that), or what the server asked for in
-/// `retry-after-ms` or `Retry-After` (also capped at `max_delay`). A 429 without either header
-/// sleeps at least `rate_limited_delay × 2^(n-1)` (capped), so a rate-limited server gets a
-/// real pause; the pause applies to every request of the evaluator, not just the one that got
-/// the 429. An unparseable reply is retried at once. Other 4xx statuses and TLS certificate
-/// failures are final. Requests that are not idempotent (the UpTrain API's
-/// `log_and_evaluate`) are only resent when the connection was refused, so the server provably
-/// never saw them.
+/// `max_retries` counts the retries after the first attempt. Waits double from
+/// `initial_backoff` up to `max_backoff`, with jitter; a server's `Retry-After` (seconds,
+/// fractions or an HTTP date) or `retry-after-ms` replaces the computed wait, up to
+/// `max_server_wait`. A 429 pauses every request of the evaluator for the wait, not just the
+/// one that got it.
+///
+/// Judge calls and the UpTrain API's `log_and_evaluate` are paid work: by default
+/// ([`Idempotency::NonIdempotent`](crate::Idempotency::NonIdempotent)) a request is sent again
+/// only when it provably never reached the server (connection refused, DNS) or the server
+/// asked for it (429, or 503 with `Retry-After`). A timeout after sending, a reply cut short,
+/// or a 408, 409 or 5xx answer may have been billed: it is sent again only with
+/// [`Idempotency::Idempotent`](crate::Idempotency::Idempotent) (`UPTRAIN_RETRY_IDEMPOTENT`
+/// for the handler). A judge reply that arrived but could not be parsed is asked again at once,
+/// within the same retries. Other 4xx answers and TLS failures are final.
 ///
 /// ```
 /// use std::time::Duration;
-/// let policy = uptrain_plugin::RetryPolicy::default()
-///     .with_max_attempts(2)
-///     .with_base_delay(Duration::from_millis(10));
-/// assert_eq!(policy.max_attempts, 2);
-/// assert_eq!(policy.rate_limited_delay, Duration::from_secs(5));
+/// use uptrain_plugin::{Idempotency, RetryPolicy};
+///
+/// let policy = RetryPolicy::default()
+///     .with_max_retries(1)
+///     .with_initial_backoff(Duration::from_millis(10));
+/// assert_eq!(policy.max_retries, 1);
+/// assert_eq!(policy.idempotency, Idempotency::NonIdempotent);
+/// // Opting in: judge calls that timed out or failed with a 5xx are sent again.
+/// let resend = policy.with_idempotency(Idempotency::Idempotent);
+/// assert_eq!(resend.idempotency, Idempotency::Idempotent);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included (at least 1).
-    pub max_attempts: u32,
-    /// Back-off before the second attempt.
-    pub base_delay: Duration,
-    /// Longest single sleep, `Retry-After` included.
-    pub max_delay: Duration,
-    /// Least back-off before the second attempt after a 429 that named no delay (doubles per
-    /// attempt).
-    pub rate_limited_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 4 attempts, 500 ms base, 60 s cap, 5 s after a 429 without `Retry-After`.
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(60),
-            rate_limited_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Sets the attempts per request, the first included.
-    pub fn with_max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
-
-    /// Sets the back-off before the second attempt.
-    pub fn with_base_delay(mut self, delay: Duration) -> Self {
-        self.base_delay = delay;
-        self
-    }
-
-    /// Sets the longest single sleep.
-    pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
-        self
-    }
-
-    /// Sets the least back-off after a 429 that named no delay.
-    pub fn with_rate_limited_delay(mut self, delay: Duration) -> Self {
-        self.rate_limited_delay = delay;
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_attempts == 0 {
-            return Err(invalid("retry.max_attempts", "must be at least 1"));
-        }
-        Ok(())
-    }
-
-    /// The sleep before attempt `attempt + 1`, after attempt `attempt` (from 1) failed.
-    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.max_delay);
-        }
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        let full = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        full.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-
-    /// The sleep after a 429 that named no delay: the usual back-off, but at least
-    /// `rate_limited_delay × 2^(attempt-1)` (capped at `max_delay`).
-    pub(crate) fn rate_limited_backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        let floor = self
-            .rate_limited_delay
-            .saturating_mul(factor)
-            .min(self.max_delay);
-        self.backoff(attempt, None).max(floor)
-    }
-}
+pub use llm_callbacks_transport::RetryPolicy;
 
 /// Per-request timeouts.
 ///
@@ -265,44 +199,23 @@ pub(crate) fn normalize_url(url: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// Checks an API key: present and not blank.
-pub(crate) fn check_key(key: Option<String>, env: &'static str) -> Result<String, ConfigError> {
+/// Checks an API key: present and not blank; kept a [`Secret`] so it never prints.
+pub(crate) fn check_key(key: Option<Secret>, env: &'static str) -> Result<Secret, ConfigError> {
     match key {
         None => Err(ConfigError::MissingKey { env }),
-        Some(k) if k.trim().is_empty() => Err(ConfigError::EmptyKey),
-        Some(k) => Ok(k.trim().to_owned()),
+        Some(k) if k.expose().trim().is_empty() => Err(ConfigError::EmptyKey),
+        Some(k) => Ok(Secret::new(k.expose().trim())),
     }
+}
+
+/// The key from the builder, else from the environment variable `env`.
+pub(crate) fn key_or_env(key: Option<Secret>, env: &'static str) -> Option<Secret> {
+    key.or_else(|| std::env::var(env).ok().map(Secret::new))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let policy = RetryPolicy::default()
-            .with_base_delay(Duration::from_millis(100))
-            .with_max_delay(Duration::from_millis(300))
-            .with_rate_limited_delay(Duration::from_millis(120));
-        let first = policy.backoff(1, None);
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-        let second = policy.backoff(2, None);
-        assert!(second >= Duration::from_millis(100) && second <= Duration::from_millis(200));
-        let tenth = policy.backoff(10, None);
-        assert!(tenth <= Duration::from_millis(300) && tenth >= Duration::from_millis(150));
-        assert_eq!(
-            policy.backoff(1, Some(Duration::from_millis(250))),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            policy.backoff(1, Some(Duration::from_secs(9))),
-            Duration::from_millis(300)
-        );
-        // A 429 without a delay waits at least the rate-limited floor, doubling, capped.
-        assert!(policy.rate_limited_backoff(1) >= Duration::from_millis(120));
-        assert!(policy.rate_limited_backoff(2) >= Duration::from_millis(240));
-        assert_eq!(policy.rate_limited_backoff(5), Duration::from_millis(300));
-    }
 
     #[test]
     fn urls_and_keys_are_checked() {
@@ -316,7 +229,9 @@ mod tests {
             check_key(Some("  ".into()), "K"),
             Err(ConfigError::EmptyKey)
         );
-        assert_eq!(check_key(Some(" k ".into()), "K").unwrap(), "k");
+        let key = check_key(Some(" k ".into()), "K").unwrap();
+        assert_eq!(key.expose(), "k");
+        assert_eq!(format!("{key:?}"), "***");
     }
 
     #[test]

@@ -110,25 +110,6 @@ pub enum CheckError {
     },
 }
 
-impl CheckError {
-    /// Whether a later attempt may succeed after a back-off (transient transport failures).
-    pub(crate) fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            CheckError::Timeout { .. }
-                | CheckError::Connect { .. }
-                | CheckError::Body { .. }
-                | CheckError::Reset { .. }
-        )
-    }
-
-    /// Whether the server provably never received the request (so even a call that is not
-    /// idempotent may be sent again).
-    pub(crate) fn never_sent(&self) -> bool {
-        matches!(self, CheckError::Connect { .. })
-    }
-}
-
 /// A row that cannot be evaluated, found before any request was sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowIssue {
@@ -180,7 +161,8 @@ pub enum EvaluationError {
     /// The handler's queue was full, so the row was recorded without being evaluated.
     #[error("not evaluated: queue full ({capacity} evaluations waiting)")]
     QueueFull {
-        /// The queue's capacity.
+        /// The evaluations waiting or running when the row was refused (the queue is bounded
+        /// by the bytes they hold).
         capacity: usize,
     },
     /// The evaluation did not finish within its deadline (all attempts and waits included).
@@ -285,34 +267,6 @@ mod tests {
             }
             .to_string(),
             "not evaluated: deadline of 1.5s exceeded"
-        );
-        let reset = CheckError::Reset {
-            message: "x".into(),
-        };
-        assert!(reset.is_transient() && !reset.never_sent());
-        assert!(
-            !CheckError::Tls {
-                message: "x".into()
-            }
-            .is_transient()
-        );
-    }
-
-    #[test]
-    fn transient_errors_are_the_transport_ones() {
-        assert!(
-            CheckError::Timeout {
-                message: "x".into()
-            }
-            .is_transient()
-        );
-        assert!(!CheckError::NoFacts.is_transient());
-        assert!(
-            !CheckError::Http {
-                status: 400,
-                body: String::new()
-            }
-            .is_transient()
         );
     }
 }

@@ -1,16 +1,21 @@
-//! The HTTP layer of the remote evaluators: one reused `reqwest::Client`, the limiter, bounded
-//! retries with back-off and `Retry-After` / `retry-after-ms`, a capped body read, and the
-//! mapping of every failure to a [`CheckError`].
+//! The HTTP layer of the remote evaluators: one reused `reqwest::Client`, the limiter, retries
+//! by the workspace's one [`RetryPolicy`] (from `llm-callbacks-transport`), a capped body read,
+//! and the mapping of every failure to a [`CheckError`].
 //!
-//! What is retried depends on whether the call is idempotent: a judge call may be sent again
-//! after any transient failure; `log_and_evaluate` (which logs and grades on the server) only
-//! when the connection was refused, since then the server provably never saw it.
+//! Which failures are sent again is the transport's rule, read with the policy's
+//! [`Idempotency`](llm_callbacks_transport::Idempotency): judge calls and `log_and_evaluate` are
+//! paid work, so by default a request is sent again only when it provably never reached the
+//! server (connection refused, DNS) or the server asked for it (429, or 503 with
+//! `Retry-After`). A timeout after sending, a broken reply or a 408, 409 or 5xx is sent again
+//! only when the policy says the requests are idempotent (the user's opt-in).
 
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use llm_callbacks_transport::{Deadline, Decision, Failure, RetryPolicy, retry_after};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
-use crate::config::{Limits, RetryPolicy, Timeouts};
+use crate::config::{Limits, Timeouts};
 use crate::error::{CheckError, ConfigError, excerpt};
 use crate::limiter::Limiter;
 
@@ -49,6 +54,15 @@ impl Reply {
     /// The body as text (lossy), for error messages.
     pub(crate) fn text_excerpt(&self) -> String {
         excerpt(String::from_utf8_lossy(&self.body).trim(), EXCERPT_CHARS)
+    }
+
+    /// What this reply, when it is not a success, means for retrying.
+    fn failure(&self) -> Failure {
+        Failure::Status {
+            // The status came from a `StatusCode`, so it converts back.
+            status: StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            retry_after: self.retry_after,
+        }
     }
 
     /// The error this reply stands for when it is not a success: HTML pages are named as such;
@@ -100,6 +114,13 @@ pub(crate) struct Transport {
     max_body_bytes: usize,
 }
 
+/// An attempt that got no usable reply: the error to report, and what it means for retrying.
+#[derive(Debug)]
+struct Failed {
+    error: CheckError,
+    failure: Failure,
+}
+
 impl Transport {
     pub(crate) fn new(
         limits: &Limits,
@@ -108,7 +129,6 @@ impl Transport {
         max_body_bytes: usize,
     ) -> Result<Self, ConfigError> {
         limits.validate()?;
-        retry.validate()?;
         timeouts.validate()?;
         if max_body_bytes == 0 {
             return Err(ConfigError::Invalid {
@@ -130,89 +150,110 @@ impl Transport {
         })
     }
 
-    /// Sends the request built by `build` until `judge` accepts a reply or the attempts run
-    /// out. `tokens` is the estimated prompt size for the rate limiter. 429, 408 and 5xx
-    /// statuses, timeouts, refused, reset and closed connections and broken bodies back off
-    /// and retry (when `idempotent`; otherwise only refused connections do); other statuses
-    /// and TLS failures fail at once; a 2xx reply goes to `judge`. A 429 pauses every request
-    /// of this transport for its back-off.
+    /// Sends the request built by `build` until `judge` accepts a reply or the policy gives
+    /// up; `tokens` is the estimated prompt size for the rate limiter. (No deadline here: the
+    /// handler bounds a whole evaluation by its own.)
+    ///
+    /// A failed attempt is sent again by the policy's one rule ([`RetryPolicy::decide`]). A
+    /// 2xx reply goes to `judge`; one it finds unusable is asked again at once, within the
+    /// policy's retries (that answer is in, so nothing is billed twice for it). A 429 pauses
+    /// every request of this transport; an attempt that never reached the server gets its
+    /// rate budget back.
     pub(crate) async fn call<T>(
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         tokens: u64,
-        idempotent: bool,
         mut judge: impl FnMut(Reply) -> Verdict<T>,
     ) -> Result<T, CheckError> {
-        let mut attempt = 0;
+        let mut retries = 0;
         loop {
-            attempt += 1;
-            let last = attempt >= self.retry.max_attempts;
             let outcome = {
                 let _slot = self.limiter.acquire(tokens).await?;
                 self.send(build(&self.client)).await
             };
-            let (error, wait) = match outcome {
+            let Failed { error, failure } = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => match judge(reply) {
                     Verdict::Accept(value) => return Ok(value),
                     Verdict::Fail(error) => return Err(error),
-                    Verdict::RetryNow(error) if last || !idempotent => return Err(error),
+                    Verdict::RetryNow(error) if retries >= self.retry.max_retries => {
+                        return Err(error);
+                    }
                     Verdict::RetryNow(error) => {
-                        tracing::debug!(attempt, %error, "unusable reply, retrying at once");
+                        retries += 1;
+                        tracing::debug!(retries, %error, "unusable reply, asking again at once");
                         continue;
                     }
                 },
-                Ok(reply) if reply.status == 429 => {
-                    let wait = match reply.retry_after {
-                        Some(asked) => self.retry.backoff(attempt, Some(asked)),
-                        None => self.retry.rate_limited_backoff(attempt),
-                    };
-                    // The server limits all our requests, not just this one.
-                    self.limiter.pause(wait);
-                    (reply.to_error(), wait)
-                }
-                Ok(reply) if is_retryable_status(reply.status) => {
-                    let wait = self.retry.backoff(attempt, reply.retry_after);
-                    (reply.to_error(), wait)
-                }
-                Ok(reply) => return Err(reply.to_error()),
-                Err(error) if error.is_transient() => {
-                    if error.never_sent() {
-                        self.limiter.refund(tokens);
-                    }
-                    let wait = self.retry.backoff(attempt, None);
-                    (error, wait)
-                }
-                Err(error) => return Err(error),
+                Ok(reply) => Failed {
+                    failure: reply.failure(),
+                    error: reply.to_error(),
+                },
+                Err(failed) => failed,
             };
-            let resendable = idempotent || error.never_sent();
-            if last || !resendable {
-                return Err(error);
+            if failure == Failure::NotSent {
+                self.limiter.refund(tokens);
             }
-            tracing::debug!(attempt, %error, wait_ms = wait.as_millis() as u64, "retrying");
+            let decision = self.retry.decide(&failure, retries, Deadline::NONE);
+            if is_rate_limited(&failure) {
+                // The server limits all our requests, not just this one.
+                let pause = match decision {
+                    Decision::Retry(wait) => wait,
+                    Decision::GiveUp(_) => failure
+                        .retry_after()
+                        .unwrap_or_else(|| self.retry.backoff(retries.saturating_add(1)))
+                        .min(self.retry.max_server_wait),
+                };
+                self.limiter.pause(pause);
+            }
+            let wait = match decision {
+                Decision::Retry(wait) => wait,
+                Decision::GiveUp(reason) => {
+                    tracing::debug!(retries, %error, %reason, "not sent again");
+                    return Err(error);
+                }
+            };
+            retries += 1;
+            tracing::debug!(retries, %error, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
     }
 
     /// One attempt: send, then read the body up to the cap.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, CheckError> {
-        let mut response = request.send().await.map_err(transport_error)?;
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failed> {
+        let mut response = request.send().await.map_err(|error| Failed {
+            failure: unanswered(&error),
+            error: transport_error(error),
+        })?;
         let status = response.status().as_u16();
         let headers = response.headers();
-        let retry_after = parse_retry_after(headers);
+        let retry_after = retry_after(headers);
         let html = is_html_type(headers);
+        let too_large = || Failed {
+            error: CheckError::BodyTooLarge {
+                limit: self.max_body_bytes,
+            },
+            // The same body would come again.
+            failure: Failure::Other,
+        };
         if let Some(len) = response.content_length()
             && len > self.max_body_bytes as u64
         {
-            return Err(CheckError::BodyTooLarge {
-                limit: self.max_body_bytes,
-            });
+            return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(body_error)? {
+        loop {
+            let chunk = response.chunk().await.map_err(|error| Failed {
+                // The server has the request and was answering.
+                failure: if error.is_timeout() {
+                    Failure::TimedOut
+                } else {
+                    Failure::Interrupted
+                },
+                error: body_error(error),
+            })?;
+            let Some(chunk) = chunk else { break };
             if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(CheckError::BodyTooLarge {
-                    limit: self.max_body_bytes,
-                });
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -225,9 +266,26 @@ impl Transport {
     }
 }
 
-/// 429 (rate limited), 408 (request timeout) and every 5xx are worth another try.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    status == 429 || status == 408 || (500..600).contains(&status)
+/// A 429: the server is limiting every request of this client.
+fn is_rate_limited(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Status {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            ..
+        }
+    )
+}
+
+/// What a request that got no answer means for retrying: the transport's reading of reqwest's
+/// error, except that a TLS failure (a certificate refused) is final, since a retry meets the
+/// same certificate.
+fn unanswered(error: &reqwest::Error) -> Failure {
+    if is_tls_failure(error) {
+        Failure::Other
+    } else {
+        Failure::from_reqwest(error)
+    }
 }
 
 fn is_html_type(headers: &HeaderMap) -> bool {
@@ -236,22 +294,6 @@ fn is_html_type(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"))
 }
-
-/// The delay a server asked for: `retry-after-ms` (milliseconds, as OpenAI sends), else
-/// `Retry-After` in seconds (whole or fractional); HTTP dates are ignored.
-pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name| -> Option<f64> {
-        let value: f64 = headers.get(name)?.to_str().ok()?.trim().parse().ok()?;
-        (value.is_finite() && value >= 0.0).then_some(value)
-    };
-    if let Some(ms) = number(RETRY_AFTER_MS) {
-        return Some(Duration::from_secs_f64((ms / 1000.0).min(86_400.0)));
-    }
-    number(RETRY_AFTER.as_str()).map(|secs| Duration::from_secs_f64(secs.min(86_400.0)))
-}
-
-/// OpenAI's millisecond variant of `Retry-After`.
-const RETRY_AFTER_MS: &str = "retry-after-ms";
 
 fn transport_error(error: reqwest::Error) -> CheckError {
     let message = describe(&error);
@@ -339,43 +381,29 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
-    fn retry_after_accepts_seconds_only() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(parse_retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("0.25"));
+    fn a_failed_reply_carries_its_status_and_wait_to_the_policy() {
+        let reply = Reply {
+            status: 503,
+            body: Vec::new(),
+            html: false,
+            retry_after: Some(Duration::from_secs(2)),
+        };
         assert_eq!(
-            parse_retry_after(&headers),
-            Some(Duration::from_millis(250))
+            reply.failure(),
+            Failure::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(Duration::from_secs(2)),
+            }
         );
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(parse_retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
-        assert_eq!(parse_retry_after(&headers), None);
-        // OpenAI's millisecond header wins over the seconds one.
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("20"));
-        headers.insert(RETRY_AFTER_MS, HeaderValue::from_static("1500"));
-        assert_eq!(
-            parse_retry_after(&headers),
-            Some(Duration::from_millis(1500))
-        );
-    }
-
-    #[test]
-    fn statuses_worth_retrying() {
-        for s in [429, 408, 500, 502, 503, 599] {
-            assert!(is_retryable_status(s), "{s}");
-        }
-        for s in [400, 401, 403, 404, 422] {
-            assert!(!is_retryable_status(s), "{s}");
-        }
+        assert!(!is_rate_limited(&reply.failure()));
+        let busy = Reply {
+            status: 429,
+            retry_after: None,
+            ..reply
+        };
+        assert!(is_rate_limited(&busy.failure()));
     }
 
     #[test]

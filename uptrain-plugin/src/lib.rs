@@ -16,7 +16,9 @@
 //! order with one [`CheckResult`] per check, and records a failed check as a typed
 //! [`CheckError`] on its row instead of dropping it. The remote evaluators run all their
 //! requests concurrently under one limiter (in-flight count, requests and tokens per minute),
-//! retry transient failures with back-off and `Retry-After`, and reuse one HTTP client.
+//! retry by the workspace's one [`RetryPolicy`] (paid requests are sent again only when they
+//! never reached the server or the server asked, unless [`Idempotency::Idempotent`] opts in),
+//! and reuse one HTTP client.
 //!
 //! ```
 //! use uptrain_plugin::{Check, EvaluationRequest, Evaluator, OfflineEvaluator};
@@ -67,13 +69,15 @@ pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
 pub use handler::{
-    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ShutdownReport,
-    UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, env,
+    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ResultsLog,
+    ShutdownReport, UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, WhenFull,
+    env,
 };
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, JudgeBuilder,
     JudgeEvaluator,
 };
+pub use llm_callbacks_transport::Idempotency;
 pub use offline::OfflineEvaluator;
 pub use plugin::PLUGIN_NAME;
 pub use row::{Row, row, validate};

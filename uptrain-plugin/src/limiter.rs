@@ -19,6 +19,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use llm_callbacks_transport::Deadline;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::Limits;
@@ -157,7 +158,11 @@ impl Limiter {
     /// Holds every new request back for `wait` (after a 429: the server is rate limiting
     /// all of them, not just the one it answered).
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        // A wait too long to add to the clock (only with a policy that honours any
+        // `Retry-After`) is not a pause the limiter can hold: the waiting request holds itself.
+        let Some(until) = Deadline::after(wait).at() else {
+            return;
+        };
         let mut paused = self
             .paused_until
             .lock()
@@ -337,6 +342,22 @@ mod tests {
         assert!(limiter.acquire(1).await.is_ok());
         // A lower bound only: a pause can end late, never early.
         assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn the_longest_pause_does_not_panic() {
+        let limiter = Limiter::new(&Limits::unlimited(4));
+        limiter.pause(Duration::MAX);
+        // A wait no clock can hold is not a pause of the limiter: the request that was told to
+        // wait holds itself back (within its policy); the others go on. A limit that only
+        // catches a hang.
+        let waiting = limiter.acquire(1);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(30), waiting)
+                .await
+                .is_ok_and(|permit| permit.is_ok()),
+            "a pause of Duration::MAX froze the limiter"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::{BoxFuture, join_all};
+use llm_callbacks_transport::Secret;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
@@ -83,7 +84,7 @@ impl fmt::Debug for UptrainApiEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UptrainApiEvaluator")
             .field("endpoint", &self.endpoint.as_str())
-            .field("access_key", &"<redacted>")
+            .field("access_key", &self.access_key)
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
     }
@@ -91,8 +92,10 @@ impl fmt::Debug for UptrainApiEvaluator {
 
 impl UptrainApiEvaluator {
     /// A builder: server URL and key from the builder or `UPTRAIN_SERVER_URL` /
-    /// `UPTRAIN_API_KEY`; batches of 50; 4 requests in flight and no rate limit; 4 attempts;
-    /// 10 s to connect and 600 s per request (the server grades a whole batch).
+    /// `UPTRAIN_API_KEY`; batches of 50; 4 requests in flight and no rate limit;
+    /// [`RetryPolicy::default`] (a batch is paid work: sent again only when it never reached
+    /// the server or the server asked); 10 s to connect and 600 s per request (the server
+    /// grades a whole batch).
     pub fn builder() -> UptrainApiBuilder {
         UptrainApiBuilder::default()
     }
@@ -143,10 +146,10 @@ impl UptrainApiEvaluator {
                                 .header(CONTENT_TYPE, "application/json")
                                 .body(bytes.clone())
                         },
+                        // log_and_evaluate logs and grades (paid, not idempotent): by the
+                        // policy's rule, sent again only when the server never received it
+                        // or asked for it, unless the user opted in.
                         0,
-                        // log_and_evaluate logs and grades: never sent twice unless the
-                        // server provably did not receive it.
-                        false,
                         |reply| interpret(&reply),
                     )
                     .await
@@ -276,7 +279,7 @@ impl Evaluator for UptrainApiEvaluator {
 #[derive(Clone)]
 pub struct UptrainApiBuilder {
     server_url: Option<String>,
-    api_key: Option<String>,
+    api_key: Option<Secret>,
     batch_size: usize,
     limits: Limits,
     retry: RetryPolicy,
@@ -289,7 +292,7 @@ impl fmt::Debug for UptrainApiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UptrainApiBuilder")
             .field("server_url", &self.server_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key", &self.api_key)
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
     }
@@ -319,7 +322,7 @@ impl UptrainApiBuilder {
 
     /// The UpTrain access key (sent only as the `uptrain-access-token` header).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
+        self.api_key = Some(Secret::new(key));
         self
     }
 
@@ -373,7 +376,7 @@ impl UptrainApiBuilder {
             })?;
         let url = config::normalize_url(&url)?;
         let access_key = config::check_key(
-            self.api_key.or_else(|| std::env::var(UPTRAIN_KEY_ENV).ok()),
+            config::key_or_env(self.api_key, UPTRAIN_KEY_ENV),
             UPTRAIN_KEY_ENV,
         )?;
         if !(1..=MAX_BATCH).contains(&self.batch_size) {
@@ -390,13 +393,12 @@ impl UptrainApiBuilder {
         )?;
         let endpoint = reqwest::Url::parse(&format!("{url}{LOG_AND_EVALUATE_PATH}"))
             .map_err(|_| ConfigError::InvalidUrl { url: url.clone() })?;
-        let mut access_key = reqwest::header::HeaderValue::from_str(&access_key).map_err(|_| {
-            ConfigError::Invalid {
+        let access_key = access_key
+            .header_value()
+            .map_err(|_| ConfigError::Invalid {
                 name: "api_key",
                 reason: "contains characters not allowed in a header".into(),
-            }
-        })?;
-        access_key.set_sensitive(true);
+            })?;
         Ok(UptrainApiEvaluator {
             endpoint,
             access_key,

@@ -12,71 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use common::{answer, answer_with};
-use futures_util::future::BoxFuture;
+use common::{Gated, Hangs, Slow, answer, answer_with};
 use handler_core::registry::PluginConfig;
 use handler_core::{CallbackManager, RunOptions, Uuid};
 use tokio::sync::Semaphore;
 use uptrain_plugin::{
-    Check, EvaluatedRow, Evaluation, EvaluationError, EvaluationRequest, Evaluator,
-    OfflineEvaluator, UptrainConfig, UptrainHandler, UptrainHandlerBuilder,
+    Check, EvaluatedRow, Evaluator, UptrainConfig, UptrainHandler, UptrainHandlerBuilder,
 };
-
-/// The offline evaluator, behind a gate: each evaluation waits for one permit.
-struct Gated(Arc<Semaphore>);
-
-impl Evaluator for Gated {
-    fn name(&self) -> &'static str {
-        "gated"
-    }
-
-    fn evaluate<'a>(
-        &'a self,
-        request: &'a EvaluationRequest,
-    ) -> BoxFuture<'a, Result<Evaluation, EvaluationError>> {
-        Box::pin(async move {
-            if let Ok(permit) = self.0.acquire().await {
-                permit.forget();
-            }
-            OfflineEvaluator::new().evaluate(request).await
-        })
-    }
-}
-
-/// An evaluator that never answers (a judge that accepts and hangs).
-struct Hangs;
-
-impl Evaluator for Hangs {
-    fn name(&self) -> &'static str {
-        "hangs"
-    }
-
-    fn evaluate<'a>(
-        &'a self,
-        _request: &'a EvaluationRequest,
-    ) -> BoxFuture<'a, Result<Evaluation, EvaluationError>> {
-        Box::pin(std::future::pending())
-    }
-}
-
-/// The offline evaluator, `delay` slower.
-struct Slow(Duration);
-
-impl Evaluator for Slow {
-    fn name(&self) -> &'static str {
-        "slow"
-    }
-
-    fn evaluate<'a>(
-        &'a self,
-        request: &'a EvaluationRequest,
-    ) -> BoxFuture<'a, Result<Evaluation, EvaluationError>> {
-        Box::pin(async move {
-            tokio::time::sleep(self.0).await;
-            OfflineEvaluator::new().evaluate(request).await
-        })
-    }
-}
 
 fn quiet(evaluator: impl Evaluator) -> UptrainHandlerBuilder {
     UptrainHandler::builder()
@@ -279,7 +221,7 @@ fn dropping_waits_the_drop_timeout_then_gives_up() {
     let uptrain = Arc::new(
         quiet(Hangs)
             .output_file(&path)
-            .drop_timeout(Duration::from_millis(100))
+            .drop_timeout(Duration::from_secs(1))
             .build()
             .unwrap(),
     );
@@ -611,4 +553,20 @@ fn each_check_of_each_row_is_published_through_the_core() {
     assert_eq!(last.score, None);
     assert!(last.error.as_deref().unwrap().contains("handler shut down"));
     assert_eq!(last.metadata["evaluator_kind"], "hangs");
+}
+
+#[test]
+fn results_logged_to_tracing_never_reach_the_console() {
+    let printed = common::SharedBuffer::default();
+    let uptrain = Arc::new(
+        UptrainHandler::builder()
+            .log_to(printed.clone())
+            .results_log(uptrain_plugin::ResultsLog::Tracing)
+            .build()
+            .unwrap(),
+    );
+    let manager = CallbackManager::new().with_handler(uptrain.clone());
+    ask(&manager, 1);
+    assert_eq!(uptrain.flush().len(), 1);
+    assert_eq!(printed.text(), "", "no question or answer on the console");
 }

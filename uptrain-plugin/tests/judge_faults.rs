@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Only catches a hang: no test here takes near as long.
 const HANG: Duration = Duration::from_secs(120);
 
-use common::{chat, choice, fast_retry, judge_builder, judge_reply};
+use common::{chat, choice, fast_resend, fast_retry, judge_builder, judge_reply};
 use llm_callbacks_test_support::LoopbackJudge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uptrain_plugin::{
@@ -74,7 +74,11 @@ async fn a_row_whose_calls_keep_failing_gets_an_error_and_the_others_are_scored(
         .expect(2)
         .mount(&server)
         .await;
-    let judge = judge_builder(&server).build().unwrap();
+    // Opted in: a 500 after the server may have done the work is sent again.
+    let judge = judge_builder(&server)
+        .retry(fast_resend(4))
+        .build()
+        .unwrap();
     let rows = vec![
         common::full_row("ok-1"),
         common::full_row("doomed"),
@@ -114,9 +118,9 @@ async fn unparseable_replies_are_retried_at_once_then_reported() {
     let judge = judge_builder(&server)
         .retry(
             RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_base_delay(Duration::from_secs(3600))
-                .with_max_delay(Duration::from_secs(3600)),
+                .with_max_retries(2)
+                .with_initial_backoff(Duration::from_secs(3600))
+                .with_max_backoff(Duration::from_secs(3600)),
         )
         .build()
         .unwrap();
@@ -158,7 +162,7 @@ async fn a_bad_reply_followed_by_a_good_one_scores() {
 }
 
 /// A fault of the judge's server, met by one row of one check.
-struct Fault {
+struct ServerFault {
     name: &'static str,
     reply: ResponseTemplate,
     /// Requests the server sees: 1 when the fault is not retried.
@@ -169,9 +173,9 @@ struct Fault {
     message: &'static str,
 }
 
-fn faults() -> Vec<Fault> {
+fn faults() -> Vec<ServerFault> {
     vec![
-        Fault {
+        ServerFault {
             name: "another 4xx is not retried and surfaces the message",
             reply: ResponseTemplate::new(401).set_body_json(serde_json::json!(
                 {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
@@ -187,7 +191,7 @@ fn faults() -> Vec<Fault> {
             },
             message: "Incorrect API key provided",
         },
-        Fault {
+        ServerFault {
             name: "an HTML page is named as such",
             reply: ResponseTemplate::new(200).set_body_raw(
                 "<!DOCTYPE html><html><body>Welcome to nginx!</body></html>",
@@ -199,7 +203,7 @@ fn faults() -> Vec<Fault> {
             error: |e| matches!(e, CheckError::Html { status: 200, .. }),
             message: "HTML page",
         },
-        Fault {
+        ServerFault {
             name: "an oversized body is refused",
             reply: chat(&format!(
                 "{{\"Choice\": \"A\", \"Reasoning\": \"{}\"}}",
@@ -211,7 +215,7 @@ fn faults() -> Vec<Fault> {
             error: |e| *e == CheckError::BodyTooLarge { limit: 4096 },
             message: "4096",
         },
-        Fault {
+        ServerFault {
             name: "an empty fact list is an error, not NaN",
             reply: chat(r#"{"Facts": []}"#),
             requests: 1,
@@ -220,14 +224,15 @@ fn faults() -> Vec<Fault> {
             error: |e| *e == CheckError::NoFacts,
             message: "fact",
         },
-        Fault {
-            // Eight times slower than the timeout, tried twice.
+        ServerFault {
+            // Eight times slower than the timeout, tried twice (opted in: a call that timed out
+            // after sending is sent again).
             name: "a slow server times out after bounded attempts",
             reply: chat(&choice("A")).set_delay(Duration::from_millis(800)),
             requests: 2,
             check: Check::ContextRelevance,
             judge: |b| {
-                b.retry(fast_retry(2)).timeouts(
+                b.retry(fast_resend(2)).timeouts(
                     Timeouts::default()
                         .with_connect(Duration::from_secs(1))
                         .with_total(Duration::from_millis(100)),
@@ -311,10 +316,11 @@ async fn truncating_server() -> (String, Arc<AtomicUsize>, tokio::task::JoinHand
 #[tokio::test]
 async fn a_truncated_body_is_retried_then_reported() {
     let (url, served, server) = truncating_server().await;
+    // Opted in: a reply cut short may have been billed, so only then is it sent again.
     let judge = uptrain_plugin::JudgeEvaluator::builder()
         .base_url(url)
         .api_key("k")
-        .retry(fast_retry(3))
+        .retry(fast_resend(3))
         .progress(uptrain_plugin::ProgressMode::Never)
         .build()
         .unwrap();
@@ -387,5 +393,97 @@ async fn calls_run_concurrently_up_to_the_in_flight_bound() {
             (overlap..=bound).contains(&peak),
             "bound {bound}: {peak} at once"
         );
+    }
+}
+
+/// How the judge fails its first answer in [`paid_calls_are_resent_only_when_safe_or_asked`].
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// This status, with `Retry-After: 0` when asked.
+    Status(u16, bool),
+    /// An answer slower than the request timeout: the request was sent, then timed out.
+    TimedOutAfterSending,
+    /// Nobody listens: the connection is refused before anything is sent.
+    Refused,
+}
+
+/// Judge calls are paid: by default a failed call is sent again only when it provably never
+/// reached the server (refused) or the server asked for it (429, 503 with `Retry-After`);
+/// opting in (`Idempotency::Idempotent`) also sends again what the server may have done.
+#[tokio::test]
+async fn paid_calls_are_resent_only_when_safe_or_asked() {
+    use Fault::{Refused, Status, TimedOutAfterSending};
+    // fault, opted in, attempts made (at most 2)
+    let cases = [
+        (TimedOutAfterSending, false, 1),
+        (TimedOutAfterSending, true, 2),
+        (Status(500, false), false, 1),
+        (Status(500, false), true, 2),
+        (Status(502, false), false, 1),
+        (Status(408, false), false, 1),
+        (Status(503, false), false, 1),
+        (Status(503, true), false, 2),
+        (Status(429, true), false, 2),
+        (Status(429, false), false, 2),
+        (Status(400, false), true, 1),
+        (Refused, false, 2),
+    ];
+    for (fault, opted_in, attempts) in cases {
+        let server = MockServer::start().await;
+        let first = match fault {
+            Status(code, asks) => {
+                let mut reply = ResponseTemplate::new(code).set_body_string("failed");
+                if asks {
+                    reply = reply.insert_header("retry-after", "0");
+                }
+                reply
+            }
+            TimedOutAfterSending => chat(&choice("A")).set_delay(Duration::from_secs(30)),
+            Refused => chat(&choice("A")),
+        };
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(chat(&choice("A")))
+            .mount(&server)
+            .await;
+        let url = match fault {
+            Refused => {
+                let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = closed.local_addr().unwrap().port();
+                format!("http://127.0.0.1:{port}/v1")
+            }
+            _ => format!("{}/v1", server.uri()),
+        };
+        let policy = if opted_in {
+            fast_resend(2)
+        } else {
+            fast_retry(2)
+        };
+        let judge = judge_builder(&server)
+            .base_url(url)
+            .retry(policy)
+            .timeouts(
+                Timeouts::default()
+                    .with_connect(Duration::from_secs(5))
+                    .with_total(Duration::from_millis(300)),
+            )
+            .build()
+            .unwrap();
+        let evaluation = judge
+            .evaluate(&one_row(Check::ContextRelevance))
+            .await
+            .unwrap();
+        let case = format!("{fault:?}, opted in: {opted_in}");
+        assert_eq!(evaluation.usage.requests, attempts, "{case}");
+        if !matches!(fault, Refused) {
+            let received = server.received_requests().await.unwrap().len();
+            assert_eq!(received, attempts as usize, "{case}");
+        }
+        let scored = evaluation.rows[0].score(Check::ContextRelevance).is_some();
+        assert_eq!(scored, attempts == 2 && !matches!(fault, Refused), "{case}");
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{answer, choice, fast_retry, judge_reply};
+use common::{answer, choice, fast_resend, fast_retry, judge_reply};
 use handler_core::CallbackManager;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -180,9 +180,10 @@ fn resets_and_closed_connections_are_retried() {
         let rt = runtime();
         let (url, connections) = rt.block_on(flaky_judge(2, reset));
         let uptrain = Arc::new(
+            // Opted in: a reply broken off may have been billed, so only then is it resent.
             judge_at(&url)
                 .limits(Limits::unlimited(1))
-                .retry(fast_retry(4))
+                .retry(fast_resend(4))
                 .build()
                 .unwrap(),
         );
@@ -261,9 +262,9 @@ fn a_429_without_a_header_backs_off_for_real_then_reports() {
             .limits(Limits::unlimited(4))
             .retry(
                 RetryPolicy::default()
-                    .with_max_attempts(3)
-                    .with_base_delay(Duration::from_millis(1))
-                    .with_rate_limited_delay(Duration::from_millis(100)),
+                    .with_max_retries(2)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_jitter(false),
             )
             .build()
             .unwrap(),
@@ -277,7 +278,7 @@ fn a_429_without_a_header_backs_off_for_real_then_reports() {
         "In France.",
     );
     let rows = uptrain.flush();
-    // 100 ms, then 200 ms: the floor for a 429 that named no delay.
+    // 100 ms, then 200 ms: the policy's back-off for a 429 that named no delay.
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(
         all_failed_with(&rows[0], "HTTP 429: Rate limit reached"),

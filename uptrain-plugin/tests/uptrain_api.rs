@@ -1,5 +1,6 @@
 //! The managed UpTrain API: body and header shape, batches of 50 in input order, the server's
-//! `detail` in errors, retries of 5xx, and nothing but the access key leaving the process.
+//! `detail` in errors, retries only when the server asked (or the user opted in), and nothing
+//! but the access key leaving the process.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap too
 
 mod common;
@@ -224,6 +225,57 @@ async fn a_batch_the_server_may_have_seen_is_never_sent_twice() {
         "{error:?}"
     );
     // The mocks' expectations (one request each) are checked when the server drops.
+}
+
+/// `log_and_evaluate` is paid like a judge call: a batch is sent again when the server asked
+/// for it (429, 503 with `Retry-After`), and after a failure the server may have seen only when
+/// the user opted in.
+#[tokio::test]
+async fn a_batch_is_sent_again_only_when_asked_or_opted_in() {
+    // status, Retry-After, opted in, requests the server sees (one retry allowed)
+    let cases = [
+        (429, false, false, 2),
+        (503, true, false, 2),
+        (503, false, false, 1),
+        (500, false, false, 1),
+        (500, false, true, 2),
+        (422, false, true, 1),
+    ];
+    for (status, asks, opted_in, sent) in cases {
+        let server = MockServer::start().await;
+        let mut first = ResponseTemplate::new(status).set_body_json(json!({"detail": "no"}));
+        if asks {
+            first = first.insert_header("retry-after", "0");
+        }
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(echo_scores)
+            .mount(&server)
+            .await;
+        let policy = if opted_in {
+            common::fast_resend(2)
+        } else {
+            fast_retry(2)
+        };
+        let api = UptrainApiEvaluator::builder()
+            .server_url(server.uri())
+            .api_key("up-key")
+            .retry(policy)
+            .progress(ProgressMode::Never)
+            .build()
+            .unwrap();
+        let request = EvaluationRequest::new(rows(1), [Check::ContextRelevance]);
+        let evaluation = api.evaluate(&request).await.unwrap();
+        let case = format!("{status} retry-after {asks} opted in {opted_in}");
+        let received = server.received_requests().await.unwrap().len();
+        assert_eq!(received, sent, "{case}");
+        let scored = evaluation.rows[0].score(Check::ContextRelevance).is_some();
+        assert_eq!(scored, sent == 2, "{case}");
+    }
 }
 
 #[tokio::test]

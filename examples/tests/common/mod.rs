@@ -10,7 +10,7 @@ use std::time::Duration;
 use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
 use llm_callbacks::payload::Document;
 use llm_callbacks::uptrain::{
-    EvaluatedRow, EvaluatorKind, Limits, RetryPolicy, Timeouts, UptrainHandler,
+    EvaluatedRow, EvaluatorKind, Idempotency, Limits, RetryPolicy, Timeouts, UptrainHandler,
     UptrainHandlerBuilder,
 };
 use llm_callbacks::{AsyncCallbackManager, CallbackManager};
@@ -90,6 +90,20 @@ pub fn read_lines(path: &Path) -> Vec<Value> {
 #[allow(unused_imports)] // not every test binary prints
 pub use llm_callbacks_test_support::SharedBuffer;
 
+/// Up to `max_attempts` judge attempts (the first included) with tiny delays, by the default
+/// rule for paid calls (resent only when never sent, or when the judge asks).
+pub fn judge_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_retries(max_attempts.saturating_sub(1))
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
+}
+
+/// [`judge_retry`], opted in to resending calls the judge may have done (5xx, timeouts).
+pub fn judge_resend(max_attempts: u32) -> RetryPolicy {
+    judge_retry(max_attempts).with_idempotency(Idempotency::Idempotent)
+}
+
 /// A handler that asks the judge at `server`, quietly, with tiny retry delays.
 pub fn judge_handler(server: &MockServer, max_attempts: u32) -> UptrainHandlerBuilder {
     UptrainHandler::builder()
@@ -98,13 +112,7 @@ pub fn judge_handler(server: &MockServer, max_attempts: u32) -> UptrainHandlerBu
         .base_url(server.uri())
         .model("judge-model")
         .limits(Limits::unlimited(16))
-        .retry(
-            RetryPolicy::default()
-                .with_max_attempts(max_attempts)
-                .with_base_delay(Duration::from_millis(1))
-                .with_max_delay(Duration::from_millis(5))
-                .with_rate_limited_delay(Duration::from_millis(1)),
-        )
+        .retry(judge_retry(max_attempts))
         .timeouts(
             Timeouts::default()
                 .with_connect(Duration::from_secs(2))

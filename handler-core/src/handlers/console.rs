@@ -1,11 +1,13 @@
 //! A handler that prints a run as it happens, like LangChain's stdout handler.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, PoisonError};
 
 use super::terminal::escaped;
 use crate::Category;
+use crate::cost::PriceTable;
 use crate::error::HandlerResult;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, LlmEnd, LlmError, RetrieverEnd,
@@ -21,6 +23,18 @@ const RESET: &str = "\x1b[0m";
 
 /// Prints chains entering and finishing, agent actions, tool output, retrieved documents, LLM
 /// text and errors, readable in a terminal (colours only when writing to one).
+///
+/// At a model run's end it prints, under the text, the run's token usage (with the cached,
+/// cache-write and reasoning tokens the server reported) and its cost, priced by the shipped
+/// [`PriceTable`] or the one given to [`with_prices`](Self::with_prices):
+///
+/// ```text
+/// tokens 2048 in (1920 cached), 3 out (0 reasoning), 2051 total
+/// cost $0.000185 (gpt-4o-mini, prices of 2024-10-01)
+/// ```
+///
+/// or `cost unknown: model "llama3.2" not in the price table (version ...)` (no usage, no
+/// model: it says which).
 ///
 /// What it prints from a model (text, outputs, agent logs, errors, names) has its control
 /// characters escaped: an `ESC` prints as `\u{1b}`, a carriage return as `\r`; newlines and
@@ -45,6 +59,7 @@ const RESET: &str = "\x1b[0m";
 pub struct ConsoleHandler {
     out: Mutex<Output>,
     color: bool,
+    prices: Cow<'static, PriceTable>,
 }
 
 enum Output {
@@ -59,6 +74,7 @@ impl ConsoleHandler {
         Self {
             out: Mutex::new(Output::Stdout),
             color: io::stdout().is_terminal(),
+            prices: Cow::Borrowed(PriceTable::shipped()),
         }
     }
 
@@ -67,6 +83,7 @@ impl ConsoleHandler {
         Self {
             out: Mutex::new(Output::Buffer(buffer)),
             color: false,
+            prices: Cow::Borrowed(PriceTable::shipped()),
         }
     }
 
@@ -75,7 +92,40 @@ impl ConsoleHandler {
         Self {
             out: Mutex::new(Output::Writer(writer)),
             color: false,
+            prices: Cow::Borrowed(PriceTable::shipped()),
         }
+    }
+
+    /// Prices model runs with `prices` (the shipped table with your overrides merged over it,
+    /// say) instead of the shipped table.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use handler_core::CallbackManager;
+    /// use handler_core::cost::{ModelPrices, PriceTable};
+    /// use handler_core::handlers::ConsoleHandler;
+    /// use handler_core::payload::{LlmResult, Serialized, TokenUsage};
+    ///
+    /// let prices = PriceTable::shipped()
+    ///     .clone()
+    ///     .with_model("llama3.2", ModelPrices::new(0.0, 0.0, "2026-12-01", "our GPUs"))?;
+    /// let console = Arc::new(ConsoleHandler::to_writer(Vec::new()).with_prices(prices));
+    /// let manager = CallbackManager::new().with_handler(console.clone());
+    /// let llm = manager.on_llm_start(&Serialized::named("ollama"), "hi", Default::default())?;
+    /// llm.on_llm_end(
+    ///     &LlmResult::from_text("hello")
+    ///         .with_model_name("llama3.2")
+    ///         .with_token_usage(TokenUsage::new(5, 1)),
+    /// )?;
+    /// let printed = console.take_output().unwrap_or_default();
+    /// assert!(printed.contains("tokens 5 in, 1 out, 6 total\n"));
+    /// assert!(printed.contains("cost $0.000000 (llama3.2, prices of 2026-12-01)\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = Cow::Owned(prices);
+        self
     }
 
     /// Takes what was printed so far into the buffer of [`to_writer`](Self::to_writer).
@@ -117,6 +167,7 @@ impl fmt::Debug for ConsoleHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsoleHandler")
             .field("color", &self.color)
+            .field("prices", &self.prices.version())
             .finish()
     }
 }
@@ -201,12 +252,18 @@ impl CallbackHandler for ConsoleHandler {
     }
 
     fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
-        match event.response.first_text() {
-            Some(text) => {
-                let (on, off) = self.paint(GREEN);
-                self.print(format_args!("{on}{}{off}\n", escaped(text)))
-            }
-            None => Ok(()),
+        let response = event.response;
+        if let Some(text) = response.first_text() {
+            let (on, off) = self.paint(GREEN);
+            self.print(format_args!("{on}{}{off}\n", escaped(text)))?;
+        }
+        if let Some(usage) = &response.token_usage {
+            self.print(format_args!("tokens {usage}\n"))?;
+        }
+        // Model names come from the server: escaped like any model output.
+        match self.prices.cost_of(response) {
+            Ok(cost) => self.print(format_args!("cost {}\n", escaped(cost))),
+            Err(unknown) => self.print(format_args!("cost unknown: {}\n", escaped(unknown))),
         }
     }
 

@@ -12,16 +12,18 @@ mod output;
 mod retry;
 mod serialized;
 mod stream;
+mod usage;
 
 pub use document::Document;
 pub(crate) use error::short_type_name;
 pub use error::{AsDynError, ErrorInfo};
 pub use message::{ChatMessage, Role, ToolCall};
-pub use output::{Generation, GenerationChunk, LlmResult, TokenUsage};
+pub use output::{Generation, GenerationChunk, LlmResult};
 pub use retry::{RetryOutcome, RetryState};
 pub use serialized::Serialized;
 pub(crate) use stream::StreamCounter;
 pub use stream::StreamStats;
+pub use usage::TokenUsage;
 
 /// Free-form key/value metadata, as JSON.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;

@@ -1,8 +1,8 @@
-//! What models produce: generations, streamed chunks, results and token usage.
+//! What models produce: generations, streamed chunks and results.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChatMessage, Metadata};
+use super::{ChatMessage, Metadata, TokenUsage};
 
 /// One candidate output of a model for one prompt.
 ///
@@ -83,42 +83,6 @@ impl Generation {
                 }
             }
         }
-    }
-}
-
-/// Tokens a model call consumed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenUsage {
-    /// Tokens in the prompt.
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    pub completion_tokens: u64,
-    /// Both together.
-    pub total_tokens: u64,
-}
-
-impl TokenUsage {
-    /// Usage of `prompt_tokens` in and `completion_tokens` out; the total is their sum.
-    ///
-    /// ```
-    /// use handler_core::payload::TokenUsage;
-    ///
-    /// assert_eq!(TokenUsage::new(3, 1).total_tokens, 4);
-    /// ```
-    pub const fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-        }
-    }
-}
-
-impl std::ops::AddAssign for TokenUsage {
-    fn add_assign(&mut self, other: Self) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.total_tokens += other.total_tokens;
     }
 }
 

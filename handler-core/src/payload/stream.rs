@@ -40,9 +40,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct StreamStats {
-    /// Tokens streamed (calls of `on_llm_new_token`; exact for a stream, whose tokens come one
-    /// after another, and a lower bound when one run's tokens are emitted from several threads
-    /// at once).
+    /// Tokens streamed (calls of `on_llm_new_token`).
     pub tokens: u64,
     /// From the run's start to its first token; `None` when nothing was streamed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,18 +81,10 @@ impl StreamCounter {
         }
     }
 
-    /// Counts a token: a plain load and store, with no locked read-modify-write (a stream's
-    /// tokens come one after another, from one task); the first token also reads the clock.
-    ///
-    /// Tokens of one run emitted at the same instant from several threads (through clones of
-    /// its run manager) may be counted once between them: the count is exact for a stream, and
-    /// a lower bound otherwise. Handlers that need every token count them in
-    /// `on_llm_new_token`.
+    /// Counts a token: one atomic add; the first token also reads the clock.
     #[inline]
     pub(crate) fn count(&self) {
-        let before = self.tokens.load(Ordering::Relaxed);
-        self.tokens.store(before + 1, Ordering::Relaxed);
-        if before == 0 {
+        if self.tokens.fetch_add(1, Ordering::Relaxed) == 0 {
             self.first();
         }
     }

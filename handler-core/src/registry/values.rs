@@ -34,11 +34,11 @@ pub(crate) fn parse_number<T: FromStr>(text: &str) -> Option<T> {
 }
 
 /// A duration: a non-negative number with an optional unit (`ms`, `s`, `m`, `h`; a bare number
-/// is in `unit`), fractions allowed (`1.5s`), or `none`/`never`/`inf` for no limit
+/// is in `unit`), fractions allowed (`1.5s`), or `none`/`never`/`forever`/`inf` for no limit
 /// ([`Duration::MAX`]). Values too large for a `Duration` read as [`Duration::MAX`].
 pub(crate) fn parse_duration(text: &str, unit: DurationUnit) -> Option<Duration> {
     let text = text.trim();
-    if ["none", "never", "inf", "infinite"]
+    if ["none", "never", "forever", "inf", "infinite"]
         .iter()
         .any(|word| word.eq_ignore_ascii_case(text))
     {
@@ -103,6 +103,7 @@ mod tests {
             ("1h", Seconds, Some(Duration::from_secs(3600))),
             ("none", Seconds, Some(Duration::MAX)),
             ("Never", Milliseconds, Some(Duration::MAX)),
+            ("forever", Seconds, Some(Duration::MAX)),
             ("1e300", Seconds, Some(Duration::MAX)),
             ("-1", Seconds, None),
             ("NaN", Seconds, None),

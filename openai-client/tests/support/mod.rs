@@ -96,12 +96,24 @@ pub fn name(run: &handler_core::RunContext) -> &str {
     run.name.as_deref().unwrap_or("<unnamed>")
 }
 
+/// `prompt/completion/total`, then each detail the server reported (`cached=`, `written=`,
+/// `reasoning=`), or `none`.
 pub fn usage(usage: Option<TokenUsage>) -> String {
     usage.map_or("none".into(), |u| {
-        format!(
+        let mut line = format!(
             "{}/{}/{}",
             u.prompt_tokens, u.completion_tokens, u.total_tokens
-        )
+        );
+        for (name, detail) in [
+            ("cached", u.cache_read_tokens),
+            ("written", u.cache_write_tokens),
+            ("reasoning", u.reasoning_tokens),
+        ] {
+            if let Some(n) = detail {
+                line.push_str(&format!(" {name}={n}"));
+            }
+        }
+        line
     })
 }
 

@@ -10,10 +10,14 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::{ConfigValueError, EvaluatorKind, UptrainConfig, defaults};
+use super::config::{
+    ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, defaults,
+};
 use super::flows::Tracker;
+use super::outcomes::Outcomes;
+use super::room::Room;
 use super::worker::Worker;
-use super::{Inner, Outcomes, UptrainError, UptrainHandler};
+use super::{Inner, UptrainError, UptrainHandler};
 use crate::config::ProgressMode;
 use crate::evaluator::{Evaluator, KeyType};
 use crate::judge::JudgeEvaluator;
@@ -69,9 +73,26 @@ impl UptrainHandlerBuilder {
         self
     }
 
-    /// Print a block per evaluated answer. Default on.
+    /// Log each evaluated row (see [`results_log`](Self::results_log)). Default on.
     pub fn log_results(mut self, on: bool) -> Self {
         self.config.log_results = on;
+        self
+    }
+
+    /// Where rows are logged when [`log_results`](Self::log_results) is on: a readable block
+    /// on standard output (or [`log_to`](Self::log_to)'s writer), or one `tracing` event per
+    /// row with the scores only. Default [`ResultsLog::Console`].
+    ///
+    /// ```
+    /// use uptrain_plugin::{ResultsLog, UptrainHandler};
+    ///
+    /// let uptrain = UptrainHandler::builder().results_log(ResultsLog::Tracing).build()?;
+    /// assert!(uptrain.config().log_results);
+    /// assert_eq!(uptrain.config().results_log, ResultsLog::Tracing);
+    /// # Ok::<(), uptrain_plugin::UptrainError>(())
+    /// ```
+    pub fn results_log(mut self, to: ResultsLog) -> Self {
+        self.config.results_log = to;
         self
     }
 
@@ -105,16 +126,52 @@ impl UptrainHandlerBuilder {
         self
     }
 
-    /// Evaluations waiting to start, at most (at least 1). Default 1024.
-    pub fn queue_capacity(mut self, capacity: usize) -> Self {
-        self.config.queue_capacity = capacity;
+    /// Estimated bytes the evaluations waiting or running may hold (at least one evaluation
+    /// is always let in). Default 64 MiB.
+    pub fn pending_bytes(mut self, bytes: usize) -> Self {
+        self.config.pending_bytes = bytes;
         self
     }
 
-    /// Rows kept for `results` and for the next `flush` (the newest; 0 = none). Default
-    /// 1000.
+    /// What happens to an answer when the queue is full: refuse it (the default) or wait for
+    /// room up to a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uptrain_plugin::{UptrainHandler, WhenFull};
+    ///
+    /// // Batch work: every answer waits for room, however long grading takes.
+    /// let batch = UptrainHandler::builder()
+    ///     .log_results(false)
+    ///     .when_full(WhenFull::Wait(Duration::MAX))
+    ///     .build()?;
+    /// assert_eq!(batch.config().when_full, WhenFull::Wait(Duration::MAX));
+    /// assert_eq!(batch.config().pending_bytes, 64 << 20);
+    /// # Ok::<(), uptrain_plugin::UptrainError>(())
+    /// ```
+    pub fn when_full(mut self, choice: WhenFull) -> Self {
+        self.config.when_full = choice;
+        self
+    }
+
+    /// Evaluations waiting or running, at most (at least 1), as well as the bytes. Default:
+    /// no count, the [bytes](Self::pending_bytes) bound the queue.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.config.queue_capacity = Some(capacity);
+        self
+    }
+
+    /// Estimated bytes of the rows kept for `results` and for the next `flush` (the newest;
+    /// 0 = none). Default 64 MiB.
+    pub fn kept_bytes(mut self, bytes: usize) -> Self {
+        self.config.kept_bytes = bytes;
+        self
+    }
+
+    /// Rows kept for `results` and for the next `flush`, at most (the newest; 0 = none), as
+    /// well as the bytes. Default: no count, the [bytes](Self::kept_bytes) bound them.
     pub fn retention(mut self, rows: usize) -> Self {
-        self.config.retention = rows;
+        self.config.retention = Some(rows);
         self
     }
 
@@ -137,7 +194,8 @@ impl UptrainHandlerBuilder {
         self
     }
 
-    /// How long dropping the handler waits for unfinished evaluations. Default 5 s.
+    /// How long dropping the handler waits for unfinished evaluations (`Duration::MAX`: until
+    /// they finish). Default 5 s.
     pub fn drop_timeout(mut self, wait: Duration) -> Self {
         self.config.drop_timeout = wait;
         self
@@ -187,7 +245,7 @@ impl UptrainHandlerBuilder {
             })?;
         }
         for (name, value) in [
-            ("queue capacity", self.config.queue_capacity),
+            ("queue capacity", self.config.queue_capacity.unwrap_or(1)),
             ("max tracked runs", self.config.max_tracked_runs),
         ] {
             if value == 0 {
@@ -236,14 +294,16 @@ impl UptrainHandlerBuilder {
             )),
             None => None,
         };
-        let console = self.config.log_results.then(|| {
+        let to_console = self.config.log_results && self.config.results_log == ResultsLog::Console;
+        let console = to_console.then(|| {
             Mutex::new(
                 self.console
                     .take()
                     .unwrap_or_else(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
             )
         });
-        let worker = Worker::start(self.config.queue_capacity).map_err(UptrainError::Worker)?;
+        let worker = Worker::start().map_err(UptrainError::Worker)?;
+        let room = Room::new(self.config.pending_bytes, self.config.queue_capacity);
         tracing::debug!(evaluator = evaluator.name(), project = %self.config.project_name, "UpTrain handler ready");
         let estimates = evaluator.name() == "offline";
         let tracker = Tracker::new(self.config.run_ttl, self.config.max_tracked_runs);
@@ -256,6 +316,7 @@ impl UptrainHandlerBuilder {
                 tracker: Mutex::new(tracker),
                 console,
                 file,
+                room,
                 outcomes: Mutex::new(Outcomes::default()),
                 settled: Condvar::new(),
                 notify: Notify::new(),

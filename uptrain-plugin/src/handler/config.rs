@@ -5,12 +5,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use handler_core::registry::PluginConfig;
-
 use crate::config::{Limits, RetryPolicy, Timeouts};
 use crate::evaluator::KeyType;
-use crate::judge::{API_KEY_ENV, BASE_URL_ENV, DEFAULT_MODEL};
-use crate::uptrain_api::{UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV};
+use crate::judge::DEFAULT_MODEL;
 
 /// Which evaluator grades the answers.
 ///
@@ -50,6 +47,60 @@ impl FromStr for EvaluatorKind {
     }
 }
 
+/// What happens to an answer when the evaluation queue is full (its memory budget, or its
+/// count when one was set, is reached).
+///
+/// ```
+/// use std::time::Duration;
+/// use uptrain_plugin::WhenFull;
+/// assert_eq!("refuse".parse::<WhenFull>()?, WhenFull::Refuse);
+/// assert_eq!("wait".parse::<WhenFull>()?, WhenFull::Wait(Duration::MAX));
+/// assert_eq!(WhenFull::default(), WhenFull::Refuse);
+/// # Ok::<(), uptrain_plugin::ConfigValueError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The answer is not evaluated: it becomes a row whose checks say "not evaluated: queue
+    /// full", counted in [`HandlerStats::refused`](super::HandlerStats::refused). Emitting an
+    /// event never waits. Right for a request path.
+    #[default]
+    Refuse,
+    /// The thread that emitted the event (or the task awaiting
+    /// [`uptrain_evaluate`](super::UptrainHandler::uptrain_evaluate), without blocking its
+    /// thread) waits for room up to this long, then refuses as [`Refuse`](Self::Refuse) does;
+    /// `Duration::MAX` waits until there is room (each evaluation ends by its deadline, so
+    /// room always comes). Right for batch work. Inside a current-thread tokio runtime the
+    /// wait holds up that runtime too (prefer `uptrain_evaluate` there); on the handler's own
+    /// evaluation thread (an evaluator or listener that emits events) it never waits.
+    Wait(Duration),
+}
+
+impl FromStr for WhenFull {
+    type Err = ConfigValueError;
+
+    /// `refuse`, or `wait` (until there is room; the environment's
+    /// `UPTRAIN_WAIT_FOR_ROOM_SECS` sets a deadline).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "refuse" => Ok(WhenFull::Refuse),
+            "wait" => Ok(WhenFull::Wait(Duration::MAX)),
+            _ => Err(ConfigValueError::new(env::WHEN_FULL, s, "refuse or wait")),
+        }
+    }
+}
+
+/// Where evaluated rows are logged when [`log_results`](UptrainConfig::log_results) is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultsLog {
+    /// A readable block per row (question, response, scores) on standard output, or on the
+    /// writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
+    #[default]
+    Console,
+    /// One `tracing` event per row (target `uptrain`, level info) with the project, run,
+    /// evaluator and scores; no question, context or answer.
+    Tracing,
+}
+
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {name} `{value}`: expected {expected}")]
@@ -63,7 +114,7 @@ pub struct ConfigValueError {
 }
 
 impl ConfigValueError {
-    fn new(name: &'static str, value: &str, expected: &str) -> Self {
+    pub(super) fn new(name: &'static str, value: &str, expected: &str) -> Self {
         Self {
             name,
             value: value.to_owned(),
@@ -78,9 +129,12 @@ impl ConfigValueError {
 ///
 /// ```
 /// use std::time::Duration;
+/// use uptrain_plugin::WhenFull;
 /// let config = uptrain_plugin::UptrainConfig::default();
-/// assert_eq!(config.queue_capacity, 1024);
-/// assert_eq!(config.retention, 1000);
+/// assert_eq!(config.pending_bytes, 64 << 20);
+/// assert_eq!(config.kept_bytes, 64 << 20);
+/// assert_eq!(config.when_full, WhenFull::Refuse);
+/// assert_eq!((config.queue_capacity, config.retention), (None, None), "bounded by memory");
 /// assert_eq!(config.drop_timeout, Duration::from_secs(5));
 /// assert_eq!(config.limits, None, "each evaluator keeps its own defaults");
 /// ```
@@ -96,8 +150,12 @@ pub struct UptrainConfig {
     pub api_key: Option<String>,
     /// The judge model. Default `gpt-3.5-turbo`.
     pub model: String,
-    /// Print a block per evaluated answer. Default on.
+    /// Log each evaluated row (see [`results_log`](Self::results_log)). Default on.
     pub log_results: bool,
+    /// Where rows are logged: a readable block on standard output (the default), or the
+    /// `tracing` log (the default for a handler built by plugin discovery unless
+    /// `UPTRAIN_LOG_RESULTS` is set).
+    pub results_log: ResultsLog,
     /// Which evaluator. Default [`EvaluatorKind::Auto`].
     pub evaluator: EvaluatorKind,
     /// The judge's base URL (`OPENAI_BASE_URL`) or the UpTrain server (`UPTRAIN_SERVER_URL`).
@@ -113,15 +171,27 @@ pub struct UptrainConfig {
     pub timeouts: Option<Timeouts>,
     /// A JSONL file that gets one line per evaluated row (appended).
     pub output_file: Option<PathBuf>,
-    /// Evaluations waiting to start, at most. When the queue is full, an answer is not
-    /// evaluated: it becomes a row whose error says "not evaluated: queue full" (counted in
-    /// [`HandlerStats::refused`](super::HandlerStats::refused)). Default 1024.
-    pub queue_capacity: usize,
-    /// Rows kept for [`results`](super::UptrainHandler::results), and rows kept for the next
-    /// [`flush`](super::UptrainHandler::flush): the newest `retention` of each; `0` keeps
-    /// none (rows still reach the console, the file and the evaluation listeners).
-    /// Default 1000.
-    pub retention: usize,
+    /// Estimated bytes the evaluations waiting or running may hold (their rows' strings plus
+    /// a small overhead each). When an answer does not fit, [`when_full`](Self::when_full)
+    /// decides. Default 64 MiB: some 27,000 RAG rows with a 1 KiB context.
+    pub pending_bytes: usize,
+    /// What happens to an answer that does not fit the queue. Default
+    /// [`WhenFull::Refuse`].
+    pub when_full: WhenFull,
+    /// Evaluations waiting or running, at most, as well as the bytes; `None` (the default):
+    /// bounded by [`pending_bytes`](Self::pending_bytes) only.
+    pub queue_capacity: Option<usize>,
+    /// Estimated bytes of the rows kept for [`results`](super::UptrainHandler::results) and
+    /// for the next [`flush`](super::UptrainHandler::flush) (the two share their rows; the
+    /// newest are kept); `0` keeps none. Rows dropped are counted
+    /// ([`HandlerStats::rows_not_kept`](super::HandlerStats::rows_not_kept),
+    /// [`FlushReport::not_kept`](super::FlushReport::not_kept)) and still reach the console,
+    /// the file and the evaluation listeners. Default 64 MiB: some 13,000 graded RAG rows
+    /// (1 KiB of context, three checks with their explanations).
+    pub kept_bytes: usize,
+    /// Rows kept, at most, as well as the bytes; `None` (the default): bounded by
+    /// [`kept_bytes`](Self::kept_bytes) only.
+    pub retention: Option<usize>,
     /// Time after which the state of a run that never ended is dropped. Default 15 min.
     pub run_ttl: Duration,
     /// Runs tracked at once, at most; beyond, the oldest run's state is dropped. Default
@@ -143,8 +213,10 @@ pub struct UptrainConfig {
 pub(crate) mod defaults {
     use std::time::Duration;
 
-    pub(crate) const QUEUE_CAPACITY: usize = 1024;
-    pub(crate) const RETENTION: usize = 1000;
+    pub(crate) const PENDING_BYTES: usize = 64 << 20;
+    pub(crate) const KEPT_BYTES: usize = 64 << 20;
+    /// How long `UPTRAIN_WHEN_FULL=wait` waits when no deadline is given: until room.
+    pub(crate) const WAIT_FOR_ROOM: Duration = Duration::MAX;
     pub(crate) const RUN_TTL: Duration = Duration::from_secs(15 * 60);
     pub(crate) const MAX_TRACKED_RUNS: usize = 10_000;
     pub(crate) const DEADLINE: Duration = Duration::from_secs(5 * 60);
@@ -160,14 +232,18 @@ impl Default for UptrainConfig {
             api_key: None,
             model: DEFAULT_MODEL.to_owned(),
             log_results: true,
+            results_log: ResultsLog::Console,
             evaluator: EvaluatorKind::Auto,
             base_url: None,
             limits: None,
             retry: None,
             timeouts: None,
             output_file: None,
-            queue_capacity: defaults::QUEUE_CAPACITY,
-            retention: defaults::RETENTION,
+            pending_bytes: defaults::PENDING_BYTES,
+            when_full: WhenFull::Refuse,
+            queue_capacity: None,
+            kept_bytes: defaults::KEPT_BYTES,
+            retention: None,
             run_ttl: defaults::RUN_TTL,
             max_tracked_runs: defaults::MAX_TRACKED_RUNS,
             evaluation_deadline: None,
@@ -186,13 +262,17 @@ impl fmt::Debug for UptrainConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
             .field("log_results", &self.log_results)
+            .field("results_log", &self.results_log)
             .field("evaluator", &self.evaluator)
             .field("base_url", &self.base_url)
             .field("limits", &self.limits)
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)
             .field("output_file", &self.output_file)
+            .field("pending_bytes", &self.pending_bytes)
+            .field("when_full", &self.when_full)
             .field("queue_capacity", &self.queue_capacity)
+            .field("kept_bytes", &self.kept_bytes)
             .field("retention", &self.retention)
             .field("run_ttl", &self.run_ttl)
             .field("max_tracked_runs", &self.max_tracked_runs)
@@ -202,7 +282,8 @@ impl fmt::Debug for UptrainConfig {
     }
 }
 
-/// Environment variables (and [`PluginConfig`] keys) the handler reads.
+/// Environment variables (and [`PluginConfig`](handler_core::registry::PluginConfig) keys)
+/// the handler reads.
 pub mod env {
     /// Project name prefix.
     pub const PROJECT_NAME: &str = "UPTRAIN_PROJECT_NAME";
@@ -212,7 +293,8 @@ pub mod env {
     pub const EVALUATOR: &str = "UPTRAIN_EVALUATOR";
     /// The judge model.
     pub const MODEL: &str = "UPTRAIN_MODEL";
-    /// `true` or `false`.
+    /// `1`, `true`, `yes`, `on` (a block per row on standard output); `0`, `false`, `no`,
+    /// `off`; or `tracing` (one `tracing` event per row, scores only).
     pub const LOG_RESULTS: &str = "UPTRAIN_LOG_RESULTS";
     /// Path of the JSONL results file.
     pub const OUTPUT_FILE: &str = "UPTRAIN_OUTPUT_FILE";
@@ -224,11 +306,22 @@ pub mod env {
     pub const TOKENS_PER_MINUTE: &str = "UPTRAIN_TOKENS_PER_MINUTE";
     /// Attempts per request, first included.
     pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
+    /// `true` sends judge and UpTrain API requests again after failures that may have been
+    /// billed (timeouts, 5xx); off by default.
+    pub const RETRY_IDEMPOTENT: &str = "UPTRAIN_RETRY_IDEMPOTENT";
     /// Total timeout per request, in seconds.
     pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
-    /// Evaluations waiting to start, at most.
+    /// Estimated bytes the evaluations waiting or running may hold.
+    pub const PENDING_BYTES: &str = "UPTRAIN_PENDING_BYTES";
+    /// `refuse` or `wait`: what happens to an answer when the queue is full.
+    pub const WHEN_FULL: &str = "UPTRAIN_WHEN_FULL";
+    /// With `UPTRAIN_WHEN_FULL=wait`: seconds to wait for room, or `forever` (the default).
+    pub const WAIT_FOR_ROOM_SECS: &str = "UPTRAIN_WAIT_FOR_ROOM_SECS";
+    /// Evaluations waiting or running, at most (as well as the bytes).
     pub const QUEUE_CAPACITY: &str = "UPTRAIN_QUEUE_CAPACITY";
-    /// Rows kept for `results` and for the next `flush` (0 = none).
+    /// Estimated bytes of the rows kept for `results` and the next `flush` (0 = none).
+    pub const KEPT_BYTES: &str = "UPTRAIN_KEPT_BYTES";
+    /// Rows kept for `results` and for the next `flush`, at most (0 = none).
     pub const RETENTION: &str = "UPTRAIN_RETENTION";
     /// Seconds after which an unended run's state is dropped.
     pub const RUN_TTL_SECS: &str = "UPTRAIN_RUN_TTL_SECS";
@@ -238,257 +331,4 @@ pub mod env {
     pub const DEADLINE_SECS: &str = "UPTRAIN_DEADLINE_SECS";
     /// Seconds a drop of the handler waits for unfinished evaluations.
     pub const DROP_TIMEOUT_SECS: &str = "UPTRAIN_DROP_TIMEOUT_SECS";
-}
-
-fn seconds(
-    source: &PluginConfig,
-    key: &'static str,
-    allow_zero: bool,
-) -> Result<Option<Duration>, ConfigValueError> {
-    let Some(secs) = parse::<f64>(source, key, "seconds, e.g. 30")? else {
-        return Ok(None);
-    };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if allow_zero || !d.is_zero() => Ok(Some(d)),
-        _ => Err(ConfigValueError::new(
-            key,
-            &secs.to_string(),
-            "a positive number of seconds",
-        )),
-    }
-}
-
-fn parse<T: FromStr>(
-    config: &PluginConfig,
-    key: &'static str,
-    expected: &str,
-) -> Result<Option<T>, ConfigValueError> {
-    config
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<T>()
-                .map_err(|_| ConfigValueError::new(key, &v, expected))
-        })
-        .transpose()
-}
-
-fn per_minute(value: Option<u32>, default: Option<u32>) -> Option<u32> {
-    match value {
-        None => default,
-        Some(0) => None,
-        Some(n) => Some(n),
-    }
-}
-
-impl UptrainConfig {
-    /// Reads the configuration from the environment (see the table in the README).
-    pub fn from_env() -> Result<Self, ConfigValueError> {
-        Self::from_plugin_config(&PluginConfig::from_env())
-    }
-
-    /// Reads the configuration from plugin configuration values, which fall back to the
-    /// environment when the [`PluginConfig`] was made with `from_env`.
-    pub fn from_plugin_config(source: &PluginConfig) -> Result<Self, ConfigValueError> {
-        let mut config = Self::default();
-        if let Some(project) = source.get(env::PROJECT_NAME) {
-            config.project_name = project;
-        }
-        if let Some(key_type) = source.get(env::KEY_TYPE) {
-            config.key_type = key_type.parse().map_err(|_| {
-                ConfigValueError::new(env::KEY_TYPE, &key_type, "one of openai, uptrain")
-            })?;
-        }
-        if let Some(kind) = source.get(env::EVALUATOR) {
-            config.evaluator = kind.parse()?;
-        }
-        if let Some(model) = source.get(env::MODEL) {
-            config.model = model;
-        }
-        if let Some(log) = parse::<bool>(source, env::LOG_RESULTS, "true or false")? {
-            config.log_results = log;
-        }
-        config.output_file = source.get(env::OUTPUT_FILE).map(PathBuf::from);
-        // An UpTrain key in the environment is consent to the UpTrain API (it has no other
-        // use); an OpenAI key is not consent to send every answer to a judge.
-        if source.get(env::KEY_TYPE).is_none() && source.get(UPTRAIN_KEY_ENV).is_some() {
-            config.key_type = KeyType::Uptrain;
-        }
-        match config.key_type {
-            KeyType::Uptrain => {
-                config.api_key = source.get(UPTRAIN_KEY_ENV);
-                config.base_url = source.get(UPTRAIN_URL_ENV);
-            }
-            KeyType::OpenAi => {
-                if config.evaluator == EvaluatorKind::Judge {
-                    config.api_key = source.get(API_KEY_ENV);
-                } else if source.get(API_KEY_ENV).is_some() {
-                    config.ignored_key_env = Some(API_KEY_ENV);
-                }
-                config.base_url = source.get(BASE_URL_ENV);
-            }
-        }
-        let api = config.evaluator == EvaluatorKind::UptrainApi
-            || (config.evaluator == EvaluatorKind::Auto && config.key_type == KeyType::Uptrain);
-        let mut limits = if api {
-            Limits::unlimited(4)
-        } else {
-            Limits::default()
-        };
-        let mut limits_set = false;
-        if let Some(n) = parse::<usize>(source, env::MAX_IN_FLIGHT, "a whole number of at least 1")?
-        {
-            limits.max_in_flight = n;
-            limits_set = true;
-        }
-        if let Some(rpm) = parse::<u32>(
-            source,
-            env::REQUESTS_PER_MINUTE,
-            "a whole number (0 = unlimited)",
-        )? {
-            limits.requests_per_minute = per_minute(Some(rpm), None);
-            limits_set = true;
-        }
-        if let Some(tpm) = parse::<u32>(
-            source,
-            env::TOKENS_PER_MINUTE,
-            "a whole number (0 = unlimited)",
-        )? {
-            limits.tokens_per_minute = per_minute(Some(tpm), None);
-            limits_set = true;
-        }
-        config.limits = limits_set.then_some(limits);
-        if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, "a whole number of at least 1")? {
-            config.retry = Some(RetryPolicy::default().with_max_attempts(n));
-        }
-        if let Some(total) = seconds(source, env::TIMEOUT_SECS, false)? {
-            let base = if api {
-                Timeouts::default().with_total(Duration::from_secs(600))
-            } else {
-                Timeouts::default()
-            };
-            config.timeouts = Some(base.with_total(total));
-        }
-        if let Some(n) =
-            parse::<usize>(source, env::QUEUE_CAPACITY, "a whole number of at least 1")?
-        {
-            config.queue_capacity = n;
-        }
-        if let Some(n) = parse::<usize>(source, env::RETENTION, "a whole number (0 = none)")? {
-            config.retention = n;
-        }
-        if let Some(ttl) = seconds(source, env::RUN_TTL_SECS, false)? {
-            config.run_ttl = ttl;
-        }
-        if let Some(n) = parse::<usize>(
-            source,
-            env::MAX_TRACKED_RUNS,
-            "a whole number of at least 1",
-        )? {
-            config.max_tracked_runs = n;
-        }
-        config.evaluation_deadline = seconds(source, env::DEADLINE_SECS, false)?;
-        if let Some(wait) = seconds(source, env::DROP_TIMEOUT_SECS, true)? {
-            config.drop_timeout = wait;
-        }
-        if let Some(checks) = crate::FlowChecks::read(|key| source.get(key))? {
-            config.flow_checks = checks;
-        }
-        Ok(config)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_openai_key_in_the_environment_is_not_consent() {
-        let present = PluginConfig::new().set(API_KEY_ENV, "sk-live");
-        let config = UptrainConfig::from_plugin_config(&present).unwrap();
-        assert_eq!(config.api_key, None);
-        assert_eq!(config.evaluator, EvaluatorKind::Auto);
-        assert_eq!(config.ignored_key_env, Some(API_KEY_ENV));
-
-        let chosen = present.clone().set(env::EVALUATOR, "judge");
-        let config = UptrainConfig::from_plugin_config(&chosen).unwrap();
-        assert_eq!(config.api_key.as_deref(), Some("sk-live"));
-        assert_eq!(config.ignored_key_env, None);
-
-        let uptrain = PluginConfig::new().set(UPTRAIN_KEY_ENV, "up-key");
-        let config = UptrainConfig::from_plugin_config(&uptrain).unwrap();
-        assert_eq!(config.key_type, KeyType::Uptrain);
-        assert_eq!(config.api_key.as_deref(), Some("up-key"));
-    }
-
-    #[test]
-    fn bounds_are_read_from_the_environment() {
-        let source = PluginConfig::new()
-            .set(env::QUEUE_CAPACITY, "8")
-            .set(env::RETENTION, "0")
-            .set(env::RUN_TTL_SECS, "30")
-            .set(env::MAX_TRACKED_RUNS, "100")
-            .set(env::DEADLINE_SECS, "2.5")
-            .set(env::DROP_TIMEOUT_SECS, "0")
-            .set(env::TIMEOUT_SECS, "7");
-        let config = UptrainConfig::from_plugin_config(&source).unwrap();
-        assert_eq!(config.queue_capacity, 8);
-        assert_eq!(config.retention, 0);
-        assert_eq!(config.run_ttl, Duration::from_secs(30));
-        assert_eq!(config.max_tracked_runs, 100);
-        assert_eq!(
-            config.evaluation_deadline,
-            Some(Duration::from_millis(2500))
-        );
-        assert_eq!(config.drop_timeout, Duration::ZERO);
-        assert_eq!(config.timeouts.unwrap().total, Duration::from_secs(7));
-        assert_eq!(config.limits, None);
-        assert_eq!(config.retry, None);
-    }
-
-    #[test]
-    fn plugin_config_values_are_read_and_bad_ones_named() {
-        let source = PluginConfig::new()
-            .set(env::PROJECT_NAME, "shop")
-            .set(env::KEY_TYPE, "uptrain")
-            .set(UPTRAIN_KEY_ENV, "up-key")
-            .set(env::REQUESTS_PER_MINUTE, "0")
-            .set(env::LOG_RESULTS, "false");
-        let config = UptrainConfig::from_plugin_config(&source).unwrap();
-        assert_eq!(config.project_name, "shop");
-        assert_eq!(config.key_type, KeyType::Uptrain);
-        assert_eq!(config.api_key.as_deref(), Some("up-key"));
-        // The UpTrain API's own limits, with the one override.
-        let limits = config.limits.unwrap();
-        assert_eq!(limits.requests_per_minute, None);
-        assert_eq!(limits.max_in_flight, 4);
-        assert!(!config.log_results);
-        assert!(
-            !format!("{config:?}").contains("up-key"),
-            "the key is redacted"
-        );
-
-        let err =
-            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::KEY_TYPE, "anthropic"))
-                .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid UPTRAIN_KEY_TYPE `anthropic`: expected one of openai, uptrain"
-        );
-        let err =
-            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::MAX_ATTEMPTS, "many"))
-                .unwrap_err();
-        assert!(err.to_string().contains("UPTRAIN_MAX_ATTEMPTS"), "{err}");
-        let err =
-            UptrainConfig::from_plugin_config(&PluginConfig::new().set(env::DEADLINE_SECS, "0"))
-                .unwrap_err();
-        assert!(err.to_string().contains("UPTRAIN_DEADLINE_SECS"), "{err}");
-        assert!(
-            "nope"
-                .parse::<EvaluatorKind>()
-                .unwrap_err()
-                .to_string()
-                .contains("auto, judge, uptrain_api, offline")
-        );
-    }
 }

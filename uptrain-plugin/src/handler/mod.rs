@@ -1,38 +1,40 @@
 //! The UpTrain callback handler: it watches RAG, multi-query and contextual-compression runs,
-//! grades every answer in the background, prints the scores and writes them to a file.
+//! grades every answer in the background, logs the scores and writes them to a file.
 //!
-//! Event methods only record state and enqueue work, so they return at once; evaluations run
-//! on a dedicated thread with its own tokio runtime, so the handler works in sync and async
-//! pipelines alike. Everything is bounded: the queue (a full queue turns the answer into a
-//! "not evaluated: queue full" row), the kept rows, the tracked runs, each evaluation's time,
-//! and the waits of `flush_timeout`, `shutdown` and drop.
+//! Event methods only record state and enqueue work; evaluations run on a dedicated thread
+//! with its own tokio runtime, so the handler works in sync and async pipelines alike.
+//! Everything is bounded: the queue by the bytes its evaluations hold (when it is full the
+//! user's [`WhenFull`] choice refuses the answer, recorded as a "not evaluated: queue full"
+//! row by the worker, or waits for room up to a deadline), the kept rows by their bytes, the
+//! tracked runs, each evaluation's time, and the waits of `flush_timeout`, `shutdown` and
+//! drop.
 
 mod builder;
 mod config;
+mod events;
 mod flows;
+mod from_env;
+mod outcomes;
+mod publish;
 mod record;
 mod report;
+mod room;
+mod size;
+mod ticket;
 mod worker;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
-use handler_core::{
-    CallbackHandler, Category, ChainEnd, ChainError, ChainStart, ChatModelStart, HandlerOptions,
-    HandlerResult, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart,
-    ToolEnd, ToolError, ToolStart, Uuid,
-};
 use tokio::sync::{Notify, oneshot};
 
 pub use builder::UptrainHandlerBuilder;
-pub use config::{ConfigValueError, EvaluatorKind, UptrainConfig, env};
+pub use config::{ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, env};
 pub use flows::Flow;
 pub use record::EvaluatedRow;
 pub use report::{FlushReport, HandlerStats, ShutdownReport};
@@ -42,6 +44,9 @@ use crate::error::{ConfigError, EvaluationError};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::row::Row;
 use flows::{Job, Tracker};
+use outcomes::Outcomes;
+use room::Room;
+use ticket::{Admission, Graded, Reply, Ticket};
 use worker::{Refused, Worker};
 
 /// Why the handler could not be built.
@@ -95,24 +100,33 @@ pub enum UptrainError {
 /// # }
 /// ```
 ///
-/// # In a long-running service
+/// # In a long-running service, and for batch work
 ///
-/// - At most [`queue_capacity`](UptrainHandlerBuilder::queue_capacity) evaluations wait; when
-///   the queue is full, the answer becomes a row whose checks say "not evaluated: queue full"
-///   (console, file, results), counted in [`stats`](Self::stats) and logged. Emitting an
-///   event never blocks on the queue.
+/// - The evaluations waiting or running hold at most
+///   [`pending_bytes`](UptrainHandlerBuilder::pending_bytes) (64 MiB by default, estimated
+///   from their rows' strings). When an answer does not fit,
+///   [`when_full`](UptrainHandlerBuilder::when_full) decides: [`WhenFull::Refuse`] (the
+///   default, for a request path) makes it a row whose checks say "not evaluated: queue full",
+///   counted in [`stats`](Self::stats) and recorded by the evaluation thread, so the thread
+///   that emitted the event only counts it; [`WhenFull::Wait`] (for batch work) waits for
+///   room up to the deadline given (`Duration::MAX`: until there is room), and
+///   [`uptrain_evaluate`](Self::uptrain_evaluate) awaits that room without blocking its
+///   thread.
 /// - Each evaluation has a total [deadline](UptrainHandlerBuilder::evaluation_deadline).
-/// - [`flush`](Self::flush) waits only for what was enqueued before the call;
-///   [`flush_timeout`](Self::flush_timeout) and [`shutdown`](Self::shutdown) also stop at a
-///   time you choose and say what did not finish.
-/// - Kept rows are bounded by the [retention](UptrainHandlerBuilder::retention); per-run
-///   state is freed when the run ends or fails, else after the
+/// - [`flush`](Self::flush) waits only for what was enqueued before the call and returns
+///   every row finished since the last flush, within
+///   [`kept_bytes`](UptrainHandlerBuilder::kept_bytes) (64 MiB by default); rows beyond it
+///   are counted and said in the log ([`flush_timeout`](Self::flush_timeout) reports them).
+///   `flush_timeout` and [`shutdown`](Self::shutdown) also stop at a time you choose and say
+///   what did not finish.
+/// - Per-run state is freed when the run ends or fails, else after the
 ///   [time-to-live](UptrainHandlerBuilder::run_ttl), and is capped.
 /// - On drop, the handler stops taking work and waits up to the
 ///   [drop timeout](UptrainHandlerBuilder::drop_timeout) for unfinished evaluations, then
 ///   gives them up and says how many in the log. Inside a current-thread tokio runtime it
 ///   does not wait at all (that would stall the runtime): the evaluations get the same time
 ///   to finish on the handler's own thread.
+/// - Every timeout may be `Duration::MAX`: no deadline, never a panic.
 pub struct UptrainHandler {
     inner: Arc<Inner>,
     worker: Worker,
@@ -128,77 +142,10 @@ struct Inner {
     tracker: Mutex<Tracker>,
     console: Option<Mutex<Box<dyn Write + Send>>>,
     file: Option<Mutex<File>>,
+    room: Room,
     outcomes: Mutex<Outcomes>,
     settled: Condvar,
     notify: Notify,
-}
-
-/// Rows kept in enqueue order (the sequence number of their evaluation first).
-type Kept = VecDeque<(u64, EvaluatedRow)>;
-
-#[derive(Default)]
-struct Outcomes {
-    /// The number of the next enqueued evaluation: rows are kept in enqueue order, whatever
-    /// order their evaluations finish in.
-    next_seq: u64,
-    /// Evaluations enqueued and not settled yet.
-    unsettled: BTreeSet<u64>,
-    unflushed: Kept,
-    by_project: BTreeMap<String, Kept>,
-    /// Rows in `by_project`.
-    kept: usize,
-    stats: HandlerStats,
-}
-
-impl Outcomes {
-    /// Keeps `rows` of evaluation `seq` in order, then drops the oldest beyond `retention`.
-    fn keep(&mut self, project: &str, seq: u64, rows: &[EvaluatedRow], retention: usize) {
-        insert_in_order(&mut self.unflushed, seq, rows);
-        let mut dropped = self.unflushed.len().saturating_sub(retention);
-        self.unflushed.drain(..dropped);
-        let list = self.by_project.entry(project.to_owned()).or_default();
-        insert_in_order(list, seq, rows);
-        self.kept += rows.len();
-        while self.kept > retention {
-            // The oldest row of all projects goes first.
-            let oldest = self
-                .by_project
-                .iter()
-                .filter_map(|(name, list)| list.front().map(|(s, _)| (*s, name.clone())))
-                .min();
-            let Some((_, name)) = oldest else { break };
-            if let Some(list) = self.by_project.get_mut(&name) {
-                list.pop_front();
-                if list.is_empty() {
-                    self.by_project.remove(&name);
-                }
-            }
-            self.kept -= 1;
-            dropped += 1;
-        }
-        self.stats.rows_not_kept += dropped as u64;
-    }
-
-    /// The oldest evaluation not settled yet, or the next number when all are.
-    fn first_unsettled(&self) -> u64 {
-        self.unsettled.first().copied().unwrap_or(self.next_seq)
-    }
-
-    /// Takes the kept rows of evaluations before `target`, and counts those unfinished.
-    fn take_before(&mut self, target: u64) -> FlushReport {
-        let end = self.unflushed.partition_point(|(s, _)| *s < target);
-        let rows = self.unflushed.drain(..end).map(|(_, row)| row).collect();
-        let unfinished = self.unsettled.range(..target).count();
-        FlushReport { rows, unfinished }
-    }
-}
-
-/// Inserts the rows of evaluation `seq` after those of every earlier evaluation.
-fn insert_in_order(list: &mut Kept, seq: u64, rows: &[EvaluatedRow]) {
-    let start = list.partition_point(|(s, _)| *s <= seq);
-    for (at, row) in (start..).zip(rows) {
-        list.insert(at, (seq, row.clone()));
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -220,62 +167,6 @@ fn blocking<R>(wait: impl FnOnce() -> R) -> R {
 fn in_current_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
-}
-
-/// One enqueued evaluation, from enqueue to its rows. It settles exactly once: with the
-/// evaluator's outcome, or with the reason it never ran (queue full, deadline, shutdown),
-/// even when it is dropped unfinished.
-struct Ticket {
-    inner: Arc<Inner>,
-    seq: u64,
-    request: Arc<EvaluationRequest>,
-    run: Option<Graded>,
-    reply: Option<Reply>,
-    settled: bool,
-}
-
-/// The run an evaluation grades: its id and its tree's root.
-#[derive(Debug, Clone, Copy)]
-struct Graded {
-    run_id: Uuid,
-    root_run_id: Option<Uuid>,
-}
-
-impl Ticket {
-    fn settle(&mut self, outcome: Result<crate::Evaluation, EvaluationError>) {
-        if std::mem::replace(&mut self.settled, true) {
-            return;
-        }
-        self.inner.publish(
-            &self.request,
-            self.seq,
-            self.run,
-            outcome,
-            self.reply.take(),
-        );
-    }
-
-    /// Runs the evaluation under its deadline, then settles.
-    fn run(mut self) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let (inner, request) = (self.inner.clone(), self.request.clone());
-            let deadline = inner.deadline;
-            let evaluation =
-                std::panic::AssertUnwindSafe(inner.evaluator.evaluate(&request)).catch_unwind();
-            let outcome = match tokio::time::timeout(deadline, evaluation).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(EvaluationError::Internal("the evaluator panicked".into())),
-                Err(_) => Err(EvaluationError::DeadlineExceeded { deadline }),
-            };
-            self.settle(outcome);
-        })
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.settle(Err(EvaluationError::ShutDown));
-    }
 }
 
 impl UptrainHandler {
@@ -302,7 +193,7 @@ impl UptrainHandler {
 
     /// How many evaluations are enqueued or running.
     pub fn pending(&self) -> usize {
-        lock(&self.inner.outcomes).unsettled.len()
+        lock(&self.inner.outcomes).pending()
     }
 
     /// The handler's counters: evaluations submitted, evaluated, refused (queue full), past
@@ -321,7 +212,7 @@ impl UptrainHandler {
         };
         let outcomes = lock(&self.inner.outcomes);
         HandlerStats {
-            pending: outcomes.unsettled.len(),
+            pending: outcomes.pending(),
             tracked_runs,
             runs_expired,
             ..outcomes.stats
@@ -329,27 +220,30 @@ impl UptrainHandler {
     }
 
     /// Waits for the evaluations enqueued before the call (not for those enqueued while it
-    /// waits) and returns the rows evaluated since the last flush, in the order their
+    /// waits) and returns the rows finished since the last flush, in the order their
     /// evaluations were enqueued (the order the answers came in), failed checks included
-    /// (with their errors); at most the [retention](UptrainHandlerBuilder::retention).
+    /// (with their errors), within the [memory budget for kept
+    /// rows](UptrainHandlerBuilder::kept_bytes); rows beyond it are said in the log (and
+    /// counted by [`flush_timeout`](Self::flush_timeout)).
     ///
     /// Blocks the calling thread. The wait always ends, since every evaluation ends by its
-    /// deadline, but with a full queue that can take several deadlines; to choose the bound,
-    /// use [`flush_timeout`](Self::flush_timeout). On a multi-thread tokio runtime it lets the
+    /// deadline, but with a long queue that can take a while; to choose the bound, use
+    /// [`flush_timeout`](Self::flush_timeout). On a multi-thread tokio runtime it lets the
     /// runtime move its other tasks away first; in async code prefer
     /// [`flush_async`](Self::flush_async).
     pub fn flush(&self) -> Vec<EvaluatedRow> {
         self.flush_until(None).rows
     }
 
-    /// [`flush`](Self::flush) that waits at most `timeout`, and says how many evaluations
-    /// enqueued before the call had not finished.
+    /// [`flush`](Self::flush) that waits at most `timeout` (`Duration::MAX`: as `flush`), and
+    /// says how many evaluations enqueued before the call had not finished and how many
+    /// finished rows were not kept.
     pub fn flush_timeout(&self, timeout: Duration) -> FlushReport {
-        self.flush_until(Some(Instant::now() + timeout))
+        self.flush_until(llm_callbacks_transport::Deadline::after(timeout).at())
     }
 
     fn flush_until(&self, deadline: Option<Instant>) -> FlushReport {
-        blocking(|| {
+        let report = blocking(|| {
             let mut outcomes = lock(&self.inner.outcomes);
             let target = outcomes.next_seq;
             while outcomes.first_unsettled() < target {
@@ -373,7 +267,9 @@ impl UptrainHandler {
                 };
             }
             outcomes.take_before(target)
-        })
+        });
+        warn_not_kept(&report);
+        report
     }
 
     /// [`flush`](Self::flush) without blocking the thread.
@@ -386,30 +282,33 @@ impl UptrainHandler {
             {
                 let mut outcomes = lock(&self.inner.outcomes);
                 if outcomes.first_unsettled() >= target {
-                    return outcomes.take_before(target).rows;
+                    let report = outcomes.take_before(target);
+                    drop(outcomes);
+                    warn_not_kept(&report);
+                    return report.rows;
                 }
             }
             notified.await;
         }
     }
 
-    /// Stops taking work and waits at most `timeout` for the evaluations enqueued or running;
-    /// the ones still unfinished then are given up (each recorded as a row "not evaluated:
-    /// the handler shut down ..."). Answers that arrive afterwards are recorded the same way.
-    /// Blocks the calling thread for at most about `timeout` (see [`flush`](Self::flush)
-    /// about async runtimes).
+    /// Stops taking work and waits at most `timeout` (`Duration::MAX`: until they finish)
+    /// for the evaluations enqueued or running; the ones still unfinished then are given up
+    /// (each recorded as a row "not evaluated: the handler shut down ..."). Answers that
+    /// arrive afterwards are recorded the same way. Blocks the calling thread for at most
+    /// about `timeout` (see [`flush`](Self::flush) about async runtimes).
     pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let (pending, given_up_before) = {
             let outcomes = lock(&self.inner.outcomes);
-            (outcomes.unsettled.len(), outcomes.stats.given_up)
+            (outcomes.pending(), outcomes.stats.given_up)
         };
         self.worker.stop(timeout);
-        let exited = blocking(|| self.worker.join(timeout + JOIN_MARGIN));
+        let exited = blocking(|| self.worker.join(timeout.saturating_add(JOIN_MARGIN)));
         let outcomes = lock(&self.inner.outcomes);
         let given_up = usize::try_from(outcomes.stats.given_up - given_up_before)
             .unwrap_or(usize::MAX)
             .min(pending);
-        let still_running = outcomes.unsettled.len();
+        let still_running = outcomes.pending();
         if !exited {
             tracing::warn!(
                 still_running,
@@ -423,24 +322,18 @@ impl UptrainHandler {
         }
     }
 
-    /// The rows kept so far (the newest [retention](UptrainHandlerBuilder::retention) of
-    /// all), by project (`langchain_rag`, ...), each project's rows in enqueue order.
+    /// The rows kept so far (the newest, within the [memory budget for kept
+    /// rows](UptrainHandlerBuilder::kept_bytes)), by project (`langchain_rag`, ...), each
+    /// project's rows in enqueue order.
     pub fn results(&self) -> BTreeMap<String, Vec<EvaluatedRow>> {
-        lock(&self.inner.outcomes)
-            .by_project
-            .iter()
-            .map(|(project, rows)| {
-                (
-                    project.clone(),
-                    rows.iter().map(|(_, row)| row.clone()).collect(),
-                )
-            })
-            .collect()
+        lock(&self.inner.outcomes).results()
     }
 
     /// Evaluates `rows` with `checks` under the project `name`, as LangChain's
-    /// `uptrain_evaluate`: the results are printed, written and kept like those of the flows,
+    /// `uptrain_evaluate`: the results are logged, written and kept like those of the flows,
     /// and returned. Runs on the handler's evaluation thread, so any executor can await it.
+    /// When the queue is full it refuses or, in [`WhenFull::Wait`] mode, awaits room up to
+    /// the deadline without blocking the thread (the timer runs on the handler's thread).
     pub async fn uptrain_evaluate(
         &self,
         name: &str,
@@ -448,15 +341,30 @@ impl UptrainHandler {
         checks: Vec<Check>,
     ) -> Result<Vec<EvaluatedRow>, EvaluationError> {
         crate::row::validate(&rows, &checks)?;
+        let request = EvaluationRequest::new(rows, checks)
+            .project(name)
+            .evaluation(name);
+        let bytes = size::request_bytes(&request);
+        let admission = if self.worker.is_stopped() {
+            Admission::Stopped
+        } else {
+            let admitted = match self.inner.config.when_full {
+                WhenFull::Refuse => self.inner.room.try_take(bytes),
+                WhenFull::Wait(wait) => {
+                    self.inner
+                        .room
+                        .take_async(bytes, wait, self.worker.timers())
+                        .await
+                }
+            };
+            if admitted {
+                Admission::Room(bytes)
+            } else {
+                Admission::Refused
+            }
+        };
         let (reply, answer) = oneshot::channel();
-        self.enqueue(
-            name.to_owned(),
-            name.to_owned(),
-            None,
-            rows,
-            checks,
-            Some(reply),
-        );
+        self.enqueue(request, None, Some(reply), admission);
         answer.await.unwrap_or_else(|_| {
             Err(EvaluationError::Internal(
                 "the evaluation thread stopped before answering".into(),
@@ -464,261 +372,114 @@ impl UptrainHandler {
         })
     }
 
+    /// Submits a flow's row, from the thread that emitted the event: when the queue is full
+    /// it refuses at once or waits there, as the user chose.
     fn submit(&self, job: Job) {
         let project = format!("{}_{}", self.inner.config.project_name, job.flow.suffix());
-        let evaluation = job.flow.suffix().to_owned();
-        self.enqueue(
-            project,
-            evaluation,
-            Some(Graded {
-                run_id: job.run_id,
-                root_run_id: job.root_run_id,
-            }),
+        let request = EvaluationRequest::new(
             vec![job.row],
             self.inner.config.flow_checks.get(job.flow).to_vec(),
-            None,
-        );
+        )
+        .project(project)
+        .evaluation(job.flow.suffix());
+        let bytes = size::request_bytes(&request);
+        let admission = if self.worker.is_stopped() {
+            Admission::Stopped
+        } else {
+            let room = &self.inner.room;
+            let admitted = room.try_take(bytes)
+                || match self.inner.config.when_full {
+                    WhenFull::Refuse => false,
+                    // It may be the thread that would free the room: never wait there.
+                    WhenFull::Wait(_) if worker::on_evaluation_thread() => false,
+                    WhenFull::Wait(wait) => blocking(|| room.take_within(bytes, wait)),
+                };
+            if admitted {
+                Admission::Room(bytes)
+            } else {
+                Admission::Refused
+            }
+        };
+        let run = Graded {
+            run_id: job.run_id,
+            root_run_id: job.root_run_id,
+        };
+        self.enqueue(request, Some(run), None, admission);
     }
 
+    /// Numbers an evaluation and hands it to the worker: to run, or (refused) to record its
+    /// row. The calling thread does no printing, writing or publishing, except for answers
+    /// that arrive after a shutdown.
     fn enqueue(
         &self,
-        project: String,
-        evaluation: String,
+        request: EvaluationRequest,
         run: Option<Graded>,
-        rows: Vec<Row>,
-        checks: Vec<Check>,
         reply: Option<Reply>,
+        admission: Admission,
     ) {
+        let refused = matches!(admission, Admission::Refused).then(|| self.inner.room.count());
         let seq = {
             let mut outcomes = lock(&self.inner.outcomes);
-            let seq = outcomes.next_seq;
-            outcomes.next_seq += 1;
-            outcomes.unsettled.insert(seq);
-            outcomes.stats.submitted += 1;
+            let seq = outcomes.begin();
+            if refused.is_some() {
+                outcomes.stats.refused += 1;
+                outcomes.refusals_in_flight += 1;
+            }
             seq
         };
-        let request = Arc::new(
-            EvaluationRequest::new(rows, checks)
-                .project(project)
-                .evaluation(evaluation),
-        );
         let ticket = Ticket {
             inner: self.inner.clone(),
             seq,
-            request,
+            request: Arc::new(request),
             run,
             reply,
             settled: false,
+            room: match admission {
+                Admission::Room(bytes) => Some(bytes),
+                Admission::Refused | Admission::Stopped => None,
+            },
+            refused,
         };
-        match self.worker.submit(ticket) {
-            Ok(()) => {}
-            Err(Refused::Full(mut ticket)) => ticket.settle(Err(EvaluationError::QueueFull {
-                capacity: self.inner.config.queue_capacity,
-            })),
+        let handed = match admission {
+            Admission::Room(_) => self.worker.submit(ticket),
+            Admission::Refused => self.worker.refuse(ticket),
             // Dropping it records it as given up.
+            Admission::Stopped => Err(Refused::Stopped(ticket)),
+        };
+        match handed {
+            Ok(()) => {}
+            // The worker is behind on recording refusals: this one is a count only.
+            Err(Refused::Full(ticket)) => ticket.count_only(),
+            // Dropping it records it (as given up, or as refused).
             Err(Refused::Stopped(ticket)) => drop(ticket),
         }
+    }
+}
+
+/// Says in the log that a flush did not return every finished row.
+fn warn_not_kept(report: &FlushReport) {
+    if report.not_kept > 0 {
+        tracing::warn!(
+            not_kept = report.not_kept,
+            returned = report.rows.len(),
+            "UpTrain: {} rows finished since the last flush are not returned (over the memory \
+             budget for kept rows, or refused while the queue was full and only counted); \
+             flush more often or raise the kept bytes",
+            report.not_kept
+        );
     }
 }
 
 /// Extra time `shutdown` gives the worker thread to exit after its grace period.
 const JOIN_MARGIN: Duration = Duration::from_secs(1);
 
-type Reply = oneshot::Sender<Result<Vec<EvaluatedRow>, EvaluationError>>;
-
-/// The rows of an evaluation: its results, or every input row carrying the evaluation's error.
-fn rows_of(
-    request: &EvaluationRequest,
-    run: Option<Graded>,
-    outcome: &Result<crate::Evaluation, EvaluationError>,
-    evaluator: &str,
-    estimate: bool,
-) -> Vec<EvaluatedRow> {
-    let (project, evaluation) = (&request.project, &request.evaluation);
-    let run_id = run.map(|r| r.run_id);
-    let rows: Vec<EvaluatedRow> = match outcome {
-        Ok(done) => done
-            .rows
-            .iter()
-            .cloned()
-            .map(|r| EvaluatedRow::from_result(project, evaluation, run_id, r))
-            .collect(),
-        Err(error) => request
-            .rows
-            .iter()
-            .map(|row| {
-                EvaluatedRow::failed(
-                    project,
-                    evaluation,
-                    run_id,
-                    row.clone(),
-                    &request.checks,
-                    error,
-                )
-            })
-            .collect(),
-    };
-    // Rows that were never graded carry no estimate.
-    let estimate = estimate && outcome.is_ok();
-    rows.into_iter()
-        .map(|row| {
-            row.graded_by(evaluator, estimate)
-                .in_tree(run.and_then(|r| r.root_run_id))
-        })
-        .collect()
-}
-
-impl Inner {
-    /// Records an evaluation's rows: console, file, per-project results, flush list,
-    /// counters. The rows are always recorded and the evaluation always leaves the pending
-    /// set, even when printing or logging panics (as a `tracing` subscriber does when its
-    /// stderr is closed).
-    fn publish(
-        &self,
-        request: &EvaluationRequest,
-        seq: u64,
-        run: Option<Graded>,
-        outcome: Result<crate::Evaluation, EvaluationError>,
-        reply: Option<Reply>,
-    ) {
-        let rows = rows_of(
-            request,
-            run,
-            &outcome,
-            self.evaluator.name(),
-            self.estimates,
-        );
-        let announced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.announce(request, &outcome, &rows)
-        }));
-        // One result per check per row, through the core, to whoever listens (listeners
-        // return at once; the core catches a panicking one). Before the rows are settled, so
-        // a flush that returns them returns after the listeners have them too.
-        if handler_core::evaluation::has_listeners() {
-            for row in &rows {
-                for result in row.evaluation_results() {
-                    handler_core::evaluation::publish(&result);
-                }
-            }
-        }
-        let refused_so_far = {
-            let mut outcomes = lock(&self.outcomes);
-            outcomes.keep(&request.project, seq, &rows, self.config.retention);
-            outcomes.unsettled.remove(&seq);
-            let stats = &mut outcomes.stats;
-            match &outcome {
-                Ok(_) => stats.evaluated += 1,
-                Err(EvaluationError::QueueFull { .. }) => stats.refused += 1,
-                Err(EvaluationError::DeadlineExceeded { .. }) => stats.deadline_exceeded += 1,
-                Err(EvaluationError::ShutDown) => stats.given_up += 1,
-                Err(_) => stats.failed += 1,
-            }
-            matches!(outcome, Err(EvaluationError::QueueFull { .. })).then_some(stats.refused)
-        };
-        self.settled.notify_all();
-        self.notify.notify_waiters();
-        if let Some(reply) = reply {
-            let _ = reply.send(outcome.map(|_| rows));
-        }
-        if let Some(refused) = refused_so_far
-            && refused.is_power_of_two()
-        {
-            // 1, 2, 4, 8, ...: a full queue is said, without a line per answer.
-            let capacity = self.config.queue_capacity;
-            let _ = std::panic::catch_unwind(|| {
-                tracing::warn!(
-                    refused,
-                    capacity,
-                    "UpTrain: evaluation queue full; answers recorded as not evaluated \
-                     (raise the queue capacity or the evaluator's limits)"
-                );
-            });
-        }
-        if announced.is_err() {
-            // Logging itself may be what failed: say it the one way that does not panic.
-            let _ = writeln!(
-                io::stderr(),
-                "UpTrain: printing or logging results panicked; the results are kept"
-            );
-        }
-    }
-
-    /// Logs failures, prints the result blocks and writes the output file.
-    fn announce(
-        &self,
-        request: &EvaluationRequest,
-        outcome: &Result<crate::Evaluation, EvaluationError>,
-        rows: &[EvaluatedRow],
-    ) {
-        let (project, evaluation) = (&request.project, &request.evaluation);
-        match outcome {
-            // Counted and summarised elsewhere: no line per row.
-            Err(EvaluationError::QueueFull { .. } | EvaluationError::ShutDown) => {}
-            Err(error) => {
-                tracing::warn!(%project, %evaluation, %error, "UpTrain evaluation failed");
-            }
-            Ok(_) => {
-                for row in rows {
-                    for (check, error) in &row.errors {
-                        tracing::warn!(%project, run_id = ?row.run_id, %check, %error, "UpTrain check failed");
-                    }
-                }
-            }
-        }
-        for row in rows {
-            self.print(row);
-            self.write(row);
-        }
-    }
-
-    fn print(&self, row: &EvaluatedRow) {
-        let Some(console) = &self.console else { return };
-        let mut out = lock(console);
-        let written = writeln!(out, "\n{}", row.display_block()).and_then(|()| out.flush());
-        if let Err(error) = written {
-            tracing::warn!(%error, "UpTrain: cannot print results");
-        }
-    }
-
-    /// Appends the row as one JSON line, whole or not at all: the line is built first and
-    /// written with one call; if that fails part way (a full disk), the file is cut back to
-    /// where it was, so the next line starts clean.
-    fn write(&self, row: &EvaluatedRow) {
-        let Some(file) = &self.file else { return };
-        let mut line = match serde_json::to_vec(row) {
-            Ok(line) => line,
-            Err(error) => {
-                tracing::warn!(%error, "UpTrain: cannot encode a result row");
-                return;
-            }
-        };
-        line.push(b'\n');
-        let mut file = lock(file);
-        if let Err(error) = append_whole(&mut file, &line) {
-            tracing::warn!(%error, "UpTrain: cannot write results to the output file");
-        }
-    }
-}
-
-/// Appends `line` to `file` (opened in append mode), or leaves the file as it was.
-fn append_whole(file: &mut File, line: &[u8]) -> io::Result<()> {
-    let before = file.seek(SeekFrom::End(0))?;
-    match file.write_all(line) {
-        Ok(()) => Ok(()),
-        Err(error) => {
-            if let Err(undo) = file.set_len(before) {
-                tracing::warn!(%undo, "UpTrain: cannot cut a partly written line from the output file");
-            }
-            Err(error)
-        }
-    }
-}
-
 impl Drop for UptrainHandler {
     fn drop(&mut self) {
         let pending = self.pending();
         let wait = self.inner.config.drop_timeout;
-        self.worker.stop(wait);
+        // The worker gives up a little before the drop stops waiting, so the rows of what it
+        // gives up are recorded within the drop timeout: drop never blocks longer than that.
+        self.worker.stop(wait.saturating_sub(settle_time(wait)));
         if in_current_thread_runtime() {
             if pending > 0 {
                 tracing::warn!(
@@ -738,8 +499,19 @@ impl Drop for UptrainHandler {
                 "UpTrain handler dropped: finishing pending evaluations"
             );
         }
-        blocking(|| self.worker.join(wait + JOIN_MARGIN));
+        if !blocking(|| self.worker.join(wait)) {
+            tracing::warn!(
+                "UpTrain: the evaluation thread did not stop within the drop timeout; leaving \
+                 it to finish"
+            );
+        }
     }
+}
+
+/// The end of a drop timeout kept for recording what the worker gives up: a tenth, at most
+/// 200 ms.
+fn settle_time(wait: Duration) -> Duration {
+    (wait / 10).min(Duration::from_millis(200))
 }
 
 impl fmt::Debug for UptrainHandler {
@@ -749,91 +521,5 @@ impl fmt::Debug for UptrainHandler {
             .field("evaluator", &self.inner.evaluator.name())
             .field("pending", &self.pending())
             .finish()
-    }
-}
-
-impl CallbackHandler for UptrainHandler {
-    fn name(&self) -> &str {
-        "uptrain"
-    }
-
-    fn options(&self) -> HandlerOptions {
-        // Agent events stay on for the tool runs: a chain under a tool is found through them.
-        // Tokens are not graded: the answer is read from the model run's end.
-        HandlerOptions::new()
-            .ignore(Category::LlmNewToken)
-            .ignore(Category::Retry)
-            .ignore(Category::CustomEvent)
-    }
-
-    fn on_chain_start(&self, event: &ChainStart<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).chain_started(event.run, event.inputs);
-        Ok(())
-    }
-
-    fn on_chain_end(&self, event: &ChainEnd<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
-    }
-
-    fn on_chain_error(&self, event: &ChainError<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
-    }
-
-    fn on_llm_start(&self, event: &LlmStart<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_started(event.run);
-        Ok(())
-    }
-
-    fn on_chat_model_start(&self, event: &ChatModelStart<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_started(event.run);
-        Ok(())
-    }
-
-    fn on_llm_end(&self, event: &LlmEnd<'_>) -> HandlerResult {
-        let job = lock(&self.inner.tracker).llm_ended(event.run, event.response.first_text());
-        if let Some(job) = job {
-            self.submit(job);
-        }
-        Ok(())
-    }
-
-    fn on_llm_error(&self, event: &LlmError<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
-    }
-
-    fn on_retriever_start(&self, event: &RetrieverStart<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).retriever_started(event.run, event.serialized, event.query);
-        Ok(())
-    }
-
-    fn on_retriever_end(&self, event: &RetrieverEnd<'_>) -> HandlerResult {
-        let job = lock(&self.inner.tracker).retriever_ended(event.run, event.documents);
-        if let Some(job) = job {
-            self.submit(job);
-        }
-        Ok(())
-    }
-
-    fn on_retriever_error(&self, event: &RetrieverError<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
-    }
-
-    fn on_tool_start(&self, event: &ToolStart<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_started(event.run);
-        Ok(())
-    }
-
-    fn on_tool_end(&self, event: &ToolEnd<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
-    }
-
-    fn on_tool_error(&self, event: &ToolError<'_>) -> HandlerResult {
-        lock(&self.inner.tracker).run_ended(event.run.run_id);
-        Ok(())
     }
 }

@@ -15,8 +15,11 @@ pub struct HandlerStats {
     pub submitted: u64,
     /// Evaluations the evaluator finished (their checks scored or failed one by one).
     pub evaluated: u64,
-    /// Not evaluated because the queue was full.
+    /// Not evaluated because the queue was full (in wait mode: still full at the deadline).
     pub refused: u64,
+    /// Of those, how many were only counted: refused while the worker was behind on
+    /// recording refusals, so they have no row (not printed, written, published or kept).
+    pub refused_unrecorded: u64,
     /// Not finished within the evaluation deadline.
     pub deadline_exceeded: u64,
     /// Failed as a whole for another reason (invalid rows, a panicking evaluator).
@@ -25,8 +28,9 @@ pub struct HandlerStats {
     pub given_up: u64,
     /// Enqueued or running now.
     pub pending: usize,
-    /// Rows dropped from the kept results (or from the next flush) by the retention limit.
-    /// They still reached the console, the output file and the evaluation listeners.
+    /// Rows dropped from the kept results (or from the next flush) by the memory budget for
+    /// kept rows (or the retention count). They still reached the console, the output file
+    /// and the evaluation listeners.
     pub rows_not_kept: u64,
     /// Runs whose state the handler holds now.
     pub tracked_runs: usize,
@@ -39,17 +43,22 @@ pub struct HandlerStats {
 #[non_exhaustive]
 pub struct FlushReport {
     /// The rows of the evaluations enqueued before the call that finished, in enqueue order
-    /// (at most the retention).
+    /// (within the memory budget for kept rows).
     pub rows: Vec<EvaluatedRow>,
     /// Evaluations enqueued before the call still unfinished when the time ran out (their
     /// rows come with a later flush).
     pub unfinished: usize,
+    /// Rows finished since the last flush that this one does not return: dropped, oldest
+    /// first, by the budget for kept rows (or the retention count), or refused rows that
+    /// were only counted. Zero when every row came back.
+    pub not_kept: u64,
 }
 
 impl FlushReport {
-    /// True when every evaluation enqueued before the call finished.
+    /// True when every evaluation enqueued before the call finished and every finished row
+    /// was kept.
     pub fn is_complete(&self) -> bool {
-        self.unfinished == 0
+        self.unfinished == 0 && self.not_kept == 0
     }
 }
 

@@ -12,6 +12,7 @@ mod wire;
 use std::fmt;
 
 use futures_util::future::BoxFuture;
+use llm_callbacks_transport::Secret;
 
 use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 use crate::error::{ConfigError, EvaluationError};
@@ -76,7 +77,7 @@ impl fmt::Debug for JudgeEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JudgeEvaluator")
             .field("url", &self.settings.url.as_str())
-            .field("api_key", &"<redacted>")
+            .field("authorization", &self.settings.authorization)
             .field("model", &self.settings.model)
             .field("temperature", &self.settings.temperature)
             .field("seed", &self.settings.seed)
@@ -126,7 +127,7 @@ impl Evaluator for JudgeEvaluator {
 #[derive(Clone)]
 pub struct JudgeBuilder {
     base_url: Option<String>,
-    api_key: Option<String>,
+    api_key: Option<Secret>,
     model: String,
     temperature: f64,
     seed: Option<u64>,
@@ -143,7 +144,7 @@ impl fmt::Debug for JudgeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JudgeBuilder")
             .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key", &self.api_key)
             .field("model", &self.model)
             .field("limits", &self.limits)
             .field("retry", &self.retry)
@@ -181,7 +182,7 @@ impl JudgeBuilder {
 
     /// The bearer key. An empty key is a construction error.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
+        self.api_key = Some(Secret::new(key));
         self
     }
 
@@ -265,10 +266,8 @@ impl JudgeBuilder {
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         let base = config::normalize_url(&base)?;
-        let api_key = config::check_key(
-            self.api_key.or_else(|| std::env::var(API_KEY_ENV).ok()),
-            API_KEY_ENV,
-        )?;
+        let api_key =
+            config::check_key(config::key_or_env(self.api_key, API_KEY_ENV), API_KEY_ENV)?;
         if self.model.trim().is_empty() {
             return Err(invalid("model", "must not be empty"));
         }
@@ -286,10 +285,9 @@ impl JudgeBuilder {
         )?;
         let url = reqwest::Url::parse(&format!("{base}/chat/completions"))
             .map_err(|_| ConfigError::InvalidUrl { url: base.clone() })?;
-        let mut authorization =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
-                .map_err(|_| invalid("api_key", "contains characters not allowed in a header"))?;
-        authorization.set_sensitive(true);
+        let authorization = api_key
+            .bearer()
+            .map_err(|_| invalid("api_key", "contains characters not allowed in a header"))?;
         Ok(JudgeEvaluator {
             settings: JudgeSettings {
                 url,
@@ -327,7 +325,11 @@ mod tests {
         let judge = base().build().unwrap();
         assert_eq!(judge.url(), "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(judge.model(), "gpt-3.5-turbo");
-        assert!(!format!("{judge:?}").contains("\"k\""));
+        let shown = format!("{judge:?} {:?}", base());
+        assert!(
+            !shown.contains("\"k\"") && !shown.contains("Bearer"),
+            "{shown}"
+        );
         assert!(matches!(
             base().temperature(3.0).build(),
             Err(ConfigError::Invalid {

@@ -197,7 +197,9 @@ impl Run<'_> {
     }
 
     /// One judge call: send the prompt, read the first choice, parse it with `parse`.
-    /// Unparseable replies are retried at once (by the transport), up to the attempt limit.
+    /// Unparseable replies are asked again at once (by the transport), within the policy's
+    /// retries; failed calls are sent again by the policy's rule (paid: by default only when
+    /// they never reached the server or the server asked).
     pub(super) async fn ask<T>(
         &self,
         prompt: String,
@@ -232,7 +234,6 @@ impl Run<'_> {
                         .body(body.clone())
                 },
                 tokens,
-                true,
                 |reply| self.interpret(&reply, &parse),
             )
             .await

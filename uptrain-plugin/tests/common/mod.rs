@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use uptrain_plugin::{JudgeBuilder, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row};
+use uptrain_plugin::{
+    Idempotency, JudgeBuilder, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row,
+};
 use wiremock::{MockServer, Request, ResponseTemplate};
 
 /// A judge builder aimed at `server`, with fast retries and no rate limit.
@@ -19,13 +21,19 @@ pub fn judge_builder(server: &MockServer) -> JudgeBuilder {
         .progress(ProgressMode::Never)
 }
 
-/// Retries with millisecond back-off.
+/// Up to `max_attempts` attempts (the first included) with millisecond back-off, by the default
+/// rule for paid requests.
 pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
     RetryPolicy::default()
-        .with_max_attempts(max_attempts)
-        .with_base_delay(Duration::from_millis(1))
-        .with_max_delay(Duration::from_secs(5))
-        .with_rate_limited_delay(Duration::from_millis(1))
+        .with_max_retries(max_attempts.saturating_sub(1))
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// [`fast_retry`] opted in to sending again what the server may have seen (timeouts, broken
+/// replies, 5xx).
+pub fn fast_resend(max_attempts: u32) -> RetryPolicy {
+    fast_retry(max_attempts).with_idempotency(Idempotency::Idempotent)
 }
 
 /// A chat completion whose first choice says `content`, with usage 10 + 5 = 15 tokens.
@@ -134,3 +142,72 @@ pub fn answer_with(
 /// A console that keeps what is printed, shareable with the handler.
 #[allow(unused_imports)] // not every test binary prints
 pub use llm_callbacks_test_support::SharedBuffer;
+
+/// The offline evaluator, behind a gate: each evaluation waits for one permit.
+pub struct Gated(pub std::sync::Arc<tokio::sync::Semaphore>);
+
+impl uptrain_plugin::Evaluator for Gated {
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(async move {
+            if let Ok(permit) = self.0.acquire().await {
+                permit.forget();
+            }
+            uptrain_plugin::OfflineEvaluator::new()
+                .evaluate(request)
+                .await
+        })
+    }
+}
+
+/// An evaluator that never answers (a judge that accepts and hangs).
+pub struct Hangs;
+
+impl uptrain_plugin::Evaluator for Hangs {
+    fn name(&self) -> &'static str {
+        "hangs"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        _request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// The offline evaluator, `delay` slower.
+pub struct Slow(pub Duration);
+
+impl uptrain_plugin::Evaluator for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        request: &'a uptrain_plugin::EvaluationRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<uptrain_plugin::Evaluation, uptrain_plugin::EvaluationError>,
+    > {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            uptrain_plugin::OfflineEvaluator::new()
+                .evaluate(request)
+                .await
+        })
+    }
+}
