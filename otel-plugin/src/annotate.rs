@@ -357,6 +357,7 @@ mod tests {
         assert_eq!(sent.as_deref(), Some(&b"Bearer px-secret"[..]));
         let worker = Worker {
             url: "http://127.0.0.1:6006/v1/span_annotations".into(),
+            trace_url: "http://127.0.0.1:6006/v1/trace_annotations".into(),
             headers,
             sink: Arc::new(SpanSink::batched(
                 opentelemetry_sdk::trace::InMemorySpanExporter::default(),
