@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    GRADES, answer_in_tasks, expected_rows, field, judge_handler, judge_reply, match_row, numbered,
-    prompt_of, read_lines, title_of,
+    GRADES, answer_in_tasks, answer_on_threads, assert_rows_of, expected_rows, field,
+    judge_handler, judge_reply, match_row, numbered, prompt_of, read_lines, title_of,
 };
 use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
 use llm_callbacks::uptrain::{Check, EvaluatedRow};
@@ -198,20 +198,28 @@ async fn each_flow_sends_its_checks_with_the_inputs_of_its_run() {
 #[tokio::test]
 async fn rows_come_back_in_run_order_even_when_the_judge_answers_out_of_order() {
     let server = MockServer::start().await;
-    // The judge is slow on the first question, so its evaluation finishes last.
+    // The judge holds the first question's calls far longer than the others take, so its
+    // evaluation finishes last (the output file, written as each finishes, shows it).
     let slow = QUESTIONS[0];
     Mock::given(method("POST"))
         .respond_with(move |request: &Request| {
             let reply = judge_reply(request);
             if field(&prompt_of(request), "Question") == Some(slow) {
-                reply.set_delay(Duration::from_millis(300))
+                reply.set_delay(Duration::from_secs(2))
             } else {
                 reply
             }
         })
         .mount(&server)
         .await;
-    let uptrain = Arc::new(judge_handler(&server, 2).build().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.jsonl");
+    let uptrain = Arc::new(
+        judge_handler(&server, 2)
+            .output_file(&file)
+            .build()
+            .unwrap(),
+    );
     let manager = CallbackManager::new().with_handler(uptrain.clone());
     let pipeline = Pipeline::shipped().unwrap();
     let answers: Vec<Answer> = QUESTIONS[..4]
@@ -220,6 +228,17 @@ async fn rows_come_back_in_run_order_even_when_the_judge_answers_out_of_order() 
         .collect();
 
     let rows = uptrain.flush_async().await;
+    let finished: Vec<String> = read_lines(&file)
+        .iter()
+        .map(|line| line["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    let first = answers[0].runs.prompt.to_string();
+    assert_eq!(finished.len(), 4);
+    assert_eq!(
+        finished.last(),
+        Some(&first),
+        "the slow question's evaluation did not finish last"
+    );
     let questions: Vec<&str> = rows
         .iter()
         .map(|r| r.input["question"].as_str().unwrap())
@@ -240,10 +259,8 @@ async fn concurrent_tasks_send_each_run_its_own_inputs() {
     let manager = AsyncCallbackManager::new().with_handler(uptrain.clone());
     let answers = answer_in_tasks(&manager).await;
     let rows = uptrain.flush_async().await;
-    let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
-    assert_eq!(rows.len(), expected);
+    assert_rows_of(&rows, &answers);
     for row in &rows {
-        match_row(row, &answers);
         assert_judged(row);
     }
 
@@ -272,32 +289,10 @@ fn runs_on_several_threads_send_each_run_its_own_inputs() {
     let server = runtime.block_on(judge_server());
     let uptrain = Arc::new(judge_handler(&server, 3).build().unwrap());
     let manager = CallbackManager::new().with_handler(uptrain.clone());
-    let pipeline = Pipeline::shipped()
-        .unwrap()
-        .with_token_delay(Duration::from_millis(1));
-
-    let answers: Vec<Answer> = std::thread::scope(|scope| {
-        let handles: Vec<_> = QUESTIONS
-            .chunks(4)
-            .map(|chunk| {
-                let (manager, pipeline) = (&manager, &pipeline);
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|q| pipeline.answer(manager, q, Retrieval::Keyword).unwrap())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let answers = answer_on_threads(&manager, 4, |_| Retrieval::Keyword);
     let rows = uptrain.flush();
-    assert_eq!(rows.len(), QUESTIONS.len());
+    assert_rows_of(&rows, &answers);
     for row in &rows {
-        match_row(row, &answers);
         assert_judged(row);
     }
     let prompts = runtime.block_on(prompts(&server));

@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::sync::Arc;
 
-use common::{SharedBuffer, answer_in_tasks, expected_rows, match_row, read_lines};
+use common::{
+    SharedBuffer, answer_in_tasks, answer_on_threads, assert_rows_of, expected_rows, read_lines,
+};
 use examples::{Pipeline, QUESTIONS, Retrieval, score_table};
 use llm_callbacks::registry::PluginConfig;
 use llm_callbacks::uptrain::{Check, UptrainHandler, env};
@@ -203,48 +204,8 @@ fn results_come_back_in_order_per_project_and_in_the_output_file() {
 fn runs_on_several_threads_never_mix() {
     let uptrain = offline();
     let manager = CallbackManager::new().with_handler(uptrain.clone());
-    let pipeline = Pipeline::shipped()
-        .unwrap()
-        .with_token_delay(Duration::from_millis(1));
-    let threads = 4;
-    let barrier = Barrier::new(threads);
-
-    let answers: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (manager, pipeline, barrier) = (&manager, &pipeline, &barrier);
-                scope.spawn(move || {
-                    barrier.wait();
-                    QUESTIONS
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % threads == t)
-                        .map(|(i, q)| {
-                            pipeline
-                                .answer(manager, q, Retrieval::ALL[(i / threads) % 3])
-                                .unwrap()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-    assert_eq!(answers.len(), QUESTIONS.len());
-
-    let rows = uptrain.flush();
-    let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
-    assert_eq!(rows.len(), expected);
-    let mut seen = vec![0; answers.len()];
-    for row in &rows {
-        seen[match_row(row, &answers)] += 1;
-    }
-    for (answer, n) in answers.iter().zip(seen) {
-        assert_eq!(n, expected_rows(answer).len(), "{}", answer.question);
-    }
+    let answers = answer_on_threads(&manager, 4, |i| Retrieval::ALL[(i / 4) % 3]);
+    assert_rows_of(&uptrain.flush(), &answers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,12 +213,7 @@ async fn runs_in_several_tokio_tasks_never_mix() {
     let uptrain = offline();
     let manager = AsyncCallbackManager::new().with_handler(uptrain.clone());
     let answers = answer_in_tasks(&manager).await;
-    let rows = uptrain.flush_async().await;
-    let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
-    assert_eq!(rows.len(), expected);
-    for row in &rows {
-        match_row(row, &answers);
-    }
+    assert_rows_of(&uptrain.flush_async().await, &answers);
 }
 
 #[test]

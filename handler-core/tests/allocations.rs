@@ -1,51 +1,16 @@
 //! A token event allocates nothing on the heap: in the sync manager, and for sync handlers in
 //! the async manager. Counted with a counting global allocator.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-#![allow(unsafe_code)] // a global allocator is unsafe to implement
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use handler_core::payload::Serialized;
 use handler_core::*;
-
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread; other threads (the test harness) do not count.
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the slot may be gone while the thread shuts down.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use llm_callbacks_test_support::{CountingAllocator, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[derive(Default)]
 struct Counter(AtomicUsize);

@@ -779,3 +779,46 @@ async fn only_a_safe_allow_list_of_invocation_parameters_is_carried() -> TestRes
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_wrapped_client_is_the_one_given_and_comes_back_uninstrumented() -> TestResult {
+    use async_openai::config::Config;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            json!({"role": "assistant", "content": "In France."}),
+            "stop",
+        )))
+        .mount(&server)
+        .await;
+    let config = OpenAIConfig::new()
+        .with_api_base(server.uri())
+        .with_api_key("k");
+    let client = InstrumentedClient::new(Client::with_config(config));
+    assert_eq!(client.client().config().api_base(), server.uri());
+
+    // Through the instrumented client, the call is a run of the current chain...
+    let recording = Recording::new();
+    let (_, answer) = in_app_chain(&recording, client.chat().create(request()?)).await?;
+    assert_eq!(answer?.choices.len(), 1);
+    assert_eq!(
+        recording.events()?.len(),
+        4,
+        "chain, model start and end, chain"
+    );
+
+    // ...and through the client it gives back, it is the plain call it was before.
+    let inner = client.into_inner();
+    assert_eq!(inner.config().api_base(), server.uri());
+    let recording = Recording::new();
+    let (_, answer) = in_app_chain(&recording, inner.chat().create(request()?)).await?;
+    assert_eq!(answer?.choices.len(), 1);
+    assert_eq!(
+        recording.events()?.len(),
+        2,
+        "only the chain's start and end"
+    );
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    Ok(())
+}

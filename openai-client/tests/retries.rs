@@ -76,9 +76,19 @@ async fn failed_answers_are_sent_again_only_when_the_rule_allows() -> TestResult
 
         let (_, response) = in_app_chain(&recording, client.chat().create(request()?)).await?;
         let case = format!("{status} retry-after {retry_after:?} {idempotency:?}");
+        let error = response.err();
         assert_eq!(
-            response.err().and_then(|e| e.status()),
+            error.as_ref().and_then(|e| e.status()),
             Some(status),
+            "{case}"
+        );
+        // The client's own error, with the response's status.
+        let Some(OpenAIError::ApiError(api)) = error.as_ref().and_then(|e| e.as_openai()) else {
+            return Err(format!("{case}: not an API error: {error:?}").into());
+        };
+        assert_eq!(api.status_code.as_u16(), status, "{case}");
+        assert!(
+            error.as_ref().and_then(|e| e.as_limit()).is_none(),
             "{case}"
         );
         let requests = server.received_requests().await.ok_or("recording is on")?;
@@ -251,6 +261,7 @@ async fn a_client_without_timeouts_of_its_own_is_bounded_by_the_request_timeout(
         .err()
         .ok_or("a hanging server must fail the call")?;
     let exceeded = error.as_limit().ok_or("not a limit")?;
+    assert!(error.as_openai().is_none(), "{error:?}");
     assert_eq!(
         exceeded.limit,
         Limit::RequestTimeout(Duration::from_millis(200))
@@ -265,5 +276,61 @@ async fn a_client_without_timeouts_of_its_own_is_bounded_by_the_request_timeout(
     // With nothing current, the plain call is bounded the same way.
     let plain = client.chat().create(request()?).await;
     assert!(plain.err().and_then(|e| e.as_limit().copied()).is_some());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_wait_longer_than_max_backoff_is_honoured_up_to_max_server_wait() -> TestResult {
+    // Retry-After (ms), the wait announced before the retry (none: no retry).
+    let cases = [
+        (None, Some(Duration::from_millis(1))),
+        (Some("40"), Some(Duration::from_millis(40))),
+        (Some("5000"), None),
+    ];
+    for (retry_after_ms, announced) in cases {
+        let server = MockServer::start().await;
+        let mut busy = ResponseTemplate::new(429).set_body_json(json!({
+            "error": {"message": "slow down", "type": "x", "param": null, "code": null}
+        }));
+        if let Some(ms) = retry_after_ms {
+            busy = busy.insert_header("retry-after-ms", ms);
+        }
+        Mock::given(method("POST"))
+            .and(path("/chat/completions"))
+            .respond_with(busy)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/chat/completions"))
+            .respond_with(success())
+            .mount(&server)
+            .await;
+        // Computed waits are at most 1 ms; the server's word counts up to 1 s.
+        let policy = fast_retries(2)
+            .with_max_backoff(Duration::from_millis(1))
+            .with_max_server_wait(Duration::from_secs(1));
+        let recording = Recording::new();
+        let (_, response) = in_app_chain(
+            &recording,
+            client(&server, policy)?.chat().create(request()?),
+        )
+        .await?;
+        let case = format!("retry-after-ms {retry_after_ms:?}");
+        let waits: Vec<_> = recording
+            .events()?
+            .iter()
+            .filter_map(|e| match e {
+                EventRecord::Retry { state, .. } => state.upcoming_sleep_secs,
+                _ => None,
+            })
+            .map(Duration::from_secs_f64)
+            .collect();
+        assert_eq!(waits, Vec::from_iter(announced), "{case}");
+        // Asked to wait past max_server_wait, the client gives up with the 429.
+        let status = response.as_ref().err().and_then(|e| e.status());
+        let expected = if announced.is_some() { None } else { Some(429) };
+        assert_eq!(status, expected, "{case}");
+    }
     Ok(())
 }

@@ -2,54 +2,19 @@
 //! global allocator: one run streaming and several interleaving. The exporter is not
 //! dispatched tokens; the core counts them, and every one reaches the span.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-#![allow(unsafe_code)] // a global allocator is unsafe to implement
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::time::Duration;
 
 use handler_core::payload::{LlmResult, Serialized};
 use handler_core::{CallbackManager, RunOptions};
+use llm_callbacks_test_support::{CountingAllocator, allocations};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use otel_plugin::OtelHandler;
 
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread; the export threads do not count.
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the slot may be gone while the thread shuts down.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const BURST: usize = 10_000;
 

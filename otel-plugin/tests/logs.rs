@@ -3,38 +3,20 @@
 //! (One test in this binary: it installs the process-wide log subscriber.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use handler_core::{CallbackManager, RunOptions};
+use llm_callbacks_test_support::SharedBuffer;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use otel_plugin::{EvaluationResult, OtelHandler, env};
 use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[test]
 fn the_log_says_how_to_capture_content_once_and_which_key_phoenix_refused() {
-    let captured = Captured::default();
+    let captured = SharedBuffer::default();
     let writer = captured.clone();
     tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()

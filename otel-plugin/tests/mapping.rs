@@ -19,6 +19,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// How long the model of the RAG test waits before its first token.
+const FIRST_TOKEN_AFTER: Duration = Duration::from_millis(20);
+
 fn setup()
 -> Result<(OtelHandler, InMemorySpanExporter, CallbackManager), Box<dyn std::error::Error>> {
     let spans = InMemorySpanExporter::default();
@@ -77,19 +80,23 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
     let retriever = steps.on_retriever_start(None, "Paris", RunOptions::named("search"))?;
     retriever.on_retriever_end(&[Document::new("Paris is in France.").with_id("d1")])?;
     // The model runs on another thread: same trace, parented to the chain.
-    std::thread::scope(|scope| {
+    let model_run_took = std::thread::scope(|scope| {
         scope
-            .spawn(|| -> Result<(), handler_core::CallbackError> {
+            .spawn(|| -> Result<Duration, handler_core::CallbackError> {
                 let mut llm = Serialized::named("gpt-x");
                 llm.kwargs.insert("temperature".into(), json!(0.2));
+                let started = std::time::Instant::now();
                 let run = steps.on_llm_start(&llm, "Where is Paris?", RunOptions::new())?;
+                // The first token comes at least FIRST_TOKEN_AFTER after the start.
+                std::thread::sleep(FIRST_TOKEN_AFTER);
                 for token in ["Paris ", "is ", "in ", "France."] {
                     run.on_llm_new_token(token, None)?;
                 }
                 let mut result = LlmResult::from_text("Paris is in France.");
                 result.token_usage = Some(TokenUsage::new(7, 4));
                 result.model_name = Some("gpt-x-2026".into());
-                run.on_llm_end(&result)
+                run.on_llm_end(&result)?;
+                Ok(started.elapsed())
             })
             .join()
             .unwrap_or_else(|_| panic!("the model thread panicked"))
@@ -169,7 +176,12 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
         Some(Value::F64(ms)) => ms,
         other => panic!("no time to first token: {other:?}"),
     };
-    assert!(ttft >= 0.0);
+    // Between the sleep before the first token and the whole model run, as measured around it.
+    let (least, most) = (
+        FIRST_TOKEN_AFTER.as_secs_f64() * 1000.0,
+        model_run_took.as_secs_f64() * 1000.0,
+    );
+    assert!(least <= ttft && ttft <= most, "{least} <= {ttft} <= {most}");
     let first: Vec<_> = llm
         .events
         .iter()
@@ -177,6 +189,9 @@ fn a_rag_run_becomes_a_tree_of_spans_sharing_the_root_runs_trace() -> TestResult
         .collect();
     assert_eq!(first.len(), 1);
     assert!(first[0].timestamp >= llm.start_time && first[0].timestamp <= llm.end_time);
+    // The event sits at the time to first token after the span's start.
+    let at = first[0].timestamp.duration_since(llm.start_time)?;
+    assert!(at >= FIRST_TOKEN_AFTER, "{at:?}");
 
     assert_eq!(otel.open_runs(), 0);
     let report = otel.report();
@@ -490,11 +505,59 @@ fn the_plugin_exports_only_when_an_endpoint_is_configured() -> TestResult {
 }
 
 #[test]
+fn a_run_without_a_name_is_named_by_its_kind() -> TestResult {
+    let (otel, spans, manager) = setup()?;
+    let chain = manager.on_chain_start(None, &json!({}), RunOptions::new())?;
+    let retriever = chain
+        .child()
+        .on_retriever_start(None, "q", RunOptions::new())?;
+    retriever.on_retriever_end(&[])?;
+    chain.on_chain_end(&json!({}))?;
+    let spans = finished(&otel, &spans)?;
+    assert_eq!(
+        text(named(&spans, "chain"), "openinference.span.kind"),
+        "CHAIN"
+    );
+    assert_eq!(
+        text(named(&spans, "retriever"), "openinference.span.kind"),
+        "RETRIEVER"
+    );
+    Ok(())
+}
+
+#[test]
 fn ids_are_derived_from_run_ids_alone() {
-    let run = Uuid::now_v7();
-    assert_eq!(ids::span_id(run), ids::span_id(run));
-    assert_ne!(ids::span_id(run), ids::span_id(Uuid::now_v7()));
-    assert_eq!(ids::trace_id(run).to_bytes(), *run.as_bytes());
+    // (run id, span id: its halves XOR-ed or 1, trace id: its bytes or 1)
+    let cases: [(u128, u64, u128); 4] = [
+        (
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+            0x0123_4567_89ab_cdef ^ 0xfedc_ba98_7654_3210,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ),
+        (
+            0x0000_0000_0000_00ff_0000_0000_0000_0f00,
+            0x0fff,
+            0xff_0000_0000_0000_0f00,
+        ),
+        // Equal halves fold to zero, an invalid span id: 1 instead.
+        (
+            0x1111_2222_3333_4444_1111_2222_3333_4444,
+            1,
+            0x1111_2222_3333_4444_1111_2222_3333_4444,
+        ),
+        // The nil run id is an invalid trace id: 1 instead.
+        (0, 1, 1),
+    ];
+    for (run, span, trace) in cases {
+        let run = Uuid::from_u128(run);
+        assert_eq!(ids::span_id(run), SpanId::from(span), "{run}");
+        assert_eq!(ids::trace_id(run), TraceId::from(trace), "{run}");
+    }
+    // Two runs, two spans; the same run from anywhere, the same span.
+    let (one, two) = (Uuid::now_v7(), Uuid::now_v7());
+    assert_ne!(ids::span_id(one), ids::span_id(two));
+    let elsewhere = std::thread::spawn(move || ids::span_id(one)).join();
+    assert_eq!(elsewhere.ok(), Some(ids::span_id(one)));
 }
 
 #[test]

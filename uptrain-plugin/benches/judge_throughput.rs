@@ -13,114 +13,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use llm_callbacks_test_support::{LoopbackJudge, judge};
 use uptrain_plugin::{
     Check, EvaluationRequest, Evaluator, JudgeEvaluator, Limits, ProgressMode, RetryPolicy, Row,
 };
 
 const ROWS: usize = 200;
 const DELAY: Duration = Duration::from_millis(20);
-const MOCK_THREAD: &str = "mock-judge";
+const MOCK_THREAD: &str = judge::THREAD_NAME;
 const RUNS: usize = 5;
 
-fn http_reply(content: &str) -> Vec<u8> {
-    let body = serde_json::json!({
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
-    })
-    .to_string();
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: keep-alive\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-struct Replies {
-    graded: Vec<u8>,
-    facts: Vec<u8>,
-    verdicts: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn content_length(head: &[u8]) -> usize {
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    text.lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Serves one keep-alive connection: read a request, wait 20 ms, answer by prompt kind.
-async fn serve(mut socket: TcpStream, replies: &'static Replies) {
-    let _ = socket.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        let (head_end, total) = loop {
-            if let Some(pos) = find(&buf, b"\r\n\r\n") {
-                let total = pos + 4 + content_length(&buf[..pos]);
-                if buf.len() >= total {
-                    break (pos, total);
-                }
-            }
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let body = &buf[head_end + 4..total];
-        let reply = if find(body, b"\\\"Judgement\\\"").is_some() {
-            &replies.verdicts
-        } else if find(body, b"\\\"Facts\\\"").is_some() {
-            &replies.facts
-        } else {
-            &replies.graded
-        };
-        buf.drain(..total);
-        tokio::time::sleep(DELAY).await;
-        if socket.write_all(reply).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Starts the mock judge on its own runtime and threads; returns its base URL.
+/// Starts the loopback judge for the life of the process; returns its base URL.
 fn start_mock() -> String {
-    let replies: &'static Replies = Box::leak(Box::new(Replies {
-        graded: http_reply(r#"{"Reasoning": "The context answers the question.", "Choice": "A"}"#),
-        facts: http_reply(
-            r#"{"Facts": ["Paris is the capital of France.", "Paris is on the Seine."]}"#,
-        ),
-        verdicts: http_reply(
-            r#"{"Result": [{"Fact": "Paris is the capital of France.", "Reasoning": "stated", "Judgement": "yes"},
-                           {"Fact": "Paris is on the Seine.", "Reasoning": "not stated", "Judgement": "unclear"}]}"#,
-        ),
-    }));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(MOCK_THREAD)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(serve(socket, replies));
-        }
-    });
-    // Keep the runtime alive for the life of the process.
-    Box::leak(Box::new(runtime));
-    format!("http://{addr}/v1")
+    let judge = Box::leak(Box::new(LoopbackJudge::start(DELAY).unwrap()));
+    judge.url().to_owned()
 }
 
 /// CPU nanoseconds per thread name group: (mock server, everything else).

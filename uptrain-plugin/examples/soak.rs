@@ -24,9 +24,8 @@ use std::time::{Duration, Instant};
 
 use handler_core::payload::{LlmResult, Serialized};
 use handler_core::{CallbackManager, RunOptions};
+use llm_callbacks_test_support::LoopbackJudge;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use uptrain_plugin::{EvaluatorKind, Limits, UptrainHandler, WhenFull};
 
 const DELAY: Duration = Duration::from_millis(20);
@@ -62,77 +61,6 @@ fn evaluation_thread_cpu() -> Option<f64> {
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(ticks as f64 / 100.0)
     })
-}
-
-fn http_reply(content: &str) -> Vec<u8> {
-    let body = json!({
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
-    })
-    .to_string();
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn content_length(head: &[u8]) -> usize {
-    String::from_utf8_lossy(head)
-        .to_ascii_lowercase()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("content-length:")
-                .map(|v| v.trim().to_owned())
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-struct Replies {
-    graded: Vec<u8>,
-    facts: Vec<u8>,
-    verdicts: Vec<u8>,
-}
-
-/// One keep-alive connection: read a request, wait, answer by prompt kind.
-async fn serve(mut socket: TcpStream, replies: Arc<Replies>) {
-    let _ = socket.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        let (head_end, total) = loop {
-            if let Some(pos) = find(&buf, b"\r\n\r\n") {
-                let total = pos + 4 + content_length(&buf[..pos]);
-                if buf.len() >= total {
-                    break (pos, total);
-                }
-            }
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let body = &buf[head_end + 4..total];
-        let reply = if find(body, b"\\\"Judgement\\\"").is_some() {
-            &replies.verdicts
-        } else if find(body, b"\\\"Facts\\\"").is_some() {
-            &replies.facts
-        } else {
-            &replies.graded
-        };
-        let reply = reply.clone();
-        buf.drain(..total);
-        tokio::time::sleep(DELAY).await;
-        if socket.write_all(&reply).await.is_err() {
-            return;
-        }
-    }
 }
 
 /// One RAG run: a chain with the question and a 1 KiB context, an LLM that answers.
@@ -236,27 +164,8 @@ fn main() {
         let threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
         return offline(runs, threads.max(1));
     }
-    let replies = Arc::new(Replies {
-        graded: http_reply(r#"{"Reasoning": "The context answers the question.", "Choice": "A"}"#),
-        facts: http_reply(r#"{"Facts": ["Paris is the capital of France."]}"#),
-        verdicts: http_reply(
-            r#"{"Result": [{"Fact": "Paris is the capital of France.", "Reasoning": "stated", "Judgement": "yes"}]}"#,
-        ),
-    });
-    let judge_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = judge_runtime
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    judge_runtime.spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(serve(socket, replies.clone()));
-        }
-    });
+    let judge = LoopbackJudge::start(DELAY).unwrap();
+    let url = judge.url().to_owned();
 
     let uptrain = Arc::new(
         UptrainHandler::builder()

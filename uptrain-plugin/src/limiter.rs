@@ -236,25 +236,41 @@ pub(crate) fn estimate_tokens(text: &str) -> u64 {
 mod tests {
     use super::*;
 
+    /// Asserts that `wait` is what is left of `period` once the time since `started` has
+    /// refilled the bucket: no more than `period`, and with that time, no less.
+    fn assert_owes(wait: Duration, period: Duration, started: Instant) {
+        let refilled = started.elapsed();
+        let slack = Duration::from_millis(1); // the bucket's float arithmetic
+        assert!(wait <= period + slack, "{wait:?} > {period:?}");
+        assert!(
+            wait + refilled + slack >= period,
+            "{wait:?} + {refilled:?} < {period:?}"
+        );
+    }
+
     #[test]
     fn requests_beyond_the_burst_wait_their_turn() {
+        let started = Instant::now();
         let limiter = Limiter::new(&Limits::unlimited(4).with_requests_per_minute(Some(60)));
         for _ in 0..60 {
             assert_eq!(limiter.try_take(0), Duration::ZERO);
         }
+        // One request a second: the 61st owes a second, less what has refilled since.
         let wait = limiter.try_take(0);
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_millis(1002));
+        assert_owes(wait, Duration::from_secs(1), started);
         // Nothing was taken: the next caller is told the same.
         let next = limiter.try_take(0);
-        assert!(next > Duration::from_millis(900) && next <= Duration::from_millis(1002));
+        assert_owes(next, Duration::from_secs(1), started);
     }
 
     #[test]
     fn token_budget_paces_large_prompts() {
+        let started = Instant::now();
         let limiter = Limiter::new(&Limits::unlimited(4).with_tokens_per_minute(Some(600)));
         assert_eq!(limiter.try_take(600), Duration::ZERO);
+        // Ten tokens a second: ten more owe a second.
         let wait = limiter.try_take(10);
-        assert!(wait >= Duration::from_millis(900), "{wait:?}");
+        assert_owes(wait, Duration::from_secs(1), started);
     }
 
     #[test]
@@ -265,16 +281,17 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time: a timeout fires only once nothing else can move.
+    #[tokio::test(start_paused = true)]
     async fn in_flight_is_bounded() {
         let limiter = Limiter::new(&Limits::unlimited(2));
         let a = limiter.acquire(1).await;
         let _b = limiter.acquire(1).await;
-        let third = tokio::time::timeout(Duration::from_millis(20), limiter.acquire(1)).await;
-        assert!(third.is_err());
+        let third = tokio::time::timeout(Duration::from_secs(60), limiter.acquire(1)).await;
+        assert!(third.is_err(), "a third slot of two");
         drop(a);
-        let third = tokio::time::timeout(Duration::from_millis(200), limiter.acquire(1)).await;
-        assert!(third.is_ok());
+        let third = tokio::time::timeout(Duration::from_secs(60), limiter.acquire(1)).await;
+        assert!(third.is_ok(), "the freed slot was not given");
     }
 
     #[tokio::test]
@@ -292,11 +309,12 @@ mod tests {
         assert_eq!(limiter.try_take(1_000), Duration::ZERO);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_caller_waiting_for_budget_holds_no_slot() {
         let limiter = Limiter::new(&Limits::unlimited(1).with_tokens_per_minute(Some(600)));
         assert_eq!(limiter.try_take(600), Duration::ZERO);
-        // This one owes 3 tokens: it sleeps about 300 ms, without the only slot.
+        // This one owes 3 tokens: it sleeps about 300 ms (of the wall clock the bucket reads),
+        // without the only slot; paused, the timeout below fires while it sleeps.
         let waiting = limiter.acquire(3);
         tokio::pin!(waiting);
         assert!(
@@ -319,10 +337,11 @@ mod tests {
     #[tokio::test]
     async fn a_pause_holds_every_new_request_back() {
         let limiter = Limiter::new(&Limits::unlimited(4));
-        limiter.pause(Duration::from_millis(200));
         let started = Instant::now();
+        limiter.pause(Duration::from_millis(200));
         assert!(limiter.acquire(1).await.is_ok());
-        assert!(started.elapsed() >= Duration::from_millis(190));
+        // A lower bound only: a pause can end late, never early.
+        assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
     #[tokio::test]

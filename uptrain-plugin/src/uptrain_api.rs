@@ -63,10 +63,13 @@ const SCHEMA: [(&str, &str); 13] = [
 ///     .unwrap();
 /// assert_eq!(evaluator.endpoint(), "http://127.0.0.1:4300/api/public/log_and_evaluate");
 ///
-/// let missing = UptrainApiEvaluator::builder().api_key("up-key").build();
-/// # if std::env::var("UPTRAIN_SERVER_URL").is_err() {
-/// assert!(matches!(missing, Err(ConfigError::MissingUrl { .. })));
-/// # }
+/// // The server takes at most 50 rows a request.
+/// let too_big = UptrainApiEvaluator::builder()
+///     .server_url("http://127.0.0.1:4300")
+///     .api_key("up-key")
+///     .batch_size(51)
+///     .build();
+/// assert!(matches!(too_big, Err(ConfigError::Invalid { name: "batch_size", .. })));
 /// ```
 pub struct UptrainApiEvaluator {
     endpoint: reqwest::Url,

@@ -13,9 +13,24 @@ use uptrain_plugin::{
     Evaluation, EvaluationError, EvaluationRequest, Evaluator, OfflineEvaluator, UptrainHandler,
 };
 
-/// The offline evaluator, slowed down for questions that say "slow": the later the question,
-/// the sooner its evaluation finishes.
-struct Staggered;
+/// The offline evaluator, made to finish out of order: a question `after N` waits until `N`
+/// other evaluations have finished. Each finished question is written down, in order.
+struct Staggered {
+    finished: tokio::sync::watch::Sender<Vec<String>>,
+}
+
+impl Staggered {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            finished: tokio::sync::watch::Sender::new(Vec::new()),
+        })
+    }
+
+    /// The questions in the order their evaluations finished.
+    fn finish_order(&self) -> Vec<String> {
+        self.finished.borrow().clone()
+    }
+}
 
 impl Evaluator for Staggered {
     fn name(&self) -> &'static str {
@@ -28,12 +43,21 @@ impl Evaluator for Staggered {
     ) -> BoxFuture<'a, Result<Evaluation, EvaluationError>> {
         Box::pin(async move {
             let question = request.rows[0]["question"].as_str().unwrap_or_default();
-            let delay = question
-                .strip_prefix("slow ")
-                .and_then(|n| n.trim_end_matches('?').parse::<u64>().ok())
+            let after = question
+                .strip_prefix("after ")
+                .and_then(|n| n.trim_end_matches('?').parse::<usize>().ok())
                 .unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-            OfflineEvaluator::new().evaluate(request).await
+            // A hang catcher only: the order check below fails if the wait ran out.
+            let mut finished = self.finished.subscribe();
+            let _ = tokio::time::timeout(
+                Duration::from_secs(60),
+                finished.wait_for(|done| done.len() >= after),
+            )
+            .await;
+            let evaluation = OfflineEvaluator::new().evaluate(request).await;
+            self.finished
+                .send_modify(|done| done.push(question.to_owned()));
+            evaluation
         })
     }
 }
@@ -54,15 +78,16 @@ fn answer(manager: &CallbackManager, question: &str) {
 
 #[test]
 fn rows_keep_enqueue_order_when_evaluations_finish_out_of_order() {
+    let staggered = Staggered::new();
     let uptrain = Arc::new(
         UptrainHandler::builder()
-            .evaluator(Arc::new(Staggered))
+            .evaluator(staggered.clone())
             .log_results(false)
             .build()
             .unwrap(),
     );
     let manager = CallbackManager::new().with_handler(uptrain.clone());
-    let questions = ["slow 120?", "slow 60?", "slow 0?"];
+    let questions = ["after 2?", "after 1?", "after 0?"];
     for q in questions {
         answer(&manager, q);
     }
@@ -72,10 +97,15 @@ fn rows_keep_enqueue_order_when_evaluations_finish_out_of_order() {
             .collect()
     };
     assert_eq!(order(&uptrain.flush()), questions);
+    // They did finish last first.
+    assert_eq!(
+        staggered.finish_order(),
+        ["after 0?", "after 1?", "after 2?"]
+    );
     assert_eq!(order(&uptrain.results()["langchain_rag"]), questions);
 
     // A second batch comes after the first in `results`, and alone from `flush_async`.
-    let later = ["slow 50?", "slow 1?"];
+    let later = ["after 4?", "after 3?"];
     for q in later {
         answer(&manager, q);
     }
@@ -84,6 +114,7 @@ fn rows_keep_enqueue_order_when_evaluations_finish_out_of_order() {
         .build()
         .unwrap();
     assert_eq!(order(&runtime.block_on(uptrain.flush_async())), later);
+    assert_eq!(staggered.finish_order()[3..], ["after 3?", "after 4?"]);
     let all: Vec<&str> = questions.iter().chain(&later).copied().collect();
     assert_eq!(order(&uptrain.results()["langchain_rag"]), all);
 }

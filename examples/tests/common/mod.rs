@@ -3,18 +3,17 @@
 //! each check with its own letter.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use examples::{Answer, Pipeline, QUESTIONS, Retrieval};
-use llm_callbacks::AsyncCallbackManager;
 use llm_callbacks::payload::Document;
 use llm_callbacks::uptrain::{
     EvaluatedRow, EvaluatorKind, Idempotency, Limits, RetryPolicy, Timeouts, UptrainHandler,
     UptrainHandlerBuilder,
 };
+use llm_callbacks::{AsyncCallbackManager, CallbackManager};
 use serde_json::{Value, json};
 use wiremock::{MockServer, Request, ResponseTemplate};
 
@@ -88,25 +87,8 @@ pub fn read_lines(path: &Path) -> Vec<Value> {
 }
 
 /// A console the test can read after handing it to the handler.
-#[derive(Clone, Default)]
-pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[allow(unused_imports)] // not every test binary prints
+pub use llm_callbacks_test_support::SharedBuffer;
 
 /// Up to `max_attempts` judge attempts (the first included) with tiny delays, by the default
 /// rule for paid calls (resent only when never sent, or when the judge asks).
@@ -225,4 +207,53 @@ pub async fn answer_in_tasks(manager: &AsyncCallbackManager) -> Vec<Answer> {
         answers.push(task.await.unwrap().unwrap());
     }
     answers
+}
+
+/// Answers every question on `threads` threads started together (question `i` on thread
+/// `i % threads`, retrieved by `retrieval(i)`), through the sync manager.
+pub fn answer_on_threads(
+    manager: &CallbackManager,
+    threads: usize,
+    retrieval: fn(usize) -> Retrieval,
+) -> Vec<Answer> {
+    let pipeline = Pipeline::shipped()
+        .unwrap()
+        .with_token_delay(Duration::from_millis(1));
+    let barrier = Barrier::new(threads);
+    let answers: Vec<Answer> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (pipeline, barrier) = (&pipeline, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    QUESTIONS
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % threads == t)
+                        .map(|(i, q)| pipeline.answer(manager, q, retrieval(i)).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(answers.len(), QUESTIONS.len());
+    answers
+}
+
+/// Asserts that `rows` are the rows `answers` must produce, no more and no fewer, each with
+/// the inputs of its own run.
+pub fn assert_rows_of(rows: &[EvaluatedRow], answers: &[Answer]) {
+    let expected: usize = answers.iter().map(|a| expected_rows(a).len()).sum();
+    assert_eq!(rows.len(), expected);
+    let mut seen = vec![0; answers.len()];
+    for row in rows {
+        seen[match_row(row, answers)] += 1;
+    }
+    for (answer, n) in answers.iter().zip(seen) {
+        assert_eq!(n, expected_rows(answer).len(), "{}", answer.question);
+    }
 }

@@ -2,8 +2,7 @@
 //! server's answers and stream chunks.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
@@ -22,23 +21,7 @@ use wiremock::{MockServer, ResponseTemplate};
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A writer the test reads back.
-#[derive(Clone, Default)]
-pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut inner = self
-            .0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?;
-        inner.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub use llm_callbacks_test_support::SharedBuffer as Buffer;
 
 /// A manager with a recorder, and the events it recorded.
 pub struct Recording {
@@ -61,7 +44,7 @@ impl Recording {
 
     pub fn events(&self) -> Result<Vec<EventRecord>, Box<dyn std::error::Error>> {
         self.recorder.flush()?;
-        let bytes = self.buffer.0.lock().map_err(|_| "poisoned")?.clone();
+        let bytes = self.buffer.bytes();
         let text = String::from_utf8(bytes)?;
         let mut events = Vec::new();
         for line in text.lines() {

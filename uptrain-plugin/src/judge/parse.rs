@@ -297,6 +297,11 @@ mod tests {
             vec!["a", "b"]
         );
         assert!(facts(r#"{"Facts": []}"#, 5).unwrap().is_empty());
+        // Facts restated as objects count as their `Fact`.
+        assert_eq!(
+            facts(r#"{"Facts": [{"Fact": "a"}, "b", {"fact": "c"}]}"#, 5).unwrap(),
+            vec!["a", "b", "c"]
+        );
         assert!(facts(r#"{"Facts": "a"}"#, 5).is_err());
         let v = verdicts(
             r#"{"Result": [{"Fact": "a", "Reasoning": "r", "Judgement": "Yes."},

@@ -140,29 +140,8 @@ pub fn answer_with(
 }
 
 /// A console that keeps what is printed, shareable with the handler.
-#[derive(Clone, Default)]
-pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    /// Everything printed so far.
-    pub fn text(&self) -> String {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl std::io::Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut bytes) = self.0.lock() {
-            bytes.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[allow(unused_imports)] // not every test binary prints
+pub use llm_callbacks_test_support::SharedBuffer;
 
 /// The offline evaluator, behind a gate: each evaluation waits for one permit.
 pub struct Gated(pub std::sync::Arc<tokio::sync::Semaphore>);
