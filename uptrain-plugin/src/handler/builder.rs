@@ -18,11 +18,7 @@ use super::outcomes::Outcomes;
 use super::room::Room;
 use super::worker::Worker;
 use super::{Inner, UptrainError, UptrainHandler};
-use crate::config::ProgressMode;
 use crate::evaluator::{Evaluator, KeyType};
-use crate::judge::JudgeEvaluator;
-use crate::offline::OfflineEvaluator;
-use crate::uptrain_api::UptrainApiEvaluator;
 
 /// Builds an [`UptrainHandler`].
 #[derive(Default)]
@@ -332,18 +328,12 @@ pub(crate) const OFFLINE_HINT: &str = "scores are lexical estimates, not a judge
     http://localhost:11434/v1, for a local OpenAI-compatible server); for the UpTrain API set \
     UPTRAIN_API_KEY and UPTRAIN_SERVER_URL";
 
-/// Builds the evaluator the configuration asks for, and says which kind it is.
+/// Builds the evaluator the configuration asks for ([`crate::choose::evaluator_for`], the one
+/// consent rule), and says in the log when it grades offline.
 fn make_evaluator(
     config: &UptrainConfig,
 ) -> Result<(Arc<dyn Evaluator>, EvaluatorKind), UptrainError> {
-    let kind = match config.evaluator {
-        EvaluatorKind::Auto => match (&config.api_key, config.key_type) {
-            (Some(_), KeyType::OpenAi) => EvaluatorKind::Judge,
-            (Some(_), KeyType::Uptrain) => EvaluatorKind::UptrainApi,
-            (None, _) => EvaluatorKind::Offline,
-        },
-        kind => kind,
-    };
+    let (evaluator, kind) = crate::choose::evaluator_for(config, None)?;
     if kind == EvaluatorKind::Offline {
         match config.ignored_key_env {
             Some(env) => tracing::info!(
@@ -353,48 +343,5 @@ fn make_evaluator(
             None => tracing::info!("UpTrain: grading answers offline: {OFFLINE_HINT}"),
         }
     }
-    let evaluator: Arc<dyn Evaluator> = match kind {
-        EvaluatorKind::Judge => {
-            let mut builder = JudgeEvaluator::builder()
-                .model(config.model.clone())
-                .progress(ProgressMode::Never);
-            if let Some(limits) = config.limits {
-                builder = builder.limits(limits);
-            }
-            if let Some(retry) = config.retry {
-                builder = builder.retry(retry);
-            }
-            if let Some(timeouts) = config.timeouts {
-                builder = builder.timeouts(timeouts);
-            }
-            if let Some(key) = &config.api_key {
-                builder = builder.api_key(key.clone());
-            }
-            if let Some(url) = &config.base_url {
-                builder = builder.base_url(url.clone());
-            }
-            Arc::new(builder.build()?)
-        }
-        EvaluatorKind::UptrainApi => {
-            let mut builder = UptrainApiEvaluator::builder().progress(ProgressMode::Never);
-            if let Some(limits) = config.limits {
-                builder = builder.limits(limits);
-            }
-            if let Some(retry) = config.retry {
-                builder = builder.retry(retry);
-            }
-            if let Some(timeouts) = config.timeouts {
-                builder = builder.timeouts(timeouts);
-            }
-            if let Some(key) = &config.api_key {
-                builder = builder.api_key(key.clone());
-            }
-            if let Some(url) = &config.base_url {
-                builder = builder.server_url(url.clone());
-            }
-            Arc::new(builder.build()?)
-        }
-        EvaluatorKind::Offline | EvaluatorKind::Auto => Arc::new(OfflineEvaluator::new()),
-    };
     Ok((evaluator, kind))
 }
