@@ -134,11 +134,11 @@ fn flush_waits_only_for_what_was_enqueued_before_it() {
     for n in 0..3 {
         ask(&manager, n);
     }
-    // Answers keep arriving while we flush: the pending count never reaches zero.
+    // Answers keep arriving until the flush returns: the pending count never reaches zero, so
+    // a flush that waited for everything would never return. The limit only catches that hang.
     let stop = Arc::new(AtomicBool::new(false));
-    let feeding = Arc::new(AtomicBool::new(true));
     let feeder = {
-        let (manager, stop, feeding) = (manager.clone(), stop.clone(), feeding.clone());
+        let (manager, stop) = (manager.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut n = 100;
             while !stop.load(Ordering::Relaxed) {
@@ -146,16 +146,18 @@ fn flush_waits_only_for_what_was_enqueued_before_it() {
                 n += 1;
                 std::thread::sleep(Duration::from_millis(5));
             }
-            feeding.store(false, Ordering::Relaxed);
         })
     };
-    let rows = uptrain.flush();
-    assert!(
-        feeding.load(Ordering::Relaxed),
-        "flush returned while answers were still arriving"
-    );
+    let (sent, flushed) = std::sync::mpsc::channel();
+    let flusher = {
+        let uptrain = uptrain.clone();
+        std::thread::spawn(move || sent.send(uptrain.flush()))
+    };
+    let rows = flushed.recv_timeout(Duration::from_secs(120));
     stop.store(true, Ordering::Relaxed);
     feeder.join().unwrap();
+    let rows = rows.expect("flush waited for answers that arrived after it was called");
+    flusher.join().unwrap().unwrap();
     let questions: Vec<&str> = rows
         .iter()
         .map(|r| r.input["question"].as_str().unwrap())
