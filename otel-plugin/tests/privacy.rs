@@ -320,3 +320,51 @@ fn header_values_and_the_phoenix_key_never_reach_debug_or_errors() {
         assert!(!error.contains("sk-live-123"), "{error}");
     }
 }
+
+/// The chain span's string attribute `key`, from a run with these inputs and outputs exported
+/// through a handler built by `builder`.
+fn chain_attribute(builder: OtelHandlerBuilder, key: &str) -> Option<String> {
+    let spans = InMemorySpanExporter::default();
+    let otel = builder
+        .exporter(spans.clone())
+        .listen(false)
+        .build()
+        .unwrap();
+    let manager = CallbackManager::new().with_handler(Arc::new(otel.clone()));
+    let chain = manager
+        .on_chain_start(
+            None,
+            &json!({"question": "Q".repeat(300)}),
+            RunOptions::named("rag"),
+        )
+        .unwrap();
+    chain.on_chain_end(&json!({"answer": "A"})).unwrap();
+    assert!(otel.flush(Duration::from_secs(30)).complete);
+    let spans = spans.get_finished_spans().unwrap();
+    let chain = spans.iter().find(|s| s.name == "rag").unwrap();
+    chain
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
+
+#[test]
+fn hiding_and_the_attribute_cap_apply_through_the_handler() {
+    let captured = || OtelHandler::builder().capture_content(true);
+    // Captured: both sides, the long input whole.
+    let input = chain_attribute(captured(), "input.value").expect("input captured");
+    assert!(input.contains(&"Q".repeat(300)), "{input}");
+    assert!(chain_attribute(captured(), "output.value").is_some());
+    // Each hiding switch hides its own side only.
+    let hide_inputs = || captured().hide_inputs(true);
+    assert_eq!(chain_attribute(hide_inputs(), "input.value"), None);
+    assert!(chain_attribute(hide_inputs(), "output.value").is_some());
+    let hide_outputs = || captured().hide_outputs(true);
+    assert!(chain_attribute(hide_outputs(), "input.value").is_some());
+    assert_eq!(chain_attribute(hide_outputs(), "output.value"), None);
+    // The cap cuts long strings.
+    let cut = chain_attribute(captured().max_attribute_len(64), "input.value").unwrap();
+    assert!(cut.len() <= 64 + 32, "{} bytes: {cut}", cut.len());
+    assert!(!cut.contains(&"Q".repeat(100)), "{cut}");
+}
