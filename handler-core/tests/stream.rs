@@ -169,6 +169,56 @@ fn tokens_from_clones_on_many_threads_are_all_counted() {
     assert_eq!(ends.stats()[0].tokens, 4000);
 }
 
+#[test]
+fn tokens_from_one_run_shared_by_the_starting_thread_and_others_are_all_counted() {
+    // The starting thread counts without an atomic add; other threads with one. Both at once,
+    // through the same run manager (not clones), must lose nothing.
+    let ends = Ends::new(HandlerOptions::new().ignore(Category::LlmNewToken));
+    let manager = CallbackManager::new().with_handler(ends.clone());
+    let run = manager
+        .on_llm_start(&model(), "hi", RunOptions::new())
+        .unwrap();
+    const EACH: u64 = 1_000_000;
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            let (run, start) = (&run, &start);
+            scope.spawn(move || {
+                start.wait();
+                for _ in 0..EACH {
+                    run.on_llm_new_token("t", None).unwrap();
+                }
+            });
+        }
+        start.wait();
+        for _ in 0..EACH {
+            run.on_llm_new_token("t", None).unwrap();
+        }
+    });
+    run.on_llm_end(&LlmResult::default()).unwrap();
+    assert_eq!(ends.stats()[0].tokens, 4 * EACH);
+    assert!(ends.stats()[0].time_to_first_token.is_some());
+}
+
+#[test]
+fn a_run_streamed_only_by_another_thread_is_counted() {
+    let ends = Ends::new(HandlerOptions::new().ignore(Category::LlmNewToken));
+    let manager = CallbackManager::new().with_handler(ends.clone());
+    let run = manager
+        .on_llm_start(&model(), "hi", RunOptions::new())
+        .unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..7 {
+            run.on_llm_new_token("t", None).unwrap();
+        }
+        run.on_llm_end(&LlmResult::default()).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ends.stats()[0].tokens, 7);
+    assert!(ends.stats()[0].time_to_first_token.is_some());
+}
+
 /// The async twin of [`Ends`].
 struct AsyncEnds(Mutex<Vec<StreamStats>>);
 

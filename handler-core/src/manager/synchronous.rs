@@ -84,9 +84,10 @@ impl DispatchMode for SyncMode {
     }
 }
 
-/// Dispatches `event` to the handlers of `set` that want its category. Not inlined into the
-/// emitting methods, so that their fast path (nobody wants the event) stays a few instructions.
-#[inline(never)]
+/// Dispatches `event` to the handlers of `set` that want its category. Inlined into the
+/// emitting methods: their fast path (nobody wants the event) is a test before this call, and
+/// the call itself would cost an interested token as much as the dispatch.
+#[inline]
 pub(crate) fn dispatch(
     set: &HandlerSet<Arc<dyn CallbackHandler>>,
     event: &Event<'_>,

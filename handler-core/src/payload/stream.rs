@@ -64,27 +64,63 @@ impl StreamStats {
 }
 
 /// The counters behind [`StreamStats`], shared by the clones of one run manager.
+///
+/// Counting must be exact, whichever thread streams, yet cost no locked read-modify-write in
+/// the common case of one thread streaming its run. So the thread that started the run (the
+/// owner) counts in a counter only it writes, with a plain load and store; any other thread
+/// (a clone sent elsewhere, a task moved by a work-stealing runtime) counts in a second counter
+/// with an atomic add. The stats are the sum of both.
 #[derive(Debug)]
 pub(crate) struct StreamCounter {
     started: Instant,
-    tokens: AtomicU64,
+    /// The owner's thread, as the address of a thread-local marker. Should the owner exit and a
+    /// new thread reuse the address, the new thread becomes the single writer: the old one
+    /// wrote its last count before its memory was released for reuse.
+    owner: usize,
+    /// Written by the owner's thread only.
+    owner_tokens: AtomicU64,
+    /// Written by every other thread, with atomic adds.
+    other_tokens: AtomicU64,
     /// Nanoseconds from `started` to the first token, plus one; 0 while no token came.
     first_token: AtomicU64,
+}
+
+thread_local! {
+    /// A byte whose address tells threads apart: no two live threads share it.
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// The calling thread's marker address; cheap (no lazy initialisation, no reference count).
+#[inline]
+fn this_thread() -> usize {
+    THREAD_MARK.with(|mark| std::ptr::from_ref(mark) as usize)
 }
 
 impl StreamCounter {
     pub(crate) fn new() -> Self {
         Self {
             started: Instant::now(),
-            tokens: AtomicU64::new(0),
+            owner: this_thread(),
+            owner_tokens: AtomicU64::new(0),
+            other_tokens: AtomicU64::new(0),
             first_token: AtomicU64::new(0),
         }
     }
 
-    /// Counts a token: one atomic add; the first token also reads the clock.
+    /// Counts a token. On the owner's thread a plain load and store (no other thread writes
+    /// that counter); elsewhere one atomic add. The first token of each counter also offers
+    /// the time to first token, kept by whichever comes first.
     #[inline]
     pub(crate) fn count(&self) {
-        if self.tokens.fetch_add(1, Ordering::Relaxed) == 0 {
+        let before = if this_thread() == self.owner {
+            let before = self.owner_tokens.load(Ordering::Relaxed);
+            self.owner_tokens
+                .store(before.wrapping_add(1), Ordering::Relaxed);
+            before
+        } else {
+            self.other_tokens.fetch_add(1, Ordering::Relaxed)
+        };
+        if before == 0 {
             self.first();
         }
     }
@@ -92,14 +128,24 @@ impl StreamCounter {
     #[cold]
     fn first(&self) {
         let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.first_token.store(nanos + 1, Ordering::Relaxed);
+        // Only the first offer is kept: a later one is a later token.
+        let _ = self.first_token.compare_exchange(
+            0,
+            nanos.saturating_add(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// The stats so far.
     pub(crate) fn stats(&self) -> StreamStats {
         let first = self.first_token.load(Ordering::Relaxed);
+        let tokens = self
+            .owner_tokens
+            .load(Ordering::Relaxed)
+            .saturating_add(self.other_tokens.load(Ordering::Relaxed));
         StreamStats {
-            tokens: self.tokens.load(Ordering::Relaxed),
+            tokens,
             time_to_first_token: (first > 0).then(|| Duration::from_nanos(first - 1)),
         }
     }
