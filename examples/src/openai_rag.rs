@@ -138,7 +138,7 @@ pub const RAG_CHAIN: &str = "rag";
 #[derive(Debug)]
 pub enum RagError {
     /// The model call failed.
-    Model(llm_callbacks::openai::Error),
+    Model(llm_callbacks::openai::CallError),
     /// The model answered with nothing.
     EmptyAnswer,
 }
@@ -152,7 +152,7 @@ impl fmt::Display for RagError {
     }
 }
 
-impl Error for RagError {
+impl CallError for RagError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             RagError::Model(error) => Some(error),
@@ -161,8 +161,8 @@ impl Error for RagError {
     }
 }
 
-impl From<llm_callbacks::openai::Error> for RagError {
-    fn from(error: llm_callbacks::openai::Error) -> Self {
+impl From<llm_callbacks::openai::CallError> for RagError {
+    fn from(error: llm_callbacks::openai::CallError) -> Self {
         RagError::Model(error)
     }
 }
@@ -210,7 +210,7 @@ impl RagService {
                 .into(),
             ])
             .build()
-            .map_err(llm_callbacks::openai::Error::from)?;
+            .map_err(llm_callbacks::openai::CallError::from)?;
         let mut stream = self.client.chat().create_stream(request).await?;
         let mut answer = String::new();
         while let Some(chunk) = stream.next().await {

@@ -168,7 +168,7 @@ async fn a_stream_sends_one_token_per_delta_and_ends_with_the_usage_it_asked_for
             let chunk = chunk?;
             received.push(chunk.choices.len());
         }
-        Ok::<_, llm_callbacks_openai::Error>(received)
+        Ok::<_, llm_callbacks_openai::CallError>(received)
     })
     .await?;
     // The usage chunk the client asked for is not the caller's: it sees the four it expects.
@@ -240,7 +240,7 @@ async fn a_stream_that_asked_for_usage_itself_keeps_the_usage_chunk() -> TestRes
         while let Some(chunk) = stream.next().await {
             received.push(chunk?.choices.len());
         }
-        Ok::<_, llm_callbacks_openai::Error>(received)
+        Ok::<_, llm_callbacks_openai::CallError>(received)
     })
     .await?;
     assert_eq!(received?, [1, 0]);
@@ -274,7 +274,7 @@ async fn a_stream_cut_before_the_model_finished_ends_the_run_with_an_error() -> 
             chunk?;
             count += 1;
         }
-        Ok::<_, llm_callbacks_openai::Error>(count)
+        Ok::<_, llm_callbacks_openai::CallError>(count)
     })
     .await?;
     assert_eq!(received?, 2); // async-openai itself sees a stream that just ended
@@ -336,7 +336,7 @@ async fn a_connection_cut_midway_ends_the_run_with_the_stream_error() -> TestRes
         while let Some(chunk) = stream.next().await {
             items.push(chunk.is_ok());
         }
-        Ok::<_, llm_callbacks_openai::Error>(items)
+        Ok::<_, llm_callbacks_openai::CallError>(items)
     })
     .await?;
     assert_eq!(outcome?, [true, false]); // one chunk, then the stream's error
@@ -379,7 +379,7 @@ async fn a_dropped_stream_leaves_its_run_abandoned() -> TestResult {
         let mut stream = client.chat().create_stream(req).await?;
         let first = stream.next().await;
         drop(stream);
-        Ok::<_, llm_callbacks_openai::Error>(first.is_some())
+        Ok::<_, llm_callbacks_openai::CallError>(first.is_some())
     })
     .await?;
     assert!(first?);
@@ -607,7 +607,7 @@ async fn streamed_tool_calls_are_assembled_from_their_pieces() -> TestResult {
         while let Some(chunk) = stream.next().await {
             chunk?;
         }
-        Ok::<_, llm_callbacks_openai::Error>(())
+        Ok::<_, llm_callbacks_openai::CallError>(())
     })
     .await?;
     done?;

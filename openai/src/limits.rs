@@ -14,7 +14,7 @@ use llm_callbacks_transport::Deadline;
 /// The defaults are far above what a real server needs in normal use: 10 minutes for a plain
 /// call or for a stream to open (retries and their waits included), 2 minutes without a chunk
 /// and 30 minutes in all for a stream, and 16 MiB of streamed content and tool-call arguments.
-/// A call that hits one fails with [`Error::Limit`](crate::Error::Limit), and its run ends with
+/// A call that hits one fails with [`CallError::Limit`](crate::CallError::Limit), and its run ends with
 /// an error event that names the limit and counts the tokens so far.
 ///
 /// The timeouts run on tokio's timer, as reqwest's own timeouts do: the runtime needs its time

@@ -10,7 +10,7 @@ use crate::limits::LimitExceeded;
 /// The error of an instrumented call: the client's own error, unchanged, or the error of a
 /// callback handler that asked for its failures to be raised (`raise_error`).
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum CallError {
     /// The call failed: an API error (with its HTTP status), a transport or stream error, a
     /// response that did not parse. A transport failure that a [`RetryService`](crate::RetryService)
     /// did not send again because the server may have done the work is an
@@ -27,32 +27,32 @@ pub enum Error {
     Limit(#[from] LimitExceeded),
 }
 
-impl Error {
+impl CallError {
     /// The error of a client call: a callback error that the [`RetryService`](crate::RetryService)
     /// had to pass through the client is a callback error again.
     pub(crate) fn from_call(error: OpenAIError) -> Self {
         match error {
             OpenAIError::Boxed(boxed) => match boxed.downcast::<CallbackError>() {
-                Ok(callback) => Error::Callback(*callback),
-                Err(other) => Error::OpenAi(OpenAIError::Boxed(other)),
+                Ok(callback) => CallError::Callback(*callback),
+                Err(other) => CallError::OpenAi(OpenAIError::Boxed(other)),
             },
-            other => Error::OpenAi(other),
+            other => CallError::OpenAi(other),
         }
     }
 
     /// The client's error, when the call itself failed.
     pub fn as_openai(&self) -> Option<&OpenAIError> {
         match self {
-            Error::OpenAi(error) => Some(error),
-            Error::Callback(_) | Error::Limit(_) => None,
+            CallError::OpenAi(error) => Some(error),
+            CallError::Callback(_) | CallError::Limit(_) => None,
         }
     }
 
     /// The limit the call hit, when one stopped it.
     pub fn as_limit(&self) -> Option<&LimitExceeded> {
         match self {
-            Error::Limit(exceeded) => Some(exceeded),
-            Error::OpenAi(_) | Error::Callback(_) => None,
+            CallError::Limit(exceeded) => Some(exceeded),
+            CallError::OpenAi(_) | CallError::Callback(_) => None,
         }
     }
 
@@ -60,9 +60,11 @@ impl Error {
     /// (a handler's failure is not the call's).
     pub(crate) fn event(&self) -> Option<ErrorInfo> {
         match self {
-            Error::OpenAi(error) => Some(error_info(error)),
-            Error::Limit(exceeded) => Some(ErrorInfo::new(LIMIT_EXCEEDED, exceeded.to_string())),
-            Error::Callback(_) => None,
+            CallError::OpenAi(error) => Some(error_info(error)),
+            CallError::Limit(exceeded) => {
+                Some(ErrorInfo::new(LIMIT_EXCEEDED, exceeded.to_string()))
+            }
+            CallError::Callback(_) => None,
         }
     }
 

@@ -42,7 +42,7 @@
 //!             let chunk = chunk?; // one token event per delta was sent
 //!             # let _ = chunk;
 //!         }
-//!         Ok::<_, llm_callbacks_openai::Error>(())
+//!         Ok::<_, llm_callbacks_openai::CallError>(())
 //!     })
 //!     .await?;
 //! # Ok(())
@@ -61,7 +61,7 @@ mod retry;
 mod stream;
 
 pub use client::{CONNECT_TIMEOUT, ClientExt, InstrumentedChat, InstrumentedClient, READ_TIMEOUT};
-pub use error::{API_ERROR, Error, INCOMPLETE_STREAM, LIMIT_EXCEEDED, error_info};
+pub use error::{API_ERROR, CallError, INCOMPLETE_STREAM, LIMIT_EXCEEDED, error_info};
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use llm_callbacks_transport::{GiveUp, Idempotency, NotResent, RetryPolicy};
 pub use request::{COMPONENT_ID, RUN_NAME, chat_messages, invocation_component};

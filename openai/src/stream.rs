@@ -17,14 +17,14 @@ use handler_core::payload::{
 use serde_json::Value;
 
 use crate::bounded::Bounded;
-use crate::error::{Error, INCOMPLETE_STREAM};
+use crate::error::{CallError, INCOMPLETE_STREAM};
 use crate::request::parse_arguments;
 use crate::response::{finish_info, response_output, token_usage};
 
 /// The chunks of a streamed chat completion, as async-openai yields them; the errors are the
-/// instrumented client's [`Error`].
+/// instrumented client's [`CallError`].
 pub type ChatStream =
-    Pin<Box<dyn Stream<Item = Result<CreateChatCompletionStreamResponse, Error>> + Send>>;
+    Pin<Box<dyn Stream<Item = Result<CreateChatCompletionStreamResponse, CallError>> + Send>>;
 
 /// An uninstrumented stream with the instrumented client's error type, within its limits.
 pub(crate) fn plain(inner: Bounded) -> ChatStream {
@@ -60,11 +60,13 @@ struct State {
     accumulated: Accumulated,
     hide_usage: bool,
     /// An error still to yield after the one just yielded.
-    pending: Option<Error>,
+    pending: Option<CallError>,
 }
 
 impl State {
-    async fn next(mut self) -> Option<(Result<CreateChatCompletionStreamResponse, Error>, Self)> {
+    async fn next(
+        mut self,
+    ) -> Option<(Result<CreateChatCompletionStreamResponse, CallError>, Self)> {
         if let Some(error) = self.pending.take() {
             return Some((Err(error), self));
         }

@@ -16,7 +16,7 @@ use llm_callbacks_transport::{Deadline, RetryPolicy};
 
 use crate::bounded::Bounded;
 use crate::call;
-use crate::error::Error;
+use crate::error::CallError;
 use crate::limits::{Limit, LimitExceeded, Limits, within};
 use crate::request::{RUN_NAME, chat_messages, invocation_component};
 use crate::response::llm_result;
@@ -187,7 +187,7 @@ impl<C: Config> InstrumentedChat<'_, C> {
     pub async fn create(
         &self,
         request: CreateChatCompletionRequest,
-    ) -> Result<CreateChatCompletionResponse, Error> {
+    ) -> Result<CreateChatCompletionResponse, CallError> {
         let chat = self.client.client.chat();
         let limits = self.client.limits;
         let Some(manager) = AsyncCallbackManager::current() else {
@@ -205,7 +205,7 @@ impl<C: Config> InstrumentedChat<'_, C> {
 
     /// Creates a streamed chat completion, as [`async_openai::Chat::create_stream`] does,
     /// within the client's [`Limits`]: the stream must open within the request timeout, and
-    /// ends with [`Error::Limit`] when a chunk is slower than the idle timeout, the whole call
+    /// ends with [`CallError::Limit`] when a chunk is slower than the idle timeout, the whole call
     /// takes longer than the stream timeout, or the content passes the byte cap.
     ///
     /// Under a current run: a chat model start, an `on_retry` per retry of the opening request
@@ -219,7 +219,7 @@ impl<C: Config> InstrumentedChat<'_, C> {
     pub async fn create_stream(
         &self,
         mut request: CreateChatCompletionRequest,
-    ) -> Result<ChatStream, Error> {
+    ) -> Result<ChatStream, CallError> {
         let chat = self.client.client.chat();
         let limits = self.client.limits;
         let deadline = Deadline::after(limits.stream_timeout);
@@ -246,7 +246,7 @@ async fn bounded_call<T, F>(
     run: Option<&AsyncLlmRunManager>,
     limits: Limits,
     call: F,
-) -> Result<T, Error>
+) -> Result<T, CallError>
 where
     F: Future<Output = Result<T, OpenAIError>>,
 {
@@ -256,7 +256,7 @@ where
         deadline,
     };
     match within(deadline, call::with_scope(scope, call)).await {
-        Some(result) => result.map_err(Error::from_call),
+        Some(result) => result.map_err(CallError::from_call),
         None => {
             let limit = Limit::RequestTimeout(limits.request_timeout);
             Err(LimitExceeded::new(limit, 0, 0).into())
@@ -268,7 +268,7 @@ where
 async fn start(
     manager: &AsyncCallbackManager,
     request: &CreateChatCompletionRequest,
-) -> Result<AsyncLlmRunManager, Error> {
+) -> Result<AsyncLlmRunManager, CallError> {
     let messages = chat_messages(&request.messages);
     let component = invocation_component(request);
     let run = manager
@@ -279,7 +279,7 @@ async fn start(
 
 /// Ends `run` with the call's error. A handler's raised error replaces the call's, as it would
 /// anywhere else; a callback error (from a retry event) leaves the run abandoned.
-async fn fail(run: AsyncLlmRunManager, error: Error) -> Error {
+async fn fail(run: AsyncLlmRunManager, error: CallError) -> CallError {
     let Some(info) = error.event() else {
         return error;
     };

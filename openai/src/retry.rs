@@ -141,7 +141,7 @@ async fn attempts(
                 outcome: RetryOutcome::Failed { error },
             };
             // A raising handler fails the call, as it would anywhere else.
-            // (The instrumented client turns it back into `Error::Callback`.)
+            // (The instrumented client turns it back into `CallError::Callback`.)
             run.on_retry(&state)
                 .await
                 .map_err(|error| OpenAIError::Boxed(Box::new(error)))?;

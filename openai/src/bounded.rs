@@ -1,4 +1,4 @@
-//! A chat stream that keeps its [`Limits`]: it ends with [`Error::Limit`] when no chunk came
+//! A chat stream that keeps its [`Limits`]: it ends with [`CallError::Limit`] when no chunk came
 //! for the idle timeout, when the call's deadline passed, or when the chunks' content would pass
 //! the byte cap. Hitting a limit drops the inner stream, which closes the connection.
 
@@ -6,7 +6,7 @@ use async_openai::types::chat::{ChatCompletionResponseStream, CreateChatCompleti
 use futures_util::StreamExt;
 use llm_callbacks_transport::Deadline;
 
-use crate::error::Error;
+use crate::error::CallError;
 use crate::limits::{Limit, LimitExceeded, Limits, within};
 
 /// The inner stream and what it has brought so far.
@@ -41,7 +41,7 @@ impl Bounded {
     /// The next chunk, the inner stream's error, a limit hit, or `None` at the end.
     pub(crate) async fn next(
         &mut self,
-    ) -> Option<Result<CreateChatCompletionStreamResponse, Error>> {
+    ) -> Option<Result<CreateChatCompletionStreamResponse, CallError>> {
         let inner = self.inner.as_mut()?;
         let idle = Deadline::after(self.limits.stream_idle_timeout);
         let Some(next) = within(idle.min(self.deadline), inner.next()).await else {
@@ -72,9 +72,9 @@ impl Bounded {
     }
 
     /// Ends the stream for `limit`.
-    fn stop(&mut self, limit: Limit) -> Error {
+    fn stop(&mut self, limit: Limit) -> CallError {
         self.inner = None;
-        Error::Limit(LimitExceeded::new(limit, self.tokens, self.bytes))
+        CallError::Limit(LimitExceeded::new(limit, self.tokens, self.bytes))
     }
 }
 
