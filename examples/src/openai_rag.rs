@@ -152,7 +152,7 @@ impl fmt::Display for RagError {
     }
 }
 
-impl CallError for RagError {
+impl Error for RagError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             RagError::Model(error) => Some(error),
