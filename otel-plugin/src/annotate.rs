@@ -22,7 +22,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use llm_callbacks_transport::{
-    Deadline, Decision, Failure, Idempotency, RetryPolicy, Secret, redacted_headers,
+    Deadline, Decision, Failure, Idempotency, RetryPolicy, Secret, redacted_headers, redacted_url,
 };
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
@@ -85,7 +85,7 @@ pub(crate) struct Worker {
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
-            .field("url", &self.url)
+            .field("url", &redacted_url(&self.url))
             .field("headers", &redacted_headers(&self.headers))
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use handler_core::cost::PriceTable;
 use handler_core::registry::{DurationUnit, PluginConfig, PluginError};
-use llm_callbacks_transport::Secret;
+use llm_callbacks_transport::{Secret, redacted_url};
 
 use crate::capture::Redactor;
 use crate::error::OtelError;
@@ -353,7 +353,10 @@ impl fmt::Debug for RedactedHeaders<'_> {
 impl fmt::Debug for OtelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtelConfig")
-            .field("traces_endpoint", &self.traces_endpoint)
+            .field(
+                "traces_endpoint",
+                &self.traces_endpoint.as_deref().map(redacted_url),
+            )
             .field("headers", &RedactedHeaders(&self.headers))
             .field("phoenix_api_key", &self.phoenix_api_key)
             .field("phoenix_headers", &RedactedHeaders(&self.phoenix_headers))
@@ -361,7 +364,10 @@ impl fmt::Debug for OtelConfig {
             .field("redactor", &self.redactor)
             .field("service_name", &self.service_name)
             .field("project_name", &self.project_name)
-            .field("phoenix_url", &self.phoenix_url)
+            .field(
+                "phoenix_url",
+                &self.phoenix_url.as_deref().map(redacted_url),
+            )
             .field("hide_inputs", &self.hide_inputs)
             .field("hide_outputs", &self.hide_outputs)
             .field("max_attribute_len", &self.max_attribute_len)

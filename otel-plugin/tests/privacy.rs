@@ -269,7 +269,11 @@ fn header_values_and_the_phoenix_key_never_reach_debug_or_errors() {
         .set(env::HEADERS, "authorization=Bearer%20sk-live-123,team=llm")
         .set(env::PHOENIX_API_KEY, "px-key-456")
         .set(env::PHOENIX_CLIENT_HEADERS, "x-api=px-header-789")
-        .set(env::ENDPOINT, "http://127.0.0.1:9");
+        .set(env::ENDPOINT, "http://team:url-pass-111@127.0.0.1:9")
+        .set(
+            env::PHOENIX_ENDPOINT,
+            "http://127.0.0.1:9?api_key=url-key-222",
+        );
     let config = OtelConfig::from_plugin_config(&plugin).unwrap();
     assert_eq!(config.headers[0].1, "Bearer sk-live-123");
     let builder = OtelHandler::builder()
@@ -289,10 +293,13 @@ fn header_values_and_the_phoenix_key_never_reach_debug_or_errors() {
             "px-key-456",
             "px-header-789",
             "hdr-secret-000",
+            "url-pass-111",
+            "url-key-222",
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("authorization"), "{shown}");
+        assert!(shown.contains("http://team:***@127.0.0.1:9"), "{shown}");
     }
     handler.shutdown(Duration::from_secs(5));
 

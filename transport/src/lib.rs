@@ -41,6 +41,7 @@ mod not_resent;
 mod policy;
 mod retry_after;
 mod secret;
+mod url;
 
 pub use deadline::Deadline;
 pub use failure::{Failure, Idempotency, Retryable};
@@ -50,5 +51,6 @@ pub use retry_after::{
     RETRY_AFTER_MS, parse_retry_after, parse_retry_after_ms, retry_after, retry_after_at,
 };
 pub use secret::{REDACTED, RedactedHeaders, Secret, redacted_headers};
+pub use url::{RedactedUrl, redacted_url};
 
 pub use reqwest;

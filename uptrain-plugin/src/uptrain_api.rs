@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::{BoxFuture, join_all};
-use llm_callbacks_transport::Secret;
+use llm_callbacks_transport::{Secret, redacted_url};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
@@ -83,7 +83,7 @@ pub struct UptrainApiEvaluator {
 impl fmt::Debug for UptrainApiEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UptrainApiEvaluator")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &redacted_url(self.endpoint.as_str()))
             .field("access_key", &self.access_key)
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use llm_callbacks_transport::redacted_url;
+
 use crate::config::{Limits, RetryPolicy, Timeouts};
 use crate::evaluator::KeyType;
 use crate::judge::DEFAULT_MODEL;
@@ -264,7 +266,7 @@ impl fmt::Debug for UptrainConfig {
             .field("log_results", &self.log_results)
             .field("results_log", &self.results_log)
             .field("evaluator", &self.evaluator)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(redacted_url))
             .field("limits", &self.limits)
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)

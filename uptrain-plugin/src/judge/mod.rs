@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use llm_callbacks_transport::Secret;
+use llm_callbacks_transport::{Secret, redacted_url};
 
 use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 use crate::error::{ConfigError, EvaluationError};
@@ -81,7 +81,7 @@ struct JudgeSettings {
 impl fmt::Debug for JudgeEvaluator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JudgeEvaluator")
-            .field("url", &self.settings.url.as_str())
+            .field("url", &redacted_url(self.settings.url.as_str()))
             .field("authorization", &self.settings.authorization)
             .field("model", &self.settings.model)
             .field("temperature", &self.settings.temperature)
@@ -154,7 +154,7 @@ pub struct JudgeBuilder {
 impl fmt::Debug for JudgeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JudgeBuilder")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(redacted_url))
             .field("api_key", &self.api_key)
             .field("model", &self.model)
             .field("limits", &self.limits)
