@@ -68,26 +68,31 @@ pub mod env {
     pub const PRICES: &str = "LLM_CALLBACKS_PRICES";
 }
 
-/// The service name and project used when none is configured.
-pub const DEFAULT_SERVICE_NAME: &str = "llm-callbacks";
-/// The default cap on a string attribute, in bytes.
-pub const DEFAULT_MAX_ATTRIBUTE_LEN: usize = 32 * 1024;
-/// The default bound on ended spans waiting for export.
-pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
-/// The default bound on runs open at once; runs started beyond it are not traced (and counted).
-pub const DEFAULT_MAX_OPEN_RUNS: usize = 16 * 1024;
-/// The default bound on Phoenix annotations waiting to be sent.
-pub const DEFAULT_MAX_PENDING_ANNOTATIONS: usize = 1024;
-/// The default time a run may stay open without an end before its span is closed as abandoned.
-pub const DEFAULT_RUN_TTL: Duration = Duration::from_secs(60 * 60);
-/// The default number of ended runs remembered, so that their late evaluations are recorded.
-pub const DEFAULT_RECENT_RUNS: usize = 16 * 1024;
-/// The default cap on attributes per span (the OpenTelemetry SDK's).
-pub const DEFAULT_MAX_SPAN_ATTRIBUTES: usize = 128;
-/// The default cap on events per span (the OpenTelemetry SDK's).
-pub const DEFAULT_MAX_SPAN_EVENTS: usize = 128;
-/// The default cap on the bytes of one export request (a collector's usual 4 MiB limit).
-pub const DEFAULT_MAX_EXPORT_BYTES: usize = 4 * 1024 * 1024;
+/// The values a setting has when none is given.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// The service name and project used when none is configured.
+    pub const SERVICE_NAME: &str = "llm-callbacks";
+    /// The default cap on a string attribute, in bytes.
+    pub const MAX_ATTRIBUTE_LEN: usize = 32 * 1024;
+    /// The default bound on ended spans waiting for export.
+    pub const MAX_QUEUE_SIZE: usize = 2048;
+    /// The default bound on runs open at once; runs started beyond it are not traced (and counted).
+    pub const MAX_OPEN_RUNS: usize = 16 * 1024;
+    /// The default bound on Phoenix annotations waiting to be sent.
+    pub const MAX_PENDING_ANNOTATIONS: usize = 1024;
+    /// The default time a run may stay open without an end before its span is closed as abandoned.
+    pub const RUN_TTL: Duration = Duration::from_secs(60 * 60);
+    /// The default number of ended runs remembered, so that their late evaluations are recorded.
+    pub const RECENT_RUNS: usize = 16 * 1024;
+    /// The default cap on attributes per span (the OpenTelemetry SDK's).
+    pub const MAX_SPAN_ATTRIBUTES: usize = 128;
+    /// The default cap on events per span (the OpenTelemetry SDK's).
+    pub const MAX_SPAN_EVENTS: usize = 128;
+    /// The default cap on the bytes of one export request (a collector's usual 4 MiB limit).
+    pub const MAX_EXPORT_BYTES: usize = 4 * 1024 * 1024;
+}
 
 /// What the exporter does: where to, with what, and within which bounds.
 ///
@@ -156,20 +161,20 @@ impl Default for OtelConfig {
             phoenix_headers: Vec::new(),
             capture_content: false,
             redactor: None,
-            service_name: DEFAULT_SERVICE_NAME.to_owned(),
-            project_name: DEFAULT_SERVICE_NAME.to_owned(),
+            service_name: defaults::SERVICE_NAME.to_owned(),
+            project_name: defaults::SERVICE_NAME.to_owned(),
             phoenix_url: None,
             hide_inputs: false,
             hide_outputs: false,
-            max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
-            max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
-            max_open_runs: DEFAULT_MAX_OPEN_RUNS,
-            run_ttl: DEFAULT_RUN_TTL,
-            recent_runs: DEFAULT_RECENT_RUNS,
-            max_span_attributes: DEFAULT_MAX_SPAN_ATTRIBUTES,
-            max_span_events: DEFAULT_MAX_SPAN_EVENTS,
-            max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
-            max_pending_annotations: DEFAULT_MAX_PENDING_ANNOTATIONS,
+            max_attribute_len: defaults::MAX_ATTRIBUTE_LEN,
+            max_queue_size: defaults::MAX_QUEUE_SIZE,
+            max_open_runs: defaults::MAX_OPEN_RUNS,
+            run_ttl: defaults::RUN_TTL,
+            recent_runs: defaults::RECENT_RUNS,
+            max_span_attributes: defaults::MAX_SPAN_ATTRIBUTES,
+            max_span_events: defaults::MAX_SPAN_EVENTS,
+            max_export_bytes: defaults::MAX_EXPORT_BYTES,
+            max_pending_annotations: defaults::MAX_PENDING_ANNOTATIONS,
             request_timeout: Duration::from_secs(10),
             scheduled_delay: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
@@ -477,7 +482,7 @@ mod tests {
 
         let nothing = OtelConfig::from_plugin_config(&PluginConfig::new())?;
         assert_eq!(nothing.traces_endpoint, None);
-        assert_eq!(nothing.project_name, DEFAULT_SERVICE_NAME);
+        assert_eq!(nothing.project_name, defaults::SERVICE_NAME);
         Ok(())
     }
 

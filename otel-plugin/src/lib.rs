@@ -95,12 +95,7 @@ mod values;
 pub use attributes::SpanKind;
 pub use builder::OtelHandlerBuilder;
 pub use capture::{Redactor, SAFE_INVOCATION_PARAMETERS};
-pub use config::{
-    DEFAULT_MAX_ATTRIBUTE_LEN, DEFAULT_MAX_EXPORT_BYTES, DEFAULT_MAX_OPEN_RUNS,
-    DEFAULT_MAX_PENDING_ANNOTATIONS, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_SPAN_ATTRIBUTES,
-    DEFAULT_MAX_SPAN_EVENTS, DEFAULT_RECENT_RUNS, DEFAULT_RUN_TTL, DEFAULT_SERVICE_NAME,
-    OtelConfig, env, parse_headers, traces_url,
-};
+pub use config::{OtelConfig, defaults, env, parse_headers, traces_url};
 pub use error::OtelError;
 pub use export::SpanReport;
 pub use handler::{ExportReport, OtelHandler};
