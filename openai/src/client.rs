@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::{Config, OpenAIConfig};
@@ -88,12 +87,17 @@ impl<C: Config> fmt::Debug for InstrumentedClient<C> {
     }
 }
 
-/// How long the HTTP client of [`InstrumentedClient::with_config`] waits to connect.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The values the client uses when none is given.
+pub mod defaults {
+    use std::time::Duration;
 
-/// How long the HTTP client of [`InstrumentedClient::with_config`] waits for the next bytes of
-/// an answer.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+    /// How long the HTTP client of [`InstrumentedClient::with_config`](crate::InstrumentedClient::with_config) waits to connect.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How long the HTTP client of [`InstrumentedClient::with_config`](crate::InstrumentedClient::with_config) waits for the next bytes of
+    /// an answer.
+    pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+}
 
 impl<C: Config> InstrumentedClient<C> {
     /// Instruments `client` as it is (its HTTP client, its own silent retries), within the
@@ -115,13 +119,13 @@ impl<C: Config> InstrumentedClient<C> {
 
     /// A client for `config` whose retries follow `policy` and are reported: a
     /// [`RetryService`] over a reqwest client that gives up connecting after
-    /// [`CONNECT_TIMEOUT`] (10 s) and waiting for the next bytes of an answer after
-    /// [`READ_TIMEOUT`] (120 s), within the default [`Limits`]. Fails only when the TLS backend
+    /// [`defaults::CONNECT_TIMEOUT`] (10 s) and waiting for the next bytes of an answer after
+    /// [`defaults::READ_TIMEOUT`] (120 s), within the default [`Limits`]. Fails only when the TLS backend
     /// cannot start.
     pub fn with_config(config: C, policy: RetryPolicy) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .connect_timeout(defaults::CONNECT_TIMEOUT)
+            .read_timeout(defaults::READ_TIMEOUT)
             .build()?;
         let client = Client::with_config(config)
             .with_http_client(http.clone())

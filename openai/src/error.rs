@@ -62,7 +62,7 @@ impl CallError {
         match self {
             CallError::OpenAi(error) => Some(error_info(error)),
             CallError::Limit(exceeded) => {
-                Some(ErrorInfo::new(LIMIT_EXCEEDED, exceeded.to_string()))
+                Some(ErrorInfo::new(kinds::LIMIT_EXCEEDED, exceeded.to_string()))
             }
             CallError::Callback(_) => None,
         }
@@ -77,14 +77,17 @@ impl CallError {
     }
 }
 
-/// The kind of the error event of an API error (an HTTP error status).
-pub const API_ERROR: &str = "ApiError";
+/// The kinds ([`ErrorInfo::kind`](handler_core::payload::ErrorInfo::kind)) of the error events the client ends its runs with.
+pub mod kinds {
+    /// The kind of the error event of an API error (an HTTP error status).
+    pub const API_ERROR: &str = "ApiError";
 
-/// The kind of the error event of a stream that ended before the model finished.
-pub const INCOMPLETE_STREAM: &str = "IncompleteStream";
+    /// The kind of the error event of a stream that ended before the model finished.
+    pub const INCOMPLETE_STREAM: &str = "IncompleteStream";
 
-/// The kind of the error event of a call stopped by one of the client's [`Limits`](crate::Limits).
-pub const LIMIT_EXCEEDED: &str = "LimitExceeded";
+    /// The kind of the error event of a call stopped by one of the client's [`Limits`](crate::Limits).
+    pub const LIMIT_EXCEEDED: &str = "LimitExceeded";
+}
 
 /// The error event's payload for a failed call. An API error's message is
 /// `HTTP <status>: <body>`, the body as the server sent it (JSON for OpenAI's errors). A
@@ -109,7 +112,7 @@ pub fn error_info(error: &OpenAIError) -> ErrorInfo {
         OpenAIError::ApiError(response) => {
             let status = response.status_code;
             let body = api_error_body(response);
-            ErrorInfo::new(API_ERROR, format!("HTTP {status}: {body}"))
+            ErrorInfo::new(kinds::API_ERROR, format!("HTTP {status}: {body}"))
         }
         OpenAIError::Reqwest(inner) => ErrorInfo::from(inner),
         OpenAIError::StreamError(inner) => ErrorInfo::new("StreamError", inner.to_string()),

@@ -60,8 +60,8 @@ mod response;
 mod retry;
 mod stream;
 
-pub use client::{CONNECT_TIMEOUT, ClientExt, InstrumentedChat, InstrumentedClient, READ_TIMEOUT};
-pub use error::{API_ERROR, CallError, INCOMPLETE_STREAM, LIMIT_EXCEEDED, error_info};
+pub use client::{ClientExt, InstrumentedChat, InstrumentedClient, defaults};
+pub use error::{CallError, error_info, kinds};
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use llm_callbacks_transport::{GiveUp, Idempotency, NotResent, RetryPolicy};
 pub use request::{COMPONENT_ID, RUN_NAME, chat_messages, invocation_component};

@@ -17,7 +17,7 @@ use handler_core::payload::{
 use serde_json::Value;
 
 use crate::bounded::Bounded;
-use crate::error::{CallError, INCOMPLETE_STREAM};
+use crate::error::{CallError, kinds::INCOMPLETE_STREAM};
 use crate::request::parse_arguments;
 use crate::response::{finish_info, response_output, token_usage};
 
