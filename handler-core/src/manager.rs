@@ -634,7 +634,7 @@ impl<D: DispatchMode> Manager<D> {
     /// Makes the context of a new run of this manager.
     pub(crate) fn new_run(&self, run_id: Option<Uuid>, options: &RunOptions) -> Arc<RunContext> {
         Arc::new(RunContext {
-            run_id: run_id.unwrap_or_else(Uuid::now_v7),
+            run_id: run_id.unwrap_or_else(crate::run_context::new_run_id),
             parent_run_id: self.parent_run_id,
             root_run_id: self.root_run_id.or(self.parent_run_id),
             tags: self.scope.tags.clone(),

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use uuid::timestamp::Timestamp;
+use uuid::timestamp::context::{ContextV7, ThreadLocalContext};
 
 use crate::payload::Metadata;
 
@@ -125,4 +127,19 @@ impl RunOptions {
         self.run_type = Some(run_type.into());
         self
     }
+}
+
+thread_local! {
+    /// Each thread's generator of run ids: no lock shared by every thread starting a run.
+    static RUN_IDS: ContextV7 = const { ContextV7::new() };
+}
+
+/// Run ids come from the thread's own generator.
+static THREAD_RUN_IDS: ThreadLocalContext<ContextV7> = ThreadLocalContext::new(&RUN_IDS);
+
+/// A new run id: a UUID v7 (time-ordered), ordered within each thread and unique across
+/// threads by its random bits. uuid's `now_v7` takes one lock shared by the whole process for
+/// every id; a run start should not.
+pub(crate) fn new_run_id() -> Uuid {
+    Uuid::new_v7(Timestamp::now(&THREAD_RUN_IDS))
 }
