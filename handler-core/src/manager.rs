@@ -632,8 +632,8 @@ impl<D: DispatchMode> Manager<D> {
     }
 
     /// Makes the context of a new run of this manager.
-    pub(crate) fn new_run(&self, run_id: Option<Uuid>, options: &RunOptions) -> Arc<RunContext> {
-        Arc::new(RunContext {
+    pub(crate) fn new_run(&self, run_id: Option<Uuid>, options: &RunOptions) -> RunContext {
+        RunContext {
             run_id: run_id.unwrap_or_else(crate::run_context::new_run_id),
             parent_run_id: self.parent_run_id,
             root_run_id: self.root_run_id.or(self.parent_run_id),
@@ -641,7 +641,7 @@ impl<D: DispatchMode> Manager<D> {
             metadata: self.scope.metadata.clone(),
             name: options.name.clone(),
             run_type: options.run_type.clone(),
-        })
+        }
     }
 
     /// The run manager of a new run of this manager, before its start event is sent. When the

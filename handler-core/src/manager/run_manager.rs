@@ -99,7 +99,7 @@ run_kinds! {
 /// last clone goes away before the run ended, the run's error event is sent with
 /// [`ErrorInfo::abandoned`].
 pub(crate) struct RunState<S: Slot> {
-    pub(crate) context: Arc<RunContext>,
+    pub(crate) context: RunContext,
     pub(crate) scope: Arc<Scope<S>>,
     ended: AtomicBool,
     /// Model runs count their streamed tokens here.
@@ -194,7 +194,7 @@ pub struct RunManager<D: DispatchMode, K: RunKind> {
 }
 
 impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
-    pub(crate) fn new(context: Arc<RunContext>, scope: Arc<Scope<D::Slot>>) -> Self {
+    pub(crate) fn new(context: RunContext, scope: Arc<Scope<D::Slot>>) -> Self {
         Self::from_state(Arc::new(RunState {
             context,
             scope,
