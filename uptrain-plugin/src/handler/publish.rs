@@ -101,7 +101,10 @@ impl Inner {
             }
             let stats = &mut outcomes.stats;
             match &outcome {
-                Ok(_) => stats.evaluated += 1,
+                Ok(done) => {
+                    stats.evaluated += 1;
+                    stats.judge_usage += done.usage.clone();
+                }
                 Err(EvaluationError::QueueFull { .. }) => {}
                 Err(EvaluationError::DeadlineExceeded { .. }) => stats.deadline_exceeded += 1,
                 Err(EvaluationError::ShutDown) => stats.given_up += 1,
