@@ -143,7 +143,8 @@ async fn every_form_shows_the_judge_cost_per_row_and_in_total() {
     );
     assert!(total["prices"]["table_version"].is_string(), "{total}");
 
-    let line = "grading cost: 3 judge requests, 3000 in (1200 cached), 600 out (150 reasoning), \
+    let line = "3 rows, 3 graded, 0 not graded; evaluator judge; \
+                grading cost: 3 judge requests, 3000 in (1200 cached), 600 out (150 reasoning), \
                 3600 total, $0.000720 (gpt-4o-mini, prices of 2024-10-01)";
     let prices = "Judge prices: gpt-4o-mini of 2024-10-01 \
                   (https://platform.openai.com/docs/pricing), price table ";
