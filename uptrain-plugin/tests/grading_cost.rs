@@ -2,7 +2,8 @@
 //! tokens included): per graded row and in total, through `grade` and through the handler
 //! (stats, kept rows, output file, console), priced by the shipped table; a model not in the
 //! table is "unknown", never zero; replies without usage make the cost unknown; the offline
-//! evaluator has no judge cost and says so; two handlers in one process count their own.
+//! evaluator has no judge cost and says so; two handlers in one process count their own; rows
+//! logged through `tracing` say it too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
@@ -14,7 +15,7 @@ use llm_callbacks_test_support::{LoopbackJudge, SharedBuffer};
 use serde_json::{Value, json};
 use uptrain_plugin::{
     Check, GradeOptions, Graded, GradedRow, JudgeCost, JudgeEvaluator, JudgeUsage, Limits,
-    OfflineEvaluator, ProgressMode, Row, TokenUsage, UptrainHandler, grade,
+    OfflineEvaluator, ProgressMode, ResultsLog, Row, TokenUsage, UptrainHandler, grade,
 };
 
 const MODEL: &str = "gpt-4o-mini";
@@ -293,4 +294,39 @@ async fn each_handler_counts_its_own_grading_cost() {
     );
     second.shutdown(Duration::from_secs(60));
     offline.shutdown(Duration::from_secs(60));
+}
+
+/// In `tracing` mode (no console block), each row's event carries its grading cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_logged_through_tracing_carry_their_grading_cost() {
+    let logged = SharedBuffer::default();
+    let writer = logged.clone();
+    // The handler logs from its own thread: the subscriber must be the process's.
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+    let server = LoopbackJudge::start_reporting(Duration::ZERO, reported()).unwrap();
+    let uptrain = UptrainHandler::builder()
+        .evaluator(Arc::new(judge(&server, MODEL)))
+        .results_log(ResultsLog::Tracing)
+        .build()
+        .unwrap();
+    uptrain
+        .uptrain_evaluate("traced", rows(1), CHECKS.to_vec())
+        .await
+        .unwrap();
+    uptrain.shutdown(Duration::from_secs(60));
+    let text = logged.text();
+    assert!(
+        text.lines().any(|line| line.contains("UpTrain result")
+            && line.contains(
+                "grading_cost=3 judge requests, 3000 in (1200 cached), 600 out (150 reasoning), \
+                 3600 total, $0.000720 (gpt-4o-mini, prices of 2024-10-01)"
+            )),
+        "{text}"
+    );
 }

@@ -77,7 +77,7 @@ impl UptrainHandlerBuilder {
 
     /// Where rows are logged when [`log_results`](Self::log_results) is on: a readable block
     /// on standard output (or [`log_to`](Self::log_to)'s writer), or one `tracing` event per
-    /// row with the scores only. Default [`ResultsLog::Console`].
+    /// row with the scores and the grading cost only. Default [`ResultsLog::Console`].
     ///
     /// ```
     /// use uptrain_plugin::{ResultsLog, UptrainHandler};

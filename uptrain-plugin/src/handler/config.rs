@@ -92,12 +92,12 @@ impl FromStr for WhenFull {
 /// Where evaluated rows are logged when [`log_results`](UptrainConfig::log_results) is on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ResultsLog {
-    /// A readable block per row (question, response, scores) on standard output, or on the
-    /// writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
+    /// A readable block per row (question, response, scores, grading cost) on standard
+    /// output, or on the writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
     #[default]
     Console,
     /// One `tracing` event per row (target `uptrain`, level info) with the project, run,
-    /// evaluator and scores; no question, context or answer.
+    /// evaluator, scores and grading cost; no question, context or answer.
     Tracing,
 }
 
@@ -294,7 +294,7 @@ pub mod env {
     /// The judge model.
     pub const MODEL: &str = "UPTRAIN_MODEL";
     /// `1`, `true`, `yes`, `on` (a block per row on standard output); `0`, `false`, `no`,
-    /// `off`; or `tracing` (one `tracing` event per row, scores only).
+    /// `off`; or `tracing` (one `tracing` event per row, scores and grading cost only).
     pub const LOG_RESULTS: &str = "UPTRAIN_LOG_RESULTS";
     /// Path of the JSONL results file.
     pub const OUTPUT_FILE: &str = "UPTRAIN_OUTPUT_FILE";

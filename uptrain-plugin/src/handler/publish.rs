@@ -210,8 +210,8 @@ impl Inner {
     }
 }
 
-/// One `tracing` event for a row: who graded what, and the scores; no question, context or
-/// answer.
+/// One `tracing` event for a row: who graded what, the scores and what grading cost; no
+/// question, context or answer.
 fn log_row(row: &EvaluatedRow) {
     let scores = row
         .check_names()
@@ -230,6 +230,10 @@ fn log_row(row: &EvaluatedRow) {
         evaluator = %row.evaluator,
         estimate = row.estimate,
         %scores,
+        grading_cost = %row
+            .judge_usage
+            .as_ref()
+            .map_or_else(|| "not graded".to_owned(), ToString::to_string),
         "UpTrain result"
     );
 }
