@@ -227,3 +227,59 @@ async fn an_unknown_judge_model_and_the_offline_evaluator_cost_no_made_up_zero()
         );
     }
 }
+
+/// `--prices FILE` merges a table over the shipped one: a judge model of one's own is priced
+/// by it; a file that is not a price table is a usage error naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_of_ones_own_price_the_judge() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(reply())
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.json");
+    std::fs::write(
+        &prices,
+        r#"{"version": "ours-1", "models": {"house-judge": {"input": 1, "cached_input": 0.1,
+            "output": 2, "date": "2026-12-01", "source": "our contract"}}}"#,
+    )
+    .unwrap();
+    let base_url = format!("{}/v1", server.uri());
+    let prices_arg = prices.to_str().unwrap();
+    let args = [
+        "--evaluator",
+        "judge",
+        "--model",
+        "house-judge",
+        "--base-url",
+        &base_url,
+        "--prices",
+        prices_arg,
+    ];
+    let run = grade(dir.path(), &args).await;
+    // A call: 600 × 1 + 400 × 0.1 + 200 × 2 = 1040 per million; three calls.
+    let total = &run.summary["judge_usage"];
+    assert!(close(&total["cost_usd"], 3.0 * 0.001_04), "{total}");
+    assert_eq!(total["prices"]["source"], "our contract");
+    assert_eq!(
+        total["prices"]["table_version"].as_str().unwrap(),
+        format!(
+            "{}+ours-1",
+            handler_core::cost::PriceTable::shipped().version()
+        )
+    );
+
+    std::fs::write(&prices, "{not json").unwrap();
+    let mut command = cli();
+    command
+        .env("OPENAI_API_KEY", "sk-test")
+        .args(["grade", "--checks", "context_relevance"])
+        .args(args)
+        .arg(dir.path().join("data.jsonl"));
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("--prices"), "{}", stderr(&output));
+}

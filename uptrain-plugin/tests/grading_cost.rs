@@ -11,11 +11,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use handler_core::cost::{ModelPrices, PriceTable};
 use llm_callbacks_test_support::{LoopbackJudge, SharedBuffer};
 use serde_json::{Value, json};
 use uptrain_plugin::{
-    Check, GradeOptions, Graded, GradedRow, JudgeCost, JudgeEvaluator, JudgeUsage, Limits,
-    OfflineEvaluator, ProgressMode, ResultsLog, Row, TokenUsage, UptrainHandler, grade,
+    Check, EvaluatorKind, GradeOptions, Graded, GradedRow, JudgeCost, JudgeEvaluator, JudgeUsage,
+    Limits, OfflineEvaluator, ProgressMode, ResultsLog, Row, TokenUsage, UptrainHandler, grade,
 };
 
 const MODEL: &str = "gpt-4o-mini";
@@ -329,4 +330,43 @@ async fn rows_logged_through_tracing_carry_their_grading_cost() {
             )),
         "{text}"
     );
+}
+
+/// A handler configured with its own prices (a judge model of its own, priced by contract)
+/// prices the judge's tokens with them: the configuration reaches the judge it builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_prices_its_judge_with_the_table_it_is_given() {
+    let server = LoopbackJudge::start_reporting(Duration::ZERO, reported()).unwrap();
+    // $1 input, $0.10 cached input, $2 output per million tokens.
+    let ours = PriceTable::shipped()
+        .clone()
+        .with_model(
+            "house-judge",
+            ModelPrices::new(1.0, 2.0, "2026-12-01", "our contract").with_cached_input(0.1),
+        )
+        .unwrap();
+    let uptrain = UptrainHandler::builder()
+        .evaluator_kind(EvaluatorKind::Judge)
+        .api_key("k")
+        .base_url(server.url())
+        .model("house-judge")
+        .prices(ours)
+        .log_results(false)
+        .build()
+        .unwrap();
+    assert_eq!(uptrain.evaluator_name(), "judge");
+    let rows = uptrain
+        .uptrain_evaluate("priced", rows(1), CHECKS.to_vec())
+        .await
+        .unwrap();
+    // 1800 × 1 + 1200 × 0.1 + 600 × 2 = 3120 per million.
+    let usage = rows[0].judge_usage.as_ref().unwrap();
+    let cost = priced(usage);
+    assert!(close(cost.total, 0.003_12), "{usage}");
+    assert_eq!(cost.provenance.source, "our contract");
+    assert_eq!(
+        priced(&uptrain.stats().judge_usage).provenance.entry,
+        "house-judge"
+    );
+    uptrain.shutdown(Duration::from_secs(60));
 }

@@ -92,6 +92,14 @@ impl UptrainHandlerBuilder {
         self
     }
 
+    /// Prices the judge's tokens with `table` (e.g. the shipped table with your own entries
+    /// merged over it) instead of the shipped one; see
+    /// [`HandlerStats::judge_usage`](super::HandlerStats::judge_usage).
+    pub fn prices(mut self, table: handler_core::cost::PriceTable) -> Self {
+        self.config.prices = Some(table);
+        self
+    }
+
     /// Which evaluator. Default [`EvaluatorKind::Auto`].
     pub fn evaluator_kind(mut self, kind: EvaluatorKind) -> Self {
         self.config.evaluator = kind;

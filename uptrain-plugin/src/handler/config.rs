@@ -205,6 +205,9 @@ pub struct UptrainConfig {
     pub drop_timeout: Duration,
     /// The checks run for each flow; default LangChain's ([`Flow::checks`](super::Flow::checks)).
     pub flow_checks: crate::FlowChecks,
+    /// The table that prices the judge's tokens; `None` (the default): the table shipped with
+    /// handler-core ([`PriceTable::shipped`](handler_core::cost::PriceTable::shipped)).
+    pub prices: Option<handler_core::cost::PriceTable>,
     /// An API key variable that was present but not used (no consent).
     pub(crate) ignored_key_env: Option<&'static str>,
 }
@@ -249,6 +252,7 @@ impl Default for UptrainConfig {
             evaluation_deadline: None,
             drop_timeout: defaults::DROP_TIMEOUT,
             flow_checks: crate::FlowChecks::default(),
+            prices: None,
             ignored_key_env: None,
         }
     }
@@ -278,6 +282,13 @@ impl fmt::Debug for UptrainConfig {
             .field("max_tracked_runs", &self.max_tracked_runs)
             .field("evaluation_deadline", &self.evaluation_deadline)
             .field("drop_timeout", &self.drop_timeout)
+            .field(
+                "prices",
+                &self
+                    .prices
+                    .as_ref()
+                    .map(handler_core::cost::PriceTable::version),
+            )
             .finish()
     }
 }
