@@ -70,6 +70,14 @@ impl JudgeUsage {
     }
 
     /// `requests` HTTP requests to a service that reports no tokens (the UpTrain API).
+    ///
+    /// ```
+    /// use uptrain_plugin::JudgeUsage;
+    ///
+    /// let usage = JudgeUsage::requests_only(3);
+    /// assert_eq!((usage.requests, usage.tokens), (3, None));
+    /// assert_eq!(usage.to_string(), "3 requests, no judge model: nothing to price");
+    /// ```
     pub fn requests_only(requests: u64) -> Self {
         Self {
             requests,
@@ -79,6 +87,20 @@ impl JudgeUsage {
 
     /// The same usage, its cost unknown because `replies` of the judge's replies reported no
     /// token usage (a sum of the others would under-count).
+    ///
+    /// ```
+    /// use handler_core::cost::PriceTable;
+    /// use handler_core::payload::TokenUsage;
+    /// use uptrain_plugin::{JudgeCost, JudgeUsage};
+    ///
+    /// let table = PriceTable::shipped();
+    /// let usage = JudgeUsage::priced(2, TokenUsage::new(10, 1), "gpt-4o-mini", table);
+    /// assert!(usage.clone().with_unreported(0).cost.usd().is_some());
+    /// assert_eq!(
+    ///     usage.with_unreported(1).cost,
+    ///     JudgeCost::Unknown("1 of the judge's replies reported no token usage".into())
+    /// );
+    /// ```
     #[must_use]
     pub fn with_unreported(mut self, replies: u64) -> Self {
         if replies > 0 {
