@@ -200,6 +200,9 @@ fn run() -> Result<(), Box<dyn Error>> {
                 stats.refused
             )?;
             write!(io::stdout(), "{}", score_table(&rows))?;
+            // What grading cost: the judge's requests, tokens and their price (or why it is
+            // unknown; the offline evaluator calls no judge model).
+            say!("Grading cost: {}", stats.judge_usage)?;
         }
         None => {
             say!("\nThe UpTrain plugin is off (LLM_CALLBACKS_PLUGINS), so nothing was graded.")?

@@ -110,6 +110,10 @@ pub(crate) struct EvaluatorArgs {
     /// With `--cache`: never call the judge; list the requests the cache lacks and exit 2.
     #[arg(long, requires = "cache")]
     pub(crate) cache_strict: bool,
+    /// A price table (JSON, as handler-core's `data/prices.json`) merged over the shipped one
+    /// to price the judge's tokens.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) prices: Option<PathBuf>,
 }
 
 /// The quality gate.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use handler_core::cost::PriceTable;
 use handler_core::registry::PluginConfig;
 use uptrain_plugin::{Evaluator, EvaluatorKind, JudgeCache, UptrainConfig, env, evaluator_for};
 
@@ -55,6 +56,11 @@ pub(crate) fn choose(args: &EvaluatorArgs) -> Result<Chosen, String> {
     if let Some(url) = &args.base_url {
         config.base_url = Some(url.clone());
     }
+    if let Some(path) = &args.prices {
+        let table = PriceTable::shipped_with_overrides(path)
+            .map_err(|e| format!("--prices {}: {e}", path.display()))?;
+        config.prices = Some(table);
+    }
     let cache = match &args.cache {
         Some(path) => Some(Arc::new(
             JudgeCache::open(path, args.cache_strict).map_err(|e| e.to_string())?,
@@ -62,11 +68,16 @@ pub(crate) fn choose(args: &EvaluatorArgs) -> Result<Chosen, String> {
         None => None,
     };
     let (evaluator, kind) = evaluator_for(&config, cache.clone()).map_err(|e| e.to_string())?;
-    if cache.is_some() && kind != EvaluatorKind::Judge {
-        eprintln!(
-            "note: --cache applies to the judge only; the {} evaluator does not use it",
-            evaluator.name()
-        );
+    for (given, flag) in [
+        (cache.is_some(), "--cache"),
+        (args.prices.is_some(), "--prices"),
+    ] {
+        if given && kind != EvaluatorKind::Judge {
+            eprintln!(
+                "note: {flag} applies to the judge only; the {} evaluator does not use it",
+                evaluator.name()
+            );
+        }
     }
     Ok(Chosen {
         evaluator,

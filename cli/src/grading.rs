@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use serde_json::Value;
-use uptrain_plugin::{Check, EvaluatorKind, GradeOptions, GradedRow, Row, TokenUsage, grade};
+use uptrain_plugin::{Check, EvaluatorKind, GradeOptions, GradedRow, JudgeUsage, Row, grade};
 
 use crate::Outcome;
 use crate::args::GradeArgs;
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &GradeArgs) -> Result<Outcome, String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let bar = progress::bar(total, args.no_progress);
-    let mut usage = TokenUsage::default();
+    let mut usage = JudgeUsage::default();
     let mut offset = 0;
     for group in groups {
         let (origins, extras, rows): (Vec<_>, Vec<_>, Vec<_>) = group
@@ -77,7 +77,7 @@ pub(crate) fn run(args: &GradeArgs) -> Result<Outcome, String> {
             ))
             .map_err(|e| e.to_string())?;
         offset += n;
-        add(&mut usage, graded.usage);
+        usage += graded.usage;
         for ((row, origin), extra) in graded.rows.into_iter().zip(origins).zip(extras) {
             let mut out = match row {
                 GradedRow::Scored(r) => r.to_json(),
@@ -138,8 +138,7 @@ pub(crate) fn run(args: &GradeArgs) -> Result<Outcome, String> {
             stored: c.stored(),
             write_errors: c.write_errors(),
         }),
-        judge_requests: usage.requests,
-        judge_tokens: usage.total_tokens,
+        judge_usage: usage,
     };
     for e in summary.input_errors.iter().take(MISSES_SHOWN) {
         eprintln!("error: {e}");
@@ -290,11 +289,4 @@ fn strict_misses(chosen: &Chosen, rows: &[Row]) -> Outcome {
         }
     }
     Outcome::InputError
-}
-
-fn add(total: &mut TokenUsage, spent: TokenUsage) {
-    total.prompt_tokens += spent.prompt_tokens;
-    total.completion_tokens += spent.completion_tokens;
-    total.total_tokens += spent.total_tokens;
-    total.requests += spent.requests;
 }

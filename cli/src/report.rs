@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use serde_json::Value;
-use uptrain_plugin::Row;
+use uptrain_plugin::{JudgeCost, Row};
 
 use crate::stats::{CheckStats, score};
 use crate::summary::{Summary, num};
@@ -52,9 +52,10 @@ pub(crate) fn html(summary: &Summary, rows: &[Row]) -> String {
         out,
         "<h1>Answer quality: <span class=\"{verdict_class}\">{}</span></h1><p class=\"note\">{}</p>",
         escape(&summary.outcome.replace('_', " ")),
-        escape(summary.table().lines().last().unwrap_or_default())
+        escape(summary.footer().lines().next().unwrap_or_default())
     );
     out.push_str(&summary_table(summary));
+    out.push_str(&grading_cost(summary));
     out.push_str("<h2>Score distributions</h2><div class=\"charts\">");
     for stats in &summary.checks {
         out.push_str(&chart(stats));
@@ -103,6 +104,54 @@ fn summary_table(summary: &Summary) -> String {
             s.scored,
             s.failed,
             gate.join(", ")
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// What grading cost: requests, tokens by kind, the cost and the entry that priced it (its
+/// source is in the JSON summary: the page names no address).
+fn grading_cost(summary: &Summary) -> String {
+    let usage = &summary.judge_usage;
+    let mut out = String::from("<h2>Grading cost</h2><table>");
+    let _ = write!(
+        out,
+        "<tr><th>judge requests</th><td>{}</td></tr>",
+        usage.requests
+    );
+    match &usage.tokens {
+        Some(t) => {
+            let detail =
+                |n: Option<u64>| n.map_or_else(|| "not reported".to_owned(), |n| n.to_string());
+            let _ = write!(
+                out,
+                "<tr><th>prompt tokens</th><td>{} ({} cached, {} cache-write)</td></tr>\
+                 <tr><th>completion tokens</th><td>{} ({} reasoning)</td></tr>\
+                 <tr><th>total tokens</th><td>{}</td></tr>",
+                t.prompt_tokens,
+                detail(t.cache_read_tokens),
+                detail(t.cache_write_tokens),
+                t.completion_tokens,
+                detail(t.reasoning_tokens),
+                t.total_tokens
+            );
+        }
+        None => out.push_str("<tr><th>tokens</th><td>none: no judge model was called</td></tr>"),
+    }
+    let _ = write!(
+        out,
+        "<tr><th>cost</th><td class=\"cost\">{}</td></tr>",
+        escape(&usage.cost.to_string())
+    );
+    if let JudgeCost::Priced(cost) = &usage.cost {
+        let p = &cost.provenance;
+        let _ = write!(
+            out,
+            "<tr><th>priced by</th><td>{} of {}, price table {}</td></tr>",
+            escape(&p.entry),
+            escape(&p.date),
+            escape(&p.table_version)
         );
     }
     out.push_str("</table>");
@@ -177,7 +226,7 @@ fn worst_rows(summary: &Summary, rows: &[Row]) -> String {
         "<h2>The {} lowest-scored rows</h2>",
         ranked.len().min(WORST)
     );
-    out.push_str("<table class=\"worst\"><tr><th>row</th><th>question</th><th>answer</th><th>scores and the judge's explanation</th></tr>");
+    out.push_str("<table class=\"worst\"><tr><th>row</th><th>question</th><th>answer</th><th>scores and the judge's explanation</th><th>grading cost</th></tr>");
     for (_, row) in ranked.iter().take(WORST) {
         let at = row
             .get("line")
@@ -198,12 +247,17 @@ fn worst_rows(summary: &Summary, rows: &[Row]) -> String {
                 escape(&why)
             );
         }
+        let cost = row
+            .get("judge_usage")
+            .and_then(|u| text(u.get("cost")))
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{cell}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{cell}</td><td>{}</td></tr>",
             escape(&at),
             escape(&text(row.get("question")).unwrap_or_default()),
             escape(&text(row.get("response")).unwrap_or_default()),
+            escape(&cost),
         );
     }
     out.push_str("</table>");

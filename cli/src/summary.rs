@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
+use uptrain_plugin::{JudgeCost, JudgeUsage};
 
 use crate::args::SummaryArgs;
 use crate::gate::Verdict;
@@ -37,8 +38,8 @@ pub(crate) struct Summary {
     pub(crate) comparison: Vec<CheckComparison>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cache: Option<CacheSummary>,
-    pub(crate) judge_requests: u64,
-    pub(crate) judge_tokens: u64,
+    /// What grading cost: the judge's requests, tokens and their price (or why unknown).
+    pub(crate) judge_usage: JudgeUsage,
 }
 
 impl Summary {
@@ -90,6 +91,9 @@ impl Summary {
             }
         }
         out.push_str(&self.footer());
+        if let Some(prices) = self.prices_line() {
+            let _ = writeln!(out, "{prices}");
+        }
         for c in &self.comparison {
             let _ = writeln!(out, "{}", comparison_line(c));
         }
@@ -116,6 +120,9 @@ impl Summary {
         }
         out.push('\n');
         out.push_str(&self.footer());
+        if let Some(prices) = self.prices_line() {
+            let _ = writeln!(out, "\n{prices}");
+        }
         if !self.comparison.is_empty() {
             out.push_str("\n**Against the baseline**\n\n");
             for c in &self.comparison {
@@ -146,9 +153,10 @@ impl Summary {
             .join(", ")
     }
 
-    fn footer(&self) -> String {
+    /// The counts, the evaluator and the grading cost; then the judge cache's counters.
+    pub(crate) fn footer(&self) -> String {
         let mut out = format!(
-            "{} rows, {} graded, {} not graded; evaluator {}{}; {} judge requests, {} tokens\n",
+            "{} rows, {} graded, {} not graded; evaluator {}{}; grading cost: {}\n",
             self.rows,
             self.graded,
             self.input_errors.len(),
@@ -158,8 +166,7 @@ impl Summary {
             } else {
                 ""
             },
-            self.judge_requests,
-            self.judge_tokens,
+            self.judge_usage,
         );
         if let Some(c) = &self.cache {
             let _ = writeln!(
@@ -176,6 +183,21 @@ impl Summary {
             );
         }
         out
+    }
+}
+
+impl Summary {
+    /// Where the grading cost's prices come from, when it was priced: the table entry, its
+    /// date and source, and the table's version.
+    pub(crate) fn prices_line(&self) -> Option<String> {
+        let JudgeCost::Priced(cost) = &self.judge_usage.cost else {
+            return None;
+        };
+        let p = &cost.provenance;
+        Some(format!(
+            "Judge prices: {} of {} ({}), price table {}",
+            p.entry, p.date, p.source, p.table_version
+        ))
     }
 }
 

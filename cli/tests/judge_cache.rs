@@ -81,7 +81,7 @@ async fn hit_miss_and_strict() {
     assert!(stderr(&first).contains("judge cache: 0 hits, 3 misses, 3 answers stored"));
     let first_rows = json_lines(&out);
 
-    // Hit: no call, the same rows.
+    // Hit: no call, the same rows but for what grading them cost: nothing.
     let second = grade(
         &server,
         &data,
@@ -91,7 +91,26 @@ async fn hit_miss_and_strict() {
     .await;
     assert_eq!(code(&second), 0, "{}", stderr(&second));
     assert_eq!(calls(&server).await, 3, "a hit must not call the judge");
-    assert_eq!(json_lines(&out), first_rows);
+    let without_usage = |rows: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        rows.into_iter()
+            .map(|mut row| {
+                row.as_object_mut().unwrap().remove("judge_usage");
+                row
+            })
+            .collect()
+    };
+    let second_rows = json_lines(&out);
+    for (first, second) in first_rows.iter().zip(&second_rows) {
+        assert_eq!(first["judge_usage"]["requests"], 1);
+        assert_eq!(first["judge_usage"]["tokens"]["total_tokens"], 15);
+        assert_eq!(second["judge_usage"]["requests"], 0);
+        assert_eq!(second["judge_usage"]["tokens"]["total_tokens"], 0);
+        assert_eq!(second["judge_usage"]["cost_usd"], 0.0);
+    }
+    assert_eq!(
+        without_usage(second_rows),
+        without_usage(first_rows.clone())
+    );
     assert_eq!(first_rows[0]["score_context_relevance"], 1.0);
 
     // A changed row: strict mode sends nothing, names the miss and exits 2.

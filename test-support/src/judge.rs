@@ -1,7 +1,8 @@
 //! A loopback OpenAI-compatible judge on 127.0.0.1, on a runtime and thread of its own: it
 //! answers every chat completion after a delay chosen per request, by what the prompt asks
-//! for (verdicts on facts, a list of facts, or else a grade), over keep-alive connections; and
-//! it counts the requests it received and the most it held at once.
+//! for (verdicts on facts, a list of facts, or else a grade), each reply reporting the same
+//! token usage (120 + 30 tokens, or the usage given, details included), over keep-alive
+//! connections; and it counts the requests it received and the most it held at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +60,20 @@ impl LoopbackJudge {
     pub fn start_with(
         delay_for: impl Fn(&str) -> Duration + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
+        Self::start_full(delay_for, default_usage())
+    }
+
+    /// A judge answering every request after `delay`, each reply reporting `usage` (the
+    /// OpenAI API's `usage` object: counts, and `prompt_tokens_details`,
+    /// `completion_tokens_details` when the test wants them; or `null` for none).
+    pub fn start_reporting(delay: Duration, usage: serde_json::Value) -> std::io::Result<Self> {
+        Self::start_full(move |_| delay, usage)
+    }
+
+    fn start_full(
+        delay_for: impl Fn(&str) -> Duration + Send + Sync + 'static,
+        usage: serde_json::Value,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name(THREAD_NAME)
@@ -71,12 +86,18 @@ impl LoopbackJudge {
         let counts = Arc::new(Counts::default());
         let delay_for: Arc<DelayFor> = Arc::new(delay_for);
         let serving = counts.clone();
+        let usage = Arc::new(usage);
         runtime.spawn(async move {
             let Ok(listener) = TcpListener::from_std(listener) else {
                 return;
             };
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket, serving.clone(), delay_for.clone()));
+                tokio::spawn(serve(
+                    socket,
+                    serving.clone(),
+                    delay_for.clone(),
+                    usage.clone(),
+                ));
             }
         });
         Ok(Self {
@@ -110,16 +131,31 @@ impl Drop for LoopbackJudge {
     }
 }
 
-/// A chat completion saying `content`, as an HTTP/1.1 keep-alive response.
+/// The usage every reply reports unless the judge was given another: 120 prompt and 30
+/// completion tokens, no details.
+pub fn default_usage() -> serde_json::Value {
+    serde_json::json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
+}
+
+/// A chat completion saying `content`, reporting [`default_usage`], as an HTTP/1.1
+/// keep-alive response.
 pub fn http_reply(content: &str) -> Vec<u8> {
-    let body = serde_json::json!({
+    http_reply_with(content, &default_usage())
+}
+
+/// A chat completion saying `content`, reporting `usage` (left out when `null`), as an
+/// HTTP/1.1 keep-alive response.
+pub fn http_reply_with(content: &str, usage: &serde_json::Value) -> Vec<u8> {
+    let mut body = serde_json::json!({
         "id": "chatcmpl-loopback",
         "object": "chat.completion",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                      "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
-    })
-    .to_string();
+    });
+    if !usage.is_null() {
+        body["usage"] = usage.clone();
+    }
+    let body = body.to_string();
     format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          connection: keep-alive\r\n\r\n{body}",
@@ -153,7 +189,12 @@ fn reply_to(body: &[u8]) -> &'static str {
 }
 
 /// Serves one keep-alive connection: read a request, wait, answer.
-async fn serve(mut socket: TcpStream, counts: Arc<Counts>, delay_for: Arc<DelayFor>) {
+async fn serve(
+    mut socket: TcpStream,
+    counts: Arc<Counts>,
+    delay_for: Arc<DelayFor>,
+    usage: Arc<serde_json::Value>,
+) {
     let _ = socket.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
@@ -174,7 +215,7 @@ async fn serve(mut socket: TcpStream, counts: Arc<Counts>, delay_for: Arc<DelayF
         let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         counts.peak.fetch_max(now, Ordering::SeqCst);
         let body = &buf[head_end + 4..total];
-        let reply = http_reply(reply_to(body));
+        let reply = http_reply_with(reply_to(body), &usage);
         let delay = delay_for(&String::from_utf8_lossy(body));
         buf.drain(..total);
         tokio::time::sleep(delay).await;
@@ -199,5 +240,21 @@ mod tests {
         for (body, reply) in cases {
             assert_eq!(reply_to(body), reply);
         }
+    }
+
+    #[test]
+    fn replies_report_the_usage_given_or_none() {
+        let body = |reply: Vec<u8>| -> serde_json::Value {
+            let text = String::from_utf8(reply).unwrap_or_default();
+            let json = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+            serde_json::from_str(json).unwrap_or_default()
+        };
+        assert_eq!(body(http_reply(GRADED))["usage"], default_usage());
+        let usage = serde_json::json!({"prompt_tokens": 9, "completion_tokens": 1,
+            "total_tokens": 10, "prompt_tokens_details": {"cached_tokens": 4}});
+        assert_eq!(body(http_reply_with(GRADED, &usage))["usage"], usage);
+        let none = body(http_reply_with(GRADED, &serde_json::Value::Null));
+        assert!(none.get("usage").is_none(), "{none}");
+        assert_eq!(none["choices"][0]["message"]["content"], GRADED);
     }
 }

@@ -75,6 +75,9 @@ pub fn evaluator_for(
             if let Some(cache) = cache {
                 builder = builder.cache(cache);
             }
+            if let Some(prices) = &config.prices {
+                builder = builder.prices(prices.clone());
+            }
             Arc::new(builder.build()?)
         }
         EvaluatorKind::UptrainApi => {

@@ -1,6 +1,6 @@
-//! The result of an evaluation: per row, in input order, one typed result per check, plus the
-//! judge's token usage; and its UpTrain-style JSON form (`score_<check>`, `explanation_<check>`,
-//! `error_<check>`).
+//! The result of an evaluation: per row, in input order, one typed result per check and what
+//! the judge spent on it, plus the judge's total; and its UpTrain-style JSON form
+//! (`score_<check>`, `explanation_<check>`, `error_<check>`, and `judge_usage`).
 
 use std::borrow::Borrow;
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::check::Check;
 use crate::error::CheckError;
 use crate::row::Row;
+use crate::usage::JudgeUsage;
 
 /// The outcome of one check on one row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,6 +97,9 @@ pub struct RowResult {
     pub input: Row,
     /// One result per requested check, in the order the checks were given.
     pub checks: Vec<CheckResult>,
+    /// What the judge spent on this row: its requests, tokens and their cost (the
+    /// [default](JudgeUsage::default), "no judge", for evaluators that call no judge model).
+    pub usage: JudgeUsage,
 }
 
 impl RowResult {
@@ -119,7 +123,9 @@ impl RowResult {
     /// The row in UpTrain's output form: the input keys, then for every check
     /// `score_<check>` (number or null), `explanation_<check>` (text or null) and, only when
     /// the check failed, `error_<check>`. A check that writes several keys has one set per
-    /// key; `CustomPromptEval` has no explanation column, as in UpTrain.
+    /// key; `CustomPromptEval` has no explanation column, as in UpTrain. Then `judge_usage`:
+    /// what the judge spent on the row (see [`JudgeUsage`]'s JSON form: `requests`, `tokens`,
+    /// `cost_usd`, `cost`, `prices`).
     pub fn to_json(&self) -> Row {
         let mut out = self.input.clone();
         for result in &self.checks {
@@ -142,21 +148,11 @@ impl RowResult {
                 out.insert(format!("error_{key}"), Value::String(error.to_string()));
             }
         }
+        if let Ok(usage) = serde_json::to_value(&self.usage) {
+            out.insert("judge_usage".into(), usage);
+        }
         out
     }
-}
-
-/// Tokens spent by the judge, summed over every call of an evaluation (retries included).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct TokenUsage {
-    /// Prompt tokens, as the server reported them.
-    pub prompt_tokens: u64,
-    /// Completion tokens, as the server reported them.
-    pub completion_tokens: u64,
-    /// Total tokens, as the server reported them.
-    pub total_tokens: u64,
-    /// HTTP requests sent, retries included.
-    pub requests: u64,
 }
 
 /// The result of one evaluation.
@@ -170,6 +166,7 @@ pub struct TokenUsage {
 ///         index: 0,
 ///         input: row,
 ///         checks: vec![CheckResult::scored(Check::ContextRelevance, 0.5, "partly")],
+///         usage: Default::default(),
 ///     }],
 ///     usage: Default::default(),
 /// };
@@ -177,13 +174,16 @@ pub struct TokenUsage {
 /// assert_eq!(json[0]["score_context_relevance"], 0.5);
 /// assert_eq!(json[0]["explanation_context_relevance"], "partly");
 /// assert!(json[0].get("error_context_relevance").is_none());
+/// assert_eq!(json[0]["judge_usage"]["cost"], "no judge model: nothing to price");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Evaluation {
     /// One entry per input row, in input order.
     pub rows: Vec<RowResult>,
-    /// Tokens spent by the judge (zero for evaluators that call no LLM).
-    pub usage: TokenUsage,
+    /// What the judge spent on the whole evaluation: the sum of the rows' usage (the UpTrain
+    /// API evaluator counts its requests here only; evaluators that call no judge model
+    /// spend the [default](JudgeUsage::default), "no judge").
+    pub usage: JudgeUsage,
 }
 
 impl Evaluation {
@@ -220,6 +220,7 @@ mod tests {
                 ),
                 CheckResult::scored(Check::ContextRelevance, 1.7, "clamped"),
             ],
+            usage: JudgeUsage::default(),
         };
         let json = result.to_json();
         assert_eq!(json["question"], "q");
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(result.score(Check::ContextRelevance), Some(1.0));
         let evaluation = Evaluation {
             rows: vec![result],
-            usage: TokenUsage::default(),
+            usage: JudgeUsage::default(),
         };
         let failures: Vec<_> = evaluation.failures().collect();
         assert_eq!(failures.len(), 1);

@@ -14,9 +14,10 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::check::Check;
 use crate::error::EvaluationError;
-use crate::evaluation::{CheckResult, RowResult, TokenUsage};
+use crate::evaluation::{CheckResult, RowResult};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::row::{self, Row};
+use crate::usage::JudgeUsage;
 
 /// Rows finished so far, out of all rows, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,14 @@ impl GradedRow {
             GradedRow::Rejected { .. } => &[],
         }
     }
+
+    /// What the judge spent on the row (`None` for a rejected row: nothing was sent).
+    pub fn usage(&self) -> Option<&JudgeUsage> {
+        match self {
+            GradedRow::Scored(r) => Some(&r.usage),
+            GradedRow::Rejected { .. } => None,
+        }
+    }
 }
 
 /// A graded dataset.
@@ -129,8 +138,9 @@ impl GradedRow {
 pub struct Graded {
     /// Every input row, in input order.
     pub rows: Vec<GradedRow>,
-    /// Tokens and requests spent by the judge.
-    pub usage: TokenUsage,
+    /// What the judge spent on the whole dataset: requests, tokens and their cost (the sum of
+    /// the evaluator calls' usage; see [`JudgeUsage`]).
+    pub usage: JudgeUsage,
 }
 
 impl Graded {
@@ -174,6 +184,8 @@ impl Graded {
 /// assert_eq!(rejected.len(), 1);
 /// assert_eq!(rejected[0].0, 1);
 /// assert!(rejected[0].1.contains("context"), "{}", rejected[0].1);
+/// // The offline evaluator calls no judge model: nothing to price, and it says so.
+/// assert_eq!(graded.usage.cost.to_string(), "no judge model: nothing to price");
 /// # Ok(())
 /// # }
 /// ```
@@ -210,13 +222,13 @@ pub async fn grade(
         batches.push(current);
     }
     let mut done = out.iter().filter(|r| r.is_some()).count();
-    let mut usage = TokenUsage::default();
+    let mut usage = JudgeUsage::default();
     let mut finished = stream::iter(batches)
         .map(|batch| grade_batch(evaluator, batch, checks))
         .buffer_unordered(options.concurrent_batches);
     report(options, done, total);
     while let Some((graded, spent)) = finished.next().await {
-        add_usage(&mut usage, spent);
+        usage += spent;
         done += graded.len();
         for row in graded {
             let index = row.index();
@@ -245,7 +257,7 @@ async fn grade_batch(
     evaluator: &dyn Evaluator,
     batch: Vec<(usize, Row)>,
     checks: &[Check],
-) -> (Vec<GradedRow>, TokenUsage) {
+) -> (Vec<GradedRow>, JudgeUsage) {
     let (indices, rows): (Vec<usize>, Vec<Row>) = batch.into_iter().unzip();
     let request = EvaluationRequest::new(rows, checks.iter().cloned());
     match evaluator.evaluate(&request).await {
@@ -274,7 +286,7 @@ async fn grade_batch(
         }
         Err(e) => (
             rejected_batch(indices, request.rows, &format!("not graded: {e}")),
-            TokenUsage::default(),
+            JudgeUsage::default(),
         ),
     }
 }
@@ -310,13 +322,6 @@ fn rejection(error: &EvaluationError) -> String {
             .join("; "),
         other => other.to_string(),
     }
-}
-
-fn add_usage(total: &mut TokenUsage, spent: TokenUsage) {
-    total.prompt_tokens += spent.prompt_tokens;
-    total.completion_tokens += spent.completion_tokens;
-    total.total_tokens += spent.total_tokens;
-    total.requests += spent.requests;
 }
 
 fn report(options: &GradeOptions, done: usize, total: usize) {

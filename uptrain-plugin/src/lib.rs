@@ -59,6 +59,7 @@ mod progress;
 mod recording;
 mod row;
 mod uptrain_api;
+mod usage;
 
 pub use check::{Check, Polarity, UnknownCheck};
 pub use checks::{
@@ -69,7 +70,7 @@ pub use checks::{
 pub use choose::{evaluator_for, resolve_kind};
 pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
-pub use evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
+pub use evaluation::{CheckResult, Evaluation, RowResult};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
 pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
 pub use grade::{GradeOptions, GradeProgress, Graded, GradedRow, ProgressFn, grade};
@@ -78,6 +79,8 @@ pub use handler::{
     ShutdownReport, UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, WhenFull,
     env,
 };
+/// The core's token usage, which [`JudgeUsage`] carries (one type across the workspace).
+pub use handler_core::payload::TokenUsage;
 pub use judge::{
     API_KEY_ENV, BASE_URL_ENV, CacheError, CacheMiss, DEFAULT_BASE_URL, DEFAULT_MODEL,
     DEFAULT_TEMPERATURE, JudgeBuilder, JudgeCache, JudgeEvaluator,
@@ -91,3 +94,4 @@ pub use uptrain_api::{
     ACCESS_HEADER, LOG_AND_EVALUATE_PATH, MAX_BATCH, UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV,
     UptrainApiBuilder, UptrainApiEvaluator,
 };
+pub use usage::{JudgeCost, JudgeUsage};

@@ -1,9 +1,9 @@
 //! Registration with the core's plugin registry, so that a pipeline built with the facade's
 //! `uptrain` feature finds the handler without naming it.
 //!
-//! A handler built this way logs its rows to the `tracing` log (scores only), not to standard
-//! output, unless `UPTRAIN_LOG_RESULTS` says otherwise: a service that merely turned the
-//! feature on does not get every question and answer on its stdout.
+//! A handler built this way logs its rows to the `tracing` log (scores and grading cost only),
+//! not to standard output, unless `UPTRAIN_LOG_RESULTS` says otherwise: a service that merely
+//! turned the feature on does not get every question and answer on its stdout.
 
 use std::sync::Arc;
 

@@ -195,6 +195,7 @@ impl Evaluator for Capture {
                 index,
                 input: input.clone(),
                 checks: Vec::new(),
+                usage: Default::default(),
             })
             .collect();
         Box::pin(async move {

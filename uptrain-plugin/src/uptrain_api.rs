@@ -17,11 +17,12 @@ use serde_json::{Value, json};
 use crate::check::Check;
 use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
 use crate::error::{CheckError, ConfigError, EvaluationError};
-use crate::evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
+use crate::evaluation::{CheckResult, Evaluation, RowResult};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::http::{Reply, Transport, Verdict};
 use crate::progress::Progress;
 use crate::row::{self, Row};
+use crate::usage::JudgeUsage;
 
 /// Environment variable holding the UpTrain access key.
 pub const UPTRAIN_KEY_ENV: &str = "UPTRAIN_API_KEY";
@@ -171,6 +172,8 @@ impl UptrainApiEvaluator {
                             .collect(),
                     })
                     .collect(),
+                // One request grades several rows: requests are counted on the evaluation.
+                usage: JudgeUsage::default(),
             })
             .collect()
     }
@@ -266,10 +269,7 @@ impl Evaluator for UptrainApiEvaluator {
             .await;
             Ok(Evaluation {
                 rows: results.into_iter().flatten().collect(),
-                usage: TokenUsage {
-                    requests: requests.load(Ordering::Relaxed),
-                    ..TokenUsage::default()
-                },
+                usage: JudgeUsage::requests_only(requests.load(Ordering::Relaxed)),
             })
         })
     }

@@ -70,7 +70,19 @@ async fn hits_skip_the_judge_misses_are_graded_and_strict_misses_are_listed() {
     let second = run(&server, &cache, rows()).await;
     assert_eq!(calls(&server).await, 6, "a hit must not call the judge");
     assert_eq!(cache.hits(), 6);
-    assert_eq!(first.rows, second.rows);
+    let checks = |g: &uptrain_plugin::Graded| -> Vec<_> {
+        g.rows.iter().map(|r| r.checks().to_vec()).collect()
+    };
+    assert_eq!(checks(&first), checks(&second));
+    // Answers from the cache cost no request and no token.
+    assert_eq!(first.usage.requests, 6);
+    assert_eq!(second.usage.requests, 0);
+    assert_eq!(
+        second.usage.tokens.map(|t| t.total_tokens),
+        Some(0),
+        "{}",
+        second.usage
+    );
 
     // A changed row misses: graded and appended.
     let mut changed = rows();

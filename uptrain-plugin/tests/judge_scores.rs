@@ -6,7 +6,7 @@
 mod common;
 
 use common::{chat, choice, judge_builder, judge_reply, prompt_of};
-use uptrain_plugin::{Check, CheckError, EvaluationRequest, Evaluator};
+use uptrain_plugin::{Check, CheckError, EvaluationRequest, Evaluator, TokenUsage};
 use wiremock::{Mock, MockServer, Request};
 
 /// The checks answered by one lettered choice.
@@ -112,10 +112,23 @@ async fn response_relevance_is_the_f1_of_its_parts_and_usage_is_summed() {
             "{why}"
         );
     }
+    // Each row's two calls, and their sum; "judge-model" is in no price table.
+    for row in &evaluation.rows {
+        assert_eq!(row.usage.requests, 2);
+        assert_eq!(row.usage.tokens, Some(TokenUsage::new(20, 10)));
+    }
     assert_eq!(evaluation.usage.requests, 6);
-    assert_eq!(evaluation.usage.prompt_tokens, 60);
-    assert_eq!(evaluation.usage.completion_tokens, 30);
-    assert_eq!(evaluation.usage.total_tokens, 90);
+    assert_eq!(evaluation.usage.tokens, Some(TokenUsage::new(60, 30)));
+    assert_eq!(evaluation.usage.cost.usd(), None);
+    assert!(
+        evaluation
+            .usage
+            .cost
+            .to_string()
+            .starts_with("unknown: model \"judge-model\" not in the price table"),
+        "{}",
+        evaluation.usage.cost
+    );
 }
 
 #[tokio::test]

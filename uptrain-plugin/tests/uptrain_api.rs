@@ -91,7 +91,15 @@ async fn batches_of_fifty_with_the_access_header_and_metadata() {
             Some("server says context_relevance")
         );
     }
+    // Requests counted on the evaluation; UpTrain reports no tokens: nothing to price, and
+    // it says so rather than a zero.
     assert_eq!(evaluation.usage.requests, 3);
+    assert_eq!(evaluation.usage.tokens, None);
+    assert_eq!(
+        evaluation.usage.to_string(),
+        "3 requests, no judge model: nothing to price"
+    );
+    assert!(evaluation.rows.iter().all(|r| r.usage.cost.usd().is_none()));
 
     let received = server.received_requests().await.unwrap();
     let mut sizes: Vec<usize> = Vec::new();

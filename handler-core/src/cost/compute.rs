@@ -43,6 +43,29 @@ impl CostBreakdown {
     }
 }
 
+/// Adds another breakdown, part by part (the cost of two runs priced by one entry).
+///
+/// ```
+/// use handler_core::cost::PriceTable;
+/// use handler_core::payload::TokenUsage;
+///
+/// let table = PriceTable::shipped();
+/// let mut sum = table.cost("gpt-4o-mini", &TokenUsage::new(1_000_000, 0))?.breakdown;
+/// sum += table.cost("gpt-4o-mini", &TokenUsage::new(0, 1_000_000))?.breakdown;
+/// assert!((sum.input - 0.15).abs() < 1e-9 && (sum.output - 0.6).abs() < 1e-9);
+/// assert!((sum.total() - 0.75).abs() < 1e-9);
+/// # Ok::<(), handler_core::cost::CostUnknown>(())
+/// ```
+impl std::ops::AddAssign for CostBreakdown {
+    fn add_assign(&mut self, other: Self) {
+        self.input += other.input;
+        self.cached_input += other.cached_input;
+        self.cache_write += other.cache_write;
+        self.output += other.output;
+        self.reasoning += other.reasoning;
+    }
+}
+
 /// Where a cost's prices came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

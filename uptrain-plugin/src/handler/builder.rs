@@ -77,7 +77,7 @@ impl UptrainHandlerBuilder {
 
     /// Where rows are logged when [`log_results`](Self::log_results) is on: a readable block
     /// on standard output (or [`log_to`](Self::log_to)'s writer), or one `tracing` event per
-    /// row with the scores only. Default [`ResultsLog::Console`].
+    /// row with the scores and the grading cost only. Default [`ResultsLog::Console`].
     ///
     /// ```
     /// use uptrain_plugin::{ResultsLog, UptrainHandler};
@@ -89,6 +89,27 @@ impl UptrainHandlerBuilder {
     /// ```
     pub fn results_log(mut self, to: ResultsLog) -> Self {
         self.config.results_log = to;
+        self
+    }
+
+    /// Prices the judge's tokens with `table` (e.g. the shipped table with your own entries
+    /// merged over it) instead of the shipped one; see
+    /// [`HandlerStats::judge_usage`](super::HandlerStats::judge_usage).
+    ///
+    /// ```
+    /// use handler_core::cost::{ModelPrices, PriceTable};
+    /// use uptrain_plugin::UptrainHandler;
+    ///
+    /// let ours = PriceTable::shipped()
+    ///     .clone()
+    ///     .with_model("house-judge", ModelPrices::new(1.0, 2.0, "2026-12-01", "our contract"))?;
+    /// let uptrain = UptrainHandler::builder().log_results(false).prices(ours).build()?;
+    /// let prices = uptrain.config().prices.as_ref().map(|t| t.lookup("house-judge").is_some());
+    /// assert_eq!(prices, Some(true));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prices(mut self, table: handler_core::cost::PriceTable) -> Self {
+        self.config.prices = Some(table);
         self
     }
 

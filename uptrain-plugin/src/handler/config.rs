@@ -94,12 +94,12 @@ impl FromStr for WhenFull {
 /// Where evaluated rows are logged when [`log_results`](UptrainConfig::log_results) is on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ResultsLog {
-    /// A readable block per row (question, response, scores) on standard output, or on the
-    /// writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
+    /// A readable block per row (question, response, scores, grading cost) on standard
+    /// output, or on the writer given to [`log_to`](super::UptrainHandlerBuilder::log_to).
     #[default]
     Console,
     /// One `tracing` event per row (target `uptrain`, level info) with the project, run,
-    /// evaluator and scores; no question, context or answer.
+    /// evaluator, scores and grading cost; no question, context or answer.
     Tracing,
 }
 
@@ -207,6 +207,9 @@ pub struct UptrainConfig {
     pub drop_timeout: Duration,
     /// The checks run for each flow; default LangChain's ([`Flow::checks`](super::Flow::checks)).
     pub flow_checks: crate::FlowChecks,
+    /// The table that prices the judge's tokens; `None` (the default): the table shipped with
+    /// handler-core ([`PriceTable::shipped`](handler_core::cost::PriceTable::shipped)).
+    pub prices: Option<handler_core::cost::PriceTable>,
     /// An API key variable that was present but not used (no consent).
     pub(crate) ignored_key_env: Option<&'static str>,
 }
@@ -251,6 +254,7 @@ impl Default for UptrainConfig {
             evaluation_deadline: None,
             drop_timeout: defaults::DROP_TIMEOUT,
             flow_checks: crate::FlowChecks::default(),
+            prices: None,
             ignored_key_env: None,
         }
     }
@@ -280,6 +284,13 @@ impl fmt::Debug for UptrainConfig {
             .field("max_tracked_runs", &self.max_tracked_runs)
             .field("evaluation_deadline", &self.evaluation_deadline)
             .field("drop_timeout", &self.drop_timeout)
+            .field(
+                "prices",
+                &self
+                    .prices
+                    .as_ref()
+                    .map(handler_core::cost::PriceTable::version),
+            )
             .finish()
     }
 }
@@ -296,7 +307,7 @@ pub mod env {
     /// The judge model.
     pub const MODEL: &str = "UPTRAIN_MODEL";
     /// `1`, `true`, `yes`, `on` (a block per row on standard output); `0`, `false`, `no`,
-    /// `off`; or `tracing` (one `tracing` event per row, scores only).
+    /// `off`; or `tracing` (one `tracing` event per row, scores and grading cost only).
     pub const LOG_RESULTS: &str = "UPTRAIN_LOG_RESULTS";
     /// Path of the JSONL results file.
     pub const OUTPUT_FILE: &str = "UPTRAIN_OUTPUT_FILE";

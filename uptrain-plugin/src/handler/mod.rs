@@ -197,12 +197,14 @@ impl UptrainHandler {
     }
 
     /// The handler's counters: evaluations submitted, evaluated, refused (queue full), past
-    /// their deadline, failed, given up, pending; rows not kept; runs tracked and expired.
+    /// their deadline, failed, given up, pending; rows not kept; runs tracked and expired;
+    /// and what the judge spent (requests, tokens, cost).
     ///
     /// ```
     /// let uptrain = uptrain_plugin::UptrainHandler::builder().log_results(false).build()?;
     /// let stats = uptrain.stats();
     /// assert_eq!((stats.submitted, stats.refused, stats.pending), (0, 0, 0));
+    /// assert_eq!(stats.judge_usage.requests, 0);
     /// # Ok::<(), uptrain_plugin::UptrainError>(())
     /// ```
     pub fn stats(&self) -> HandlerStats {
@@ -215,7 +217,7 @@ impl UptrainHandler {
             pending: outcomes.pending(),
             tracked_runs,
             runs_expired,
-            ..outcomes.stats
+            ..outcomes.stats.clone()
         }
     }
 

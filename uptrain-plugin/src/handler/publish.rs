@@ -101,7 +101,10 @@ impl Inner {
             }
             let stats = &mut outcomes.stats;
             match &outcome {
-                Ok(_) => stats.evaluated += 1,
+                Ok(done) => {
+                    stats.evaluated += 1;
+                    stats.judge_usage += done.usage.clone();
+                }
                 Err(EvaluationError::QueueFull { .. }) => {}
                 Err(EvaluationError::DeadlineExceeded { .. }) => stats.deadline_exceeded += 1,
                 Err(EvaluationError::ShutDown) => stats.given_up += 1,
@@ -207,8 +210,8 @@ impl Inner {
     }
 }
 
-/// One `tracing` event for a row: who graded what, and the scores; no question, context or
-/// answer.
+/// One `tracing` event for a row: who graded what, the scores and what grading cost; no
+/// question, context or answer.
 fn log_row(row: &EvaluatedRow) {
     let scores = row
         .check_names()
@@ -227,6 +230,10 @@ fn log_row(row: &EvaluatedRow) {
         evaluator = %row.evaluator,
         estimate = row.estimate,
         %scores,
+        grading_cost = %row
+            .judge_usage
+            .as_ref()
+            .map_or_else(|| "not graded".to_owned(), ToString::to_string),
         "UpTrain result"
     );
 }

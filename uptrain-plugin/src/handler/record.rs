@@ -12,6 +12,7 @@ use crate::check::Check;
 use crate::error::EvaluationError;
 use crate::evaluation::{CheckResult, RowResult};
 use crate::row::Row;
+use crate::usage::JudgeUsage;
 
 /// The scores of one evaluated row: what [`flush`](super::UptrainHandler::flush) returns, what
 /// the console shows and what the output file gets, one JSON object per line.
@@ -44,6 +45,10 @@ pub struct EvaluatedRow {
     pub evaluator: String,
     /// True when the scores are offline lexical estimates, not a judge's verdict.
     pub estimate: bool,
+    /// What the judge spent on the row: requests, tokens, cost and the prices' entry and
+    /// date ("no judge" for the UpTrain API and offline evaluators); `null` when the row was
+    /// never graded (queue full, deadline exceeded, shut down): nothing was reported.
+    pub judge_usage: Option<JudgeUsage>,
     /// The typed results, in check order.
     #[serde(skip)]
     pub checks: Vec<CheckResult>,
@@ -67,6 +72,7 @@ impl EvaluatedRow {
         result: RowResult,
     ) -> Self {
         let mut row = Self::empty(project, evaluation, run_id, result.input);
+        row.judge_usage = Some(result.usage);
         for check in &result.checks {
             let name = check.key.clone();
             row.scores.insert(name.clone(), check.score);
@@ -111,6 +117,7 @@ impl EvaluatedRow {
             errors: BTreeMap::new(),
             evaluator: String::new(),
             estimate: false,
+            judge_usage: None,
             checks: Vec::new(),
         }
     }
@@ -174,7 +181,10 @@ impl EvaluatedRow {
     /// The readable block printed when `log_results` is on: the question, the response (or
     /// the variants), then one line per score. Control characters of the model's text
     /// (terminal escapes, carriage returns, newlines) are shown escaped (`\u{1b}`, `\n`), so
-    /// a block is always the lines it looks like. Offline scores say they are estimates.
+    /// a block is always the lines it looks like. Offline scores say they are estimates. The
+    /// last line says what grading the row cost (`Grading cost: 2 judge requests, 2000 in,
+    /// 400 out, 2400 total, $0.000540 (gpt-4o-mini, prices of 2024-10-01)`), when it was
+    /// graded.
     pub fn display_block(&self) -> String {
         let mut out = String::new();
         let text = |key: &str| {
@@ -216,6 +226,9 @@ impl EvaluatedRow {
                     let _ = writeln!(out, "{label} Score: none");
                 }
             }
+        }
+        if let Some(usage) = &self.judge_usage {
+            let _ = writeln!(out, "Grading cost: {}", escape_controls(&usage.to_string()));
         }
         out
     }
@@ -297,6 +310,7 @@ mod tests {
             index: 0,
             input,
             checks: vec![CheckResult::scored(Check::ContextRelevance, 0.5, "x")],
+            usage: Default::default(),
         };
         let row = EvaluatedRow::from_result("p", "rag", None, result).graded_by("offline", true);
         let block = row.display_block();
@@ -304,7 +318,11 @@ mod tests {
             !block.chars().any(|c| c.is_control() && c != '\n'),
             "{block:?}"
         );
-        assert_eq!(block.lines().count(), 3, "{block}");
+        assert_eq!(block.lines().count(), 4, "{block}");
+        assert!(
+            block.ends_with("Grading cost: 0 requests, no judge model: nothing to price\n"),
+            "{block}"
+        );
         assert!(block.contains("Response: line1\\nline2"), "{block}");
         assert!(
             block.contains("Context Relevance Score: 0.5 (offline lexical estimate)"),
@@ -344,6 +362,7 @@ mod tests {
                     },
                 ),
             ],
+            usage: Default::default(),
         };
         let row = EvaluatedRow::from_result("p_rag", "rag", None, result);
         let block = row.display_block();

@@ -2,13 +2,14 @@
 //! flush or a shutdown finished ([`FlushReport`], [`ShutdownReport`]).
 
 use super::record::EvaluatedRow;
+use crate::usage::JudgeUsage;
 
 /// Counters of the handler since it was built; see
 /// [`UptrainHandler::stats`](super::UptrainHandler::stats).
 ///
 /// Every answer the handler recognised is accounted for:
 /// `submitted = evaluated + refused + deadline_exceeded + failed + given_up + pending`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct HandlerStats {
     /// Evaluations asked for (one per recognised answer, or per `uptrain_evaluate` call).
@@ -36,6 +37,10 @@ pub struct HandlerStats {
     pub tracked_runs: usize,
     /// Runs forgotten because they never ended (time-to-live) or the cap was reached.
     pub runs_expired: u64,
+    /// What the judge spent on the evaluations finished so far: requests, tokens and their
+    /// cost, priced by the judge's table (or why it is unknown; "no judge" for the UpTrain
+    /// API and offline evaluators). Each handler counts its own.
+    pub judge_usage: JudgeUsage,
 }
 
 /// What [`flush_timeout`](super::UptrainHandler::flush_timeout) got.

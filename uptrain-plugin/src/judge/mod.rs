@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use handler_core::cost::PriceTable;
 use llm_callbacks_transport::{Secret, redacted_url};
 
 use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
@@ -55,7 +56,9 @@ pub const DEFAULT_TEMPERATURE: f64 = 0.1;
 ///     ("response", "Shakespeare wrote Hamlet."),
 /// ])];
 /// let evaluation = judge.evaluate(&EvaluationRequest::new(rows, Check::RAG)).await?;
-/// println!("{:?} tokens", evaluation.usage.total_tokens);
+/// // What the judge spent, per row and in total: requests, tokens, cost and its prices.
+/// println!("row 1: {}", evaluation.rows[0].usage);
+/// println!("total: {}", evaluation.usage);
 /// # Ok(())
 /// # }
 /// ```
@@ -76,6 +79,8 @@ struct JudgeSettings {
     json_mode: bool,
     max_facts: usize,
     progress: ProgressMode,
+    /// Prices the judge's tokens.
+    prices: Arc<PriceTable>,
 }
 
 impl fmt::Debug for JudgeEvaluator {
@@ -87,6 +92,7 @@ impl fmt::Debug for JudgeEvaluator {
             .field("temperature", &self.settings.temperature)
             .field("seed", &self.settings.seed)
             .field("json_mode", &self.settings.json_mode)
+            .field("prices", &self.settings.prices.version())
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +119,11 @@ impl JudgeEvaluator {
     /// The cache of judge answers, when one was given.
     pub fn cache(&self) -> Option<&Arc<JudgeCache>> {
         self.cache.as_ref()
+    }
+
+    /// The table that prices the judge's tokens.
+    pub fn prices(&self) -> &PriceTable {
+        &self.settings.prices
     }
 }
 
@@ -149,6 +160,7 @@ pub struct JudgeBuilder {
     max_facts: usize,
     progress: ProgressMode,
     cache: Option<Arc<JudgeCache>>,
+    prices: Option<Arc<PriceTable>>,
 }
 
 impl fmt::Debug for JudgeBuilder {
@@ -180,6 +192,7 @@ impl Default for JudgeBuilder {
             max_facts: 5,
             progress: ProgressMode::Auto,
             cache: None,
+            prices: None,
         }
     }
 }
@@ -266,6 +279,30 @@ impl JudgeBuilder {
         self
     }
 
+    /// Prices the judge's tokens with `table` instead of the shipped one
+    /// ([`PriceTable::shipped`]); e.g. the shipped table with your own entries merged over it.
+    ///
+    /// ```
+    /// use handler_core::cost::{ModelPrices, PriceTable};
+    /// use uptrain_plugin::JudgeEvaluator;
+    ///
+    /// let ours = PriceTable::shipped()
+    ///     .clone()
+    ///     .with_model("local-judge", ModelPrices::new(0.0, 0.0, "2026-12-01", "our own GPUs"))?;
+    /// let judge = JudgeEvaluator::builder()
+    ///     .base_url("http://127.0.0.1:8080/v1")
+    ///     .api_key("sk-local")
+    ///     .model("local-judge")
+    ///     .prices(ours)
+    ///     .build()?;
+    /// assert!(judge.prices().lookup("local-judge").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prices(mut self, table: PriceTable) -> Self {
+        self.prices = Some(Arc::new(table));
+        self
+    }
+
     /// Builds the evaluator, reading `OPENAI_BASE_URL` and `OPENAI_API_KEY` for whatever was
     /// not set.
     ///
@@ -317,6 +354,9 @@ impl JudgeBuilder {
                 json_mode: self.json_mode,
                 max_facts: self.max_facts,
                 progress: self.progress,
+                prices: self
+                    .prices
+                    .unwrap_or_else(|| Arc::new(PriceTable::shipped().clone())),
             },
             transport,
             cache: self.cache,

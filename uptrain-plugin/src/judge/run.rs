@@ -4,91 +4,106 @@
 //! failures are recorded, never dropped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use handler_core::payload::TokenUsage;
 
 use futures_util::future::{join, join_all};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use super::JudgeEvaluator;
 use super::cache::Lookup;
 use super::parse;
 use super::prompt::{self, GradedSpec};
 use super::wire::{ChatRequest, ChatResponse, Message, ResponseFormat, Usage};
+use super::{JudgeEvaluator, JudgeSettings};
 use crate::check::Check;
 use crate::error::{CheckError, excerpt};
-use crate::evaluation::{CheckResult, Evaluation, RowResult, TokenUsage};
+use crate::evaluation::{CheckResult, Evaluation, RowResult};
 use crate::http::{Reply, Verdict};
 use crate::limiter::estimate_tokens;
 use crate::progress::Progress;
 use crate::row::Row;
+use crate::usage::JudgeUsage;
 
 /// Characters of an unparseable reply kept in the error.
 const REPLY_EXCERPT: usize = 300;
 
-/// Token usage summed across concurrent calls.
+/// What the calls for one row spent, summed across its concurrent calls.
 #[derive(Debug, Default)]
 struct UsageCounter {
-    prompt: AtomicU64,
-    completion: AtomicU64,
-    total: AtomicU64,
+    tokens: Mutex<TokenUsage>,
     requests: AtomicU64,
+    /// Replies that reported no usage: their tokens are unknown.
+    unreported: AtomicU64,
 }
 
 impl UsageCounter {
-    fn add(&self, usage: Usage) {
-        self.prompt
-            .fetch_add(usage.prompt_tokens, Ordering::Relaxed);
-        self.completion
-            .fetch_add(usage.completion_tokens, Ordering::Relaxed);
-        self.total.fetch_add(usage.total_tokens, Ordering::Relaxed);
+    fn add(&self, usage: Option<Usage>) {
+        match usage {
+            Some(usage) => {
+                *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) += usage.tokens();
+            }
+            None => {
+                self.unreported.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
-    fn snapshot(&self) -> TokenUsage {
-        TokenUsage {
-            prompt_tokens: self.prompt.load(Ordering::Relaxed),
-            completion_tokens: self.completion.load(Ordering::Relaxed),
-            total_tokens: self.total.load(Ordering::Relaxed),
-            requests: self.requests.load(Ordering::Relaxed),
-        }
+    /// The row's usage, priced from the judge's model.
+    fn priced(&self, settings: &JudgeSettings) -> JudgeUsage {
+        let tokens = *self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        JudgeUsage::priced(
+            self.requests.load(Ordering::Relaxed),
+            tokens,
+            &settings.model,
+            &settings.prices,
+        )
+        .with_unreported(self.unreported.load(Ordering::Relaxed))
     }
 }
 
-/// State shared by the calls of one evaluation.
+/// State shared by the calls for one row.
 pub(super) struct Run<'a> {
     judge: &'a JudgeEvaluator,
     usage: UsageCounter,
-    progress: Progress,
+    progress: &'a Progress,
 }
 
-/// Evaluates validated rows with deduplicated checks.
+/// Evaluates validated rows with deduplicated checks; each row carries what its calls spent,
+/// the evaluation their sum.
 pub(super) async fn evaluate(judge: &JudgeEvaluator, rows: &[Row], checks: &[Check]) -> Evaluation {
     let calls_per_row: usize = checks.iter().map(Check::judge_calls).sum();
-    let run = Run {
-        judge,
-        usage: UsageCounter::default(),
-        progress: Progress::new(
-            judge.settings.progress,
-            "judge calls",
-            rows.len() * calls_per_row,
-        ),
-    };
-    let run = &run;
-    let results = join_all(rows.iter().enumerate().map(|(index, row)| async move {
-        let checks = join_all(checks.iter().map(|check| async move {
-            let results = run.check(row, check).await;
-            run.progress.advance(check.judge_calls());
-            results
+    let progress = Progress::new(
+        judge.settings.progress,
+        "judge calls",
+        rows.len() * calls_per_row,
+    );
+    let progress = &progress;
+    let results: Vec<RowResult> =
+        join_all(rows.iter().enumerate().map(|(index, row)| async move {
+            let run = Run {
+                judge,
+                usage: UsageCounter::default(),
+                progress,
+            };
+            let run = &run;
+            let checks = join_all(checks.iter().map(|check| async move {
+                let results = run.check(row, check).await;
+                run.progress.advance(check.judge_calls());
+                results
+            }))
+            .await;
+            RowResult {
+                index,
+                input: row.clone(),
+                checks: checks.into_iter().flatten().collect(),
+                usage: run.usage.priced(&judge.settings),
+            }
         }))
         .await;
-        RowResult {
-            index,
-            input: row.clone(),
-            checks: checks.into_iter().flatten().collect(),
-        }
-    }))
-    .await;
     Evaluation {
+        usage: results.iter().map(|r| r.usage.clone()).sum(),
         rows: results,
-        usage: run.usage.snapshot(),
     }
 }
 
@@ -277,9 +292,7 @@ impl Run<'_> {
                 });
             }
         };
-        if let Some(usage) = response.usage {
-            self.usage.add(usage);
-        }
+        self.usage.add(response.usage);
         let Some(content) = response.content() else {
             return Verdict::RetryNow(CheckError::Parse {
                 reason: "the reply has no message content".into(),

@@ -2,6 +2,7 @@
 //! model, temperature, optional seed and JSON mode) and the parts of the reply we read (the
 //! first choice's content and the token usage).
 
+use handler_core::payload::TokenUsage;
 use serde::{Deserialize, Serialize};
 
 /// The request body.
@@ -52,15 +53,60 @@ pub(crate) struct ReplyMessage {
     pub(crate) content: Option<String>,
 }
 
-/// Token usage as the server reports it.
+/// Token usage as the server reports it, with the OpenAI API's details when it sends them.
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
 pub(crate) struct Usage {
     #[serde(default)]
-    pub(crate) prompt_tokens: u64,
+    prompt_tokens: u64,
     #[serde(default)]
-    pub(crate) completion_tokens: u64,
+    completion_tokens: u64,
     #[serde(default)]
-    pub(crate) total_tokens: u64,
+    total_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+/// `prompt_tokens_details`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
+}
+
+/// `completion_tokens_details`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// The core's usage: the counts, the total as the server said it (else their sum), and
+    /// each detail the server reported.
+    pub(crate) fn tokens(&self) -> TokenUsage {
+        let mut usage = TokenUsage::new(self.prompt_tokens, self.completion_tokens);
+        if let Some(total) = self.total_tokens {
+            usage = usage.with_total_tokens(total);
+        }
+        let prompt = self.prompt_tokens_details.unwrap_or_default();
+        if let Some(cached) = prompt.cached_tokens {
+            usage = usage.with_cache_read_tokens(cached);
+        }
+        if let Some(written) = prompt.cache_write_tokens {
+            usage = usage.with_cache_write_tokens(written);
+        }
+        if let Some(reasoning) = self
+            .completion_tokens_details
+            .and_then(|d| d.reasoning_tokens)
+        {
+            usage = usage.with_reasoning_tokens(reasoning);
+        }
+        usage
+    }
 }
 
 impl ChatResponse {
@@ -105,9 +151,40 @@ mod tests {
                 "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}"#,
         )
         .unwrap();
-        assert_eq!(r.usage.unwrap().total_tokens, 5);
+        assert_eq!(r.usage.unwrap().tokens(), TokenUsage::new(3, 2));
         assert_eq!(r.content().as_deref(), Some("x"));
         let empty: ChatResponse = serde_json::from_str("{}").unwrap();
         assert_eq!(empty.content(), None);
+    }
+
+    #[test]
+    fn usage_details_are_read_when_reported() {
+        let usage = |json: &str| serde_json::from_str::<Usage>(json).unwrap().tokens();
+        let cases = [
+            (
+                r#"{"prompt_tokens": 90, "completion_tokens": 3, "total_tokens": 93}"#,
+                TokenUsage::new(90, 3),
+            ),
+            (
+                r#"{"prompt_tokens": 90, "completion_tokens": 30, "total_tokens": 120,
+                    "prompt_tokens_details": {"cached_tokens": 60, "audio_tokens": 0},
+                    "completion_tokens_details": {"reasoning_tokens": 20}}"#,
+                TokenUsage::new(90, 30)
+                    .with_cache_read_tokens(60)
+                    .with_reasoning_tokens(20),
+            ),
+            (
+                r#"{"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 11,
+                    "prompt_tokens_details": {"cached_tokens": null, "cache_write_tokens": 4},
+                    "completion_tokens_details": null}"#,
+                TokenUsage::new(9, 1)
+                    .with_total_tokens(11)
+                    .with_cache_write_tokens(4),
+            ),
+            (r#"{"prompt_tokens": 2}"#, TokenUsage::new(2, 0)),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(usage(json), expected, "{json}");
+        }
     }
 }

@@ -92,6 +92,8 @@ impl OfflineEvaluator {
                     .iter()
                     .flat_map(|check| beyond::results(check, input))
                     .collect(),
+                // No judge model: nothing to price.
+                usage: Default::default(),
             })
             .collect();
         Ok(Evaluation {
