@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use llm_callbacks_transport::Secret;
 
-use crate::error::ConfigError;
+use crate::error::BuildError;
 
 /// Concurrency and rate limits, applied to every request of an evaluator (all rows, all
 /// checks, all concurrent evaluations share them).
@@ -73,7 +73,7 @@ impl Limits {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
         if self.max_in_flight == 0 {
             return Err(invalid("limits.max_in_flight", "must be at least 1"));
         }
@@ -159,7 +159,7 @@ impl Timeouts {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
         if self.connect.is_zero() || self.total.is_zero() {
             return Err(invalid("timeouts", "must be greater than zero"));
         }
@@ -177,33 +177,30 @@ pub enum ProgressMode {
     Never,
 }
 
-/// Default cap on a response body: 4 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-fn invalid(name: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(name: &'static str, reason: &str) -> BuildError {
+    BuildError::Invalid {
         name,
         reason: reason.to_owned(),
     }
 }
 
 /// Checks a server URL and drops any trailing slash.
-pub(crate) fn normalize_url(url: &str) -> Result<String, ConfigError> {
+pub(crate) fn normalize_url(url: &str) -> Result<String, BuildError> {
     let trimmed = url.trim().trim_end_matches('/');
     if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         Ok(trimmed.to_owned())
     } else {
-        Err(ConfigError::InvalidUrl {
+        Err(BuildError::InvalidUrl {
             url: url.to_owned(),
         })
     }
 }
 
 /// Checks an API key: present and not blank; kept a [`Secret`] so it never prints.
-pub(crate) fn check_key(key: Option<Secret>, env: &'static str) -> Result<Secret, ConfigError> {
+pub(crate) fn check_key(key: Option<Secret>, env: &'static str) -> Result<Secret, BuildError> {
     match key {
-        None => Err(ConfigError::MissingKey { env }),
-        Some(k) if k.expose().trim().is_empty() => Err(ConfigError::EmptyKey),
+        None => Err(BuildError::MissingKey { env }),
+        Some(k) if k.expose().trim().is_empty() => Err(BuildError::EmptyKey),
         Some(k) => Ok(Secret::new(k.expose().trim())),
     }
 }
@@ -223,12 +220,9 @@ mod tests {
         assert!(normalize_url("x.com").is_err());
         assert_eq!(
             check_key(None, "K"),
-            Err(ConfigError::MissingKey { env: "K" })
+            Err(BuildError::MissingKey { env: "K" })
         );
-        assert_eq!(
-            check_key(Some("  ".into()), "K"),
-            Err(ConfigError::EmptyKey)
-        );
+        assert_eq!(check_key(Some("  ".into()), "K"), Err(BuildError::EmptyKey));
         let key = check_key(Some(" k ".into()), "K").unwrap();
         assert_eq!(key.expose(), "k");
         assert_eq!(format!("{key:?}"), "***");

@@ -1,5 +1,5 @@
 //! Errors: [`CheckError`] for one check of one row (kept in the result, never dropped),
-//! [`EvaluationError`] for a whole call that cannot start, and [`ConfigError`] for an evaluator
+//! [`EvaluationError`] for a whole call that cannot start, and [`BuildError`] for an evaluator
 //! that cannot be built.
 
 use std::fmt;
@@ -160,7 +160,7 @@ pub enum EvaluationError {
     NoChecks,
     /// The evaluator was misconfigured.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] BuildError),
     /// The evaluation could not finish (the evaluator panicked, or its thread stopped).
     #[error("the evaluation could not finish: {0}")]
     Internal(String),
@@ -193,7 +193,7 @@ fn format_issues(issues: &[RowIssue]) -> String {
 
 /// An evaluator that cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum BuildError {
     /// No API key was given and the environment variable is unset.
     #[error("no API key: set {env} or pass a key")]
     MissingKey {

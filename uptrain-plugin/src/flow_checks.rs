@@ -14,13 +14,14 @@
 //! parametric checks (`[{"check_name": "GuidelineAdherence", "guideline": "..."}]`).
 
 use crate::check::Check;
-use crate::handler::{ConfigValueError, Flow};
+use crate::env;
+use crate::handler::{Flow, InvalidSetting};
 
 /// The variables (and plugin configuration keys) holding each flow's checks.
-pub const FLOW_CHECKS_ENV: [(Flow, &str); 3] = [
-    (Flow::Rag, "UPTRAIN_RAG_CHECKS"),
-    (Flow::MultiQuery, "UPTRAIN_MULTI_QUERY_CHECKS"),
-    (Flow::ContextReranking, "UPTRAIN_CONTEXT_RERANKING_CHECKS"),
+pub(crate) const FLOW_CHECKS_ENV: [(Flow, &str); 3] = [
+    (Flow::Rag, env::RAG_CHECKS),
+    (Flow::MultiQuery, env::MULTI_QUERY_CHECKS),
+    (Flow::ContextReranking, env::CONTEXT_RERANKING_CHECKS),
 ];
 
 /// The checks run for each flow.
@@ -98,7 +99,7 @@ impl FlowChecks {
         &mut self,
         flow: Flow,
         checks: impl IntoIterator<Item = impl Into<Check>>,
-    ) -> Result<(), ConfigValueError> {
+    ) -> Result<(), InvalidSetting> {
         let checks: Vec<Check> = checks.into_iter().map(Into::into).collect();
         if checks.is_empty() {
             return Err(invalid(flow, "(none)", "at least one check"));
@@ -114,7 +115,7 @@ impl FlowChecks {
 
     /// Adds one check to `flow` (a repeat is ignored), with the same conditions as
     /// [`FlowChecks::set`].
-    pub fn add(&mut self, flow: Flow, check: impl Into<Check>) -> Result<(), ConfigValueError> {
+    pub fn add(&mut self, flow: Flow, check: impl Into<Check>) -> Result<(), InvalidSetting> {
         let check = check.into();
         fits(flow, &check)?;
         if self.get(flow).contains(&check) {
@@ -131,7 +132,7 @@ impl FlowChecks {
     /// no value for.
     pub(crate) fn read(
         get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ConfigValueError> {
+    ) -> Result<Option<Self>, InvalidSetting> {
         let mut out = Self::default();
         let mut any = false;
         for (flow, name) in FLOW_CHECKS_ENV {
@@ -157,7 +158,7 @@ fn parse_list(value: &str) -> Result<Vec<Check>, String> {
         .collect()
 }
 
-fn fits(flow: Flow, check: &Check) -> Result<(), ConfigValueError> {
+fn fits(flow: Flow, check: &Check) -> Result<(), InvalidSetting> {
     if let Check::Parametric(p) = check
         && let Some(reason) = p.problem()
     {
@@ -185,7 +186,7 @@ fn fits(flow: Flow, check: &Check) -> Result<(), ConfigValueError> {
 }
 
 /// Refuses checks that would write the same output key.
-fn together(flow: Flow, checks: &[Check]) -> Result<(), ConfigValueError> {
+fn together(flow: Flow, checks: &[Check]) -> Result<(), InvalidSetting> {
     match crate::check::key_clash(checks) {
         None => Ok(()),
         Some(reason) => {
@@ -195,8 +196,8 @@ fn together(flow: Flow, checks: &[Check]) -> Result<(), ConfigValueError> {
     }
 }
 
-fn invalid(flow: Flow, value: &str, expected: &str) -> ConfigValueError {
-    ConfigValueError {
+fn invalid(flow: Flow, value: &str, expected: &str) -> InvalidSetting {
+    InvalidSetting {
         name: env_name(flow),
         value: value.to_owned(),
         expected: expected.to_owned(),

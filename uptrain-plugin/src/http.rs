@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use crate::config::{Limits, Timeouts};
-use crate::error::{CheckError, ConfigError, excerpt};
+use crate::error::{BuildError, CheckError, excerpt};
 use crate::limiter::Limiter;
 
 /// Characters of a body kept in error messages.
@@ -127,11 +127,11 @@ impl Transport {
         retry: RetryPolicy,
         timeouts: &Timeouts,
         max_body_bytes: usize,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, BuildError> {
         limits.validate()?;
         timeouts.validate()?;
         if max_body_bytes == 0 {
-            return Err(ConfigError::Invalid {
+            return Err(BuildError::Invalid {
                 name: "max_body_bytes",
                 reason: "must be greater than zero".into(),
             });
@@ -141,7 +141,7 @@ impl Transport {
             .timeout(timeouts.total)
             .pool_max_idle_per_host(limits.max_in_flight.max(1))
             .build()
-            .map_err(|e| ConfigError::Client(e.to_string()))?;
+            .map_err(|e| BuildError::Client(e.to_string()))?;
         Ok(Self {
             client,
             limiter: Limiter::new(limits),

@@ -44,6 +44,8 @@ mod check;
 mod checks;
 mod choose;
 mod config;
+pub mod defaults;
+pub mod env;
 mod error;
 mod evaluation;
 mod evaluator;
@@ -68,30 +70,23 @@ pub use checks::{
     JailbreakDetection, MatchMethod, ParametricCheck, QueryResolution, ResponseMatching,
 };
 pub use choose::{evaluator_for, resolve_kind};
-pub use config::{DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
-pub use error::{CheckError, ConfigError, EvaluationError, RowIssue};
+pub use config::{Limits, ProgressMode, RetryPolicy, Timeouts};
+pub use error::{BuildError, CheckError, EvaluationError, RowIssue};
 pub use evaluation::{CheckResult, Evaluation, RowResult};
 pub use evaluator::{EvaluationRequest, Evaluator, KeyType, UnknownKeyType};
-pub use flow_checks::{FLOW_CHECKS_ENV, FlowChecks};
+pub use flow_checks::FlowChecks;
 pub use grade::{GradeOptions, GradeProgress, Graded, GradedRow, ProgressFn, grade};
 pub use handler::{
-    ConfigValueError, EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, ResultsLog,
+    EvaluatedRow, EvaluatorKind, Flow, FlushReport, HandlerStats, InvalidSetting, ResultsLog,
     ShutdownReport, UptrainConfig, UptrainError, UptrainHandler, UptrainHandlerBuilder, WhenFull,
-    env,
 };
 /// The core's token usage, which [`JudgeUsage`] carries (one type across the workspace).
 pub use handler_core::payload::TokenUsage;
-pub use judge::{
-    API_KEY_ENV, BASE_URL_ENV, CacheError, CacheMiss, DEFAULT_BASE_URL, DEFAULT_MODEL,
-    DEFAULT_TEMPERATURE, JudgeBuilder, JudgeCache, JudgeEvaluator,
-};
+pub use judge::{CacheError, CacheMiss, JudgeBuilder, JudgeCache, JudgeEvaluator};
 pub use llm_callbacks_transport::Idempotency;
 pub use offline::OfflineEvaluator;
 pub use plugin::PLUGIN_NAME;
 pub use recording::{RecordedRow, Recording, RecordingError, read_recording};
 pub use row::{Row, row, validate};
-pub use uptrain_api::{
-    ACCESS_HEADER, LOG_AND_EVALUATE_PATH, MAX_BATCH, UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV,
-    UptrainApiBuilder, UptrainApiEvaluator,
-};
+pub use uptrain_api::{UptrainApiBuilder, UptrainApiEvaluator};
 pub use usage::{JudgeCost, JudgeUsage};

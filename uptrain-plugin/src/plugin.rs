@@ -10,7 +10,8 @@ use std::sync::Arc;
 use handler_core::SharedHandler;
 use handler_core::registry::{PluginConfig, PluginError};
 
-use crate::handler::{ResultsLog, UptrainConfig, UptrainHandler, env};
+use crate::env;
+use crate::handler::{ResultsLog, UptrainConfig, UptrainHandler};
 
 /// The plugin's name in the registry.
 pub const PLUGIN_NAME: &str = "uptrain";

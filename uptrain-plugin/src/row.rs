@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::check::Check;
-use crate::error::{ConfigError, EvaluationError, RowIssue};
+use crate::error::{BuildError, EvaluationError, RowIssue};
 
 /// One input row: UpTrain's column names mapped to JSON values.
 pub type Row = serde_json::Map<String, Value>;
@@ -62,14 +62,14 @@ pub fn validate(rows: &[Row], checks: &[Check]) -> Result<(), EvaluationError> {
         if let Check::Parametric(p) = check
             && let Some(reason) = p.problem()
         {
-            return Err(EvaluationError::Config(ConfigError::Invalid {
+            return Err(EvaluationError::Config(BuildError::Invalid {
                 name: "check",
                 reason: format!("{}: {reason}", p.class_name()),
             }));
         }
     }
     if let Some(reason) = crate::check::key_clash(checks) {
-        return Err(EvaluationError::Config(ConfigError::Invalid {
+        return Err(EvaluationError::Config(BuildError::Invalid {
             name: "checks",
             reason,
         }));

@@ -15,25 +15,15 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use crate::check::Check;
-use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
-use crate::error::{CheckError, ConfigError, EvaluationError};
+use crate::config::{self, Limits, ProgressMode, RetryPolicy, Timeouts};
+use crate::error::{BuildError, CheckError, EvaluationError};
 use crate::evaluation::{CheckResult, Evaluation, RowResult};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::http::{Reply, Transport, Verdict};
 use crate::progress::Progress;
 use crate::row::{self, Row};
 use crate::usage::JudgeUsage;
-
-/// Environment variable holding the UpTrain access key.
-pub const UPTRAIN_KEY_ENV: &str = "UPTRAIN_API_KEY";
-/// Environment variable holding the UpTrain server URL.
-pub const UPTRAIN_URL_ENV: &str = "UPTRAIN_SERVER_URL";
-/// The header carrying the access key.
-pub const ACCESS_HEADER: &str = "uptrain-access-token";
-/// The endpoint path, appended to the server URL.
-pub const LOG_AND_EVALUATE_PATH: &str = "/api/public/log_and_evaluate";
-/// Most rows per request (UpTrain's own limit).
-pub const MAX_BATCH: usize = 50;
+use crate::{defaults, env};
 
 /// The column names of UpTrain's schema object, each mapped to itself (`id_` to `id`).
 const SCHEMA: [(&str, &str); 13] = [
@@ -55,7 +45,7 @@ const SCHEMA: [(&str, &str); 13] = [
 /// Evaluates rows on the managed UpTrain server.
 ///
 /// ```
-/// use uptrain_plugin::{ConfigError, UptrainApiEvaluator};
+/// use uptrain_plugin::{BuildError, UptrainApiEvaluator};
 ///
 /// let evaluator = UptrainApiEvaluator::builder()
 ///     .server_url("http://127.0.0.1:4300")
@@ -70,7 +60,7 @@ const SCHEMA: [(&str, &str); 13] = [
 ///     .api_key("up-key")
 ///     .batch_size(51)
 ///     .build();
-/// assert!(matches!(too_big, Err(ConfigError::Invalid { name: "batch_size", .. })));
+/// assert!(matches!(too_big, Err(BuildError::Invalid { name: "batch_size", .. })));
 /// ```
 pub struct UptrainApiEvaluator {
     endpoint: reqwest::Url,
@@ -92,6 +82,13 @@ impl fmt::Debug for UptrainApiEvaluator {
 }
 
 impl UptrainApiEvaluator {
+    /// The header carrying the access key.
+    pub const ACCESS_HEADER: &'static str = "uptrain-access-token";
+    /// The endpoint path, appended to the server URL.
+    pub const LOG_AND_EVALUATE_PATH: &'static str = "/api/public/log_and_evaluate";
+    /// Most rows per request (UpTrain's own limit).
+    pub const MAX_BATCH: usize = 50;
+
     /// A builder: server URL and key from the builder or `UPTRAIN_SERVER_URL` /
     /// `UPTRAIN_API_KEY`; batches of 50; 4 requests in flight and no rate limit;
     /// [`RetryPolicy::default`] (a batch is paid work: sent again only when it never reached
@@ -143,7 +140,7 @@ impl UptrainApiEvaluator {
                             requests.fetch_add(1, Ordering::Relaxed);
                             client
                                 .post(self.endpoint.clone())
-                                .header(ACCESS_HEADER, self.access_key.clone())
+                                .header(UptrainApiEvaluator::ACCESS_HEADER, self.access_key.clone())
                                 .header(CONTENT_TYPE, "application/json")
                                 .body(bytes.clone())
                         },
@@ -303,11 +300,11 @@ impl Default for UptrainApiBuilder {
         Self {
             server_url: None,
             api_key: None,
-            batch_size: MAX_BATCH,
+            batch_size: UptrainApiEvaluator::MAX_BATCH,
             limits: Limits::unlimited(4),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default().with_total(std::time::Duration::from_secs(600)),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
             progress: ProgressMode::Auto,
         }
     }
@@ -363,26 +360,26 @@ impl UptrainApiBuilder {
     }
 
     /// Builds the evaluator.
-    pub fn build(self) -> Result<UptrainApiEvaluator, ConfigError> {
+    pub fn build(self) -> Result<UptrainApiEvaluator, BuildError> {
         let url = self
             .server_url
             .or_else(|| {
-                std::env::var(UPTRAIN_URL_ENV)
+                std::env::var(env::UPTRAIN_SERVER_URL)
                     .ok()
                     .filter(|v| !v.trim().is_empty())
             })
-            .ok_or(ConfigError::MissingUrl {
+            .ok_or(BuildError::MissingUrl {
                 hint: "set the UpTrain server URL in the builder or UPTRAIN_SERVER_URL",
             })?;
         let url = config::normalize_url(&url)?;
         let access_key = config::check_key(
-            config::key_or_env(self.api_key, UPTRAIN_KEY_ENV),
-            UPTRAIN_KEY_ENV,
+            config::key_or_env(self.api_key, env::UPTRAIN_API_KEY),
+            env::UPTRAIN_API_KEY,
         )?;
-        if !(1..=MAX_BATCH).contains(&self.batch_size) {
-            return Err(ConfigError::Invalid {
+        if !(1..=UptrainApiEvaluator::MAX_BATCH).contains(&self.batch_size) {
+            return Err(BuildError::Invalid {
                 name: "batch_size",
-                reason: format!("must be between 1 and {MAX_BATCH}"),
+                reason: format!("must be between 1 and {}", UptrainApiEvaluator::MAX_BATCH),
             });
         }
         let transport = Transport::new(
@@ -391,14 +388,15 @@ impl UptrainApiBuilder {
             &self.timeouts,
             self.max_body_bytes,
         )?;
-        let endpoint = reqwest::Url::parse(&format!("{url}{LOG_AND_EVALUATE_PATH}"))
-            .map_err(|_| ConfigError::InvalidUrl { url: url.clone() })?;
-        let access_key = access_key
-            .header_value()
-            .map_err(|_| ConfigError::Invalid {
-                name: "api_key",
-                reason: "contains characters not allowed in a header".into(),
-            })?;
+        let endpoint = reqwest::Url::parse(&format!(
+            "{url}{}",
+            UptrainApiEvaluator::LOG_AND_EVALUATE_PATH
+        ))
+        .map_err(|_| BuildError::InvalidUrl { url: url.clone() })?;
+        let access_key = access_key.header_value().map_err(|_| BuildError::Invalid {
+            name: "api_key",
+            reason: "contains characters not allowed in a header".into(),
+        })?;
         Ok(UptrainApiEvaluator {
             endpoint,
             access_key,
@@ -448,6 +446,6 @@ mod tests {
         assert!(b().batch_size(51).build().is_err());
         assert!(b().batch_size(0).build().is_err());
         assert!(b().batch_size(50).build().is_ok());
-        assert_eq!(b().api_key(" ").build().unwrap_err(), ConfigError::EmptyKey);
+        assert_eq!(b().api_key(" ").build().unwrap_err(), BuildError::EmptyKey);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use handler_core::registry::PluginConfig;
 use uptrain_plugin::{Idempotency, UptrainConfig, env};
 
-fn read(pairs: &[(&str, &str)]) -> Result<UptrainConfig, uptrain_plugin::ConfigValueError> {
+fn read(pairs: &[(&str, &str)]) -> Result<UptrainConfig, uptrain_plugin::InvalidSetting> {
     let source = pairs
         .iter()
         .fold(PluginConfig::new(), |config, (key, value)| {

@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::{
-    ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, defaults,
-};
+use super::config::{EvaluatorKind, InvalidSetting, ResultsLog, UptrainConfig, WhenFull};
 use super::flows::Tracker;
 use super::outcomes::Outcomes;
 use super::room::Room;
 use super::worker::Worker;
 use super::{Inner, UptrainError, UptrainHandler};
+use crate::defaults;
 use crate::evaluator::{Evaluator, KeyType};
 
 /// Builds an [`UptrainHandler`].
@@ -27,7 +26,7 @@ pub struct UptrainHandlerBuilder {
     key_type: Option<String>,
     evaluator: Option<Arc<dyn Evaluator>>,
     console: Option<Box<dyn Write + Send>>,
-    flow_checks_error: Option<ConfigValueError>,
+    flow_checks_error: Option<InvalidSetting>,
 }
 
 impl fmt::Debug for UptrainHandlerBuilder {
@@ -255,7 +254,7 @@ impl UptrainHandlerBuilder {
             return Err(e.into());
         }
         if let Some(key_type) = self.key_type.take() {
-            self.config.key_type = key_type.parse::<KeyType>().map_err(|_| ConfigValueError {
+            self.config.key_type = key_type.parse::<KeyType>().map_err(|_| InvalidSetting {
                 name: "key type",
                 value: key_type,
                 expected: "one of openai, uptrain".into(),
@@ -266,7 +265,7 @@ impl UptrainHandlerBuilder {
             ("max tracked runs", self.config.max_tracked_runs),
         ] {
             if value == 0 {
-                return Err(ConfigValueError {
+                return Err(InvalidSetting {
                     name,
                     value: "0".into(),
                     expected: "at least 1".into(),
@@ -276,7 +275,7 @@ impl UptrainHandlerBuilder {
         }
         if self.config.run_ttl.is_zero() || self.config.evaluation_deadline == Some(Duration::ZERO)
         {
-            return Err(ConfigValueError {
+            return Err(InvalidSetting {
                 name: "run ttl / evaluation deadline",
                 value: "0".into(),
                 expected: "a positive duration".into(),

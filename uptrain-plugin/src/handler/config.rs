@@ -9,7 +9,7 @@ use llm_callbacks_transport::redacted_url;
 
 use crate::config::{Limits, RetryPolicy, Timeouts};
 use crate::evaluator::KeyType;
-use crate::judge::DEFAULT_MODEL;
+use crate::{defaults, env};
 
 /// Which evaluator grades the answers.
 ///
@@ -36,7 +36,7 @@ impl EvaluatorKind {
 }
 
 impl FromStr for EvaluatorKind {
-    type Err = ConfigValueError;
+    type Err = InvalidSetting;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -44,7 +44,7 @@ impl FromStr for EvaluatorKind {
             "judge" | "openai" => Ok(EvaluatorKind::Judge),
             "uptrain_api" | "uptrain" | "api" => Ok(EvaluatorKind::UptrainApi),
             "offline" => Ok(EvaluatorKind::Offline),
-            _ => Err(ConfigValueError::new("evaluator", s, Self::NAMES)),
+            _ => Err(InvalidSetting::new("evaluator", s, Self::NAMES)),
         }
     }
 }
@@ -58,7 +58,7 @@ impl FromStr for EvaluatorKind {
 /// assert_eq!("refuse".parse::<WhenFull>()?, WhenFull::Refuse);
 /// assert_eq!("wait".parse::<WhenFull>()?, WhenFull::Wait(Duration::MAX));
 /// assert_eq!(WhenFull::default(), WhenFull::Refuse);
-/// # Ok::<(), uptrain_plugin::ConfigValueError>(())
+/// # Ok::<(), uptrain_plugin::InvalidSetting>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WhenFull {
@@ -78,7 +78,7 @@ pub enum WhenFull {
 }
 
 impl FromStr for WhenFull {
-    type Err = ConfigValueError;
+    type Err = InvalidSetting;
 
     /// `refuse`, or `wait` (until there is room; the environment's
     /// `UPTRAIN_WAIT_FOR_ROOM_SECS` sets a deadline).
@@ -86,7 +86,7 @@ impl FromStr for WhenFull {
         match s.trim().to_ascii_lowercase().as_str() {
             "refuse" => Ok(WhenFull::Refuse),
             "wait" => Ok(WhenFull::Wait(Duration::MAX)),
-            _ => Err(ConfigValueError::new(env::WHEN_FULL, s, "refuse or wait")),
+            _ => Err(InvalidSetting::new(env::WHEN_FULL, s, "refuse or wait")),
         }
     }
 }
@@ -106,7 +106,7 @@ pub enum ResultsLog {
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {name} `{value}`: expected {expected}")]
-pub struct ConfigValueError {
+pub struct InvalidSetting {
     /// The setting.
     pub name: &'static str,
     /// The value given.
@@ -115,7 +115,7 @@ pub struct ConfigValueError {
     pub expected: String,
 }
 
-impl ConfigValueError {
+impl InvalidSetting {
     pub(super) fn new(name: &'static str, value: &str, expected: &str) -> Self {
         Self {
             name,
@@ -214,28 +214,13 @@ pub struct UptrainConfig {
     pub(crate) ignored_key_env: Option<&'static str>,
 }
 
-/// Defaults of the handler's own bounds.
-pub(crate) mod defaults {
-    use std::time::Duration;
-
-    pub(crate) const PENDING_BYTES: usize = 64 << 20;
-    pub(crate) const KEPT_BYTES: usize = 64 << 20;
-    /// How long `UPTRAIN_WHEN_FULL=wait` waits when no deadline is given: until room.
-    pub(crate) const WAIT_FOR_ROOM: Duration = Duration::MAX;
-    pub(crate) const RUN_TTL: Duration = Duration::from_secs(15 * 60);
-    pub(crate) const MAX_TRACKED_RUNS: usize = 10_000;
-    pub(crate) const DEADLINE: Duration = Duration::from_secs(5 * 60);
-    pub(crate) const API_DEADLINE: Duration = Duration::from_secs(11 * 60);
-    pub(crate) const DROP_TIMEOUT: Duration = Duration::from_secs(5);
-}
-
 impl Default for UptrainConfig {
     fn default() -> Self {
         Self {
             project_name: "langchain".to_owned(),
             key_type: KeyType::OpenAi,
             api_key: None,
-            model: DEFAULT_MODEL.to_owned(),
+            model: defaults::MODEL.to_owned(),
             log_results: true,
             results_log: ResultsLog::Console,
             evaluator: EvaluatorKind::Auto,
@@ -293,55 +278,4 @@ impl fmt::Debug for UptrainConfig {
             )
             .finish()
     }
-}
-
-/// Environment variables (and [`PluginConfig`](handler_core::registry::PluginConfig) keys)
-/// the handler reads.
-pub mod env {
-    /// Project name prefix.
-    pub const PROJECT_NAME: &str = "UPTRAIN_PROJECT_NAME";
-    /// `openai` or `uptrain`.
-    pub const KEY_TYPE: &str = "UPTRAIN_KEY_TYPE";
-    /// `auto`, `judge`, `uptrain_api` or `offline`.
-    pub const EVALUATOR: &str = "UPTRAIN_EVALUATOR";
-    /// The judge model.
-    pub const MODEL: &str = "UPTRAIN_MODEL";
-    /// `1`, `true`, `yes`, `on` (a block per row on standard output); `0`, `false`, `no`,
-    /// `off`; or `tracing` (one `tracing` event per row, scores and grading cost only).
-    pub const LOG_RESULTS: &str = "UPTRAIN_LOG_RESULTS";
-    /// Path of the JSONL results file.
-    pub const OUTPUT_FILE: &str = "UPTRAIN_OUTPUT_FILE";
-    /// Requests in flight at once.
-    pub const MAX_IN_FLIGHT: &str = "UPTRAIN_MAX_IN_FLIGHT";
-    /// Requests per minute; 0 = unlimited.
-    pub const REQUESTS_PER_MINUTE: &str = "UPTRAIN_REQUESTS_PER_MINUTE";
-    /// Estimated tokens per minute; 0 = unlimited.
-    pub const TOKENS_PER_MINUTE: &str = "UPTRAIN_TOKENS_PER_MINUTE";
-    /// Attempts per request, first included.
-    pub const MAX_ATTEMPTS: &str = "UPTRAIN_MAX_ATTEMPTS";
-    /// `true` sends judge and UpTrain API requests again after failures that may have been
-    /// billed (timeouts, 5xx); off by default.
-    pub const RETRY_IDEMPOTENT: &str = "UPTRAIN_RETRY_IDEMPOTENT";
-    /// Total timeout per request, in seconds.
-    pub const TIMEOUT_SECS: &str = "UPTRAIN_TIMEOUT_SECS";
-    /// Estimated bytes the evaluations waiting or running may hold.
-    pub const PENDING_BYTES: &str = "UPTRAIN_PENDING_BYTES";
-    /// `refuse` or `wait`: what happens to an answer when the queue is full.
-    pub const WHEN_FULL: &str = "UPTRAIN_WHEN_FULL";
-    /// With `UPTRAIN_WHEN_FULL=wait`: seconds to wait for room, or `forever` (the default).
-    pub const WAIT_FOR_ROOM_SECS: &str = "UPTRAIN_WAIT_FOR_ROOM_SECS";
-    /// Evaluations waiting or running, at most (as well as the bytes).
-    pub const QUEUE_CAPACITY: &str = "UPTRAIN_QUEUE_CAPACITY";
-    /// Estimated bytes of the rows kept for `results` and the next `flush` (0 = none).
-    pub const KEPT_BYTES: &str = "UPTRAIN_KEPT_BYTES";
-    /// Rows kept for `results` and for the next `flush`, at most (0 = none).
-    pub const RETENTION: &str = "UPTRAIN_RETENTION";
-    /// Seconds after which an unended run's state is dropped.
-    pub const RUN_TTL_SECS: &str = "UPTRAIN_RUN_TTL_SECS";
-    /// Runs tracked at once, at most.
-    pub const MAX_TRACKED_RUNS: &str = "UPTRAIN_MAX_TRACKED_RUNS";
-    /// Total seconds one evaluation may take.
-    pub const DEADLINE_SECS: &str = "UPTRAIN_DEADLINE_SECS";
-    /// Seconds a drop of the handler waits for unfinished evaluations.
-    pub const DROP_TIMEOUT_SECS: &str = "UPTRAIN_DROP_TIMEOUT_SECS";
 }

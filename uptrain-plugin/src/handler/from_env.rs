@@ -8,19 +8,16 @@ use std::time::Duration;
 use handler_core::registry::{DurationUnit, PluginConfig};
 use llm_callbacks_transport::Idempotency;
 
-use super::config::{
-    ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, defaults, env,
-};
+use super::config::{EvaluatorKind, InvalidSetting, ResultsLog, UptrainConfig, WhenFull};
 use crate::config::{Limits, RetryPolicy, Timeouts};
 use crate::evaluator::KeyType;
-use crate::judge::{API_KEY_ENV, BASE_URL_ENV};
-use crate::uptrain_api::{UPTRAIN_KEY_ENV, UPTRAIN_URL_ENV};
+use crate::{defaults, env};
 
 fn seconds(
     source: &PluginConfig,
     key: &'static str,
     allow_zero: bool,
-) -> Result<Option<Duration>, ConfigValueError> {
+) -> Result<Option<Duration>, InvalidSetting> {
     let expected = "seconds (e.g. 30 or 0.5), or with a unit (250ms, 2m), or none";
     let wait = source
         .get_duration(key, DurationUnit::Seconds)
@@ -35,7 +32,7 @@ fn seconds(
 
 /// A switch: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case), as the one
 /// typed reader of settings reads every switch.
-fn switch(source: &PluginConfig, key: &'static str) -> Result<Option<bool>, ConfigValueError> {
+fn switch(source: &PluginConfig, key: &'static str) -> Result<Option<bool>, InvalidSetting> {
     source
         .get_bool(key)
         .map_err(|_| invalid_value(source, key, "1, true, yes, on or 0, false, no, off"))
@@ -45,15 +42,15 @@ fn parse<T: FromStr>(
     config: &PluginConfig,
     key: &'static str,
     expected: &'static str,
-) -> Result<Option<T>, ConfigValueError> {
+) -> Result<Option<T>, InvalidSetting> {
     config
         .get_number(key, expected)
         .map_err(|_| invalid_value(config, key, expected))
 }
 
 /// The error for `key`, whose value the one typed reader of settings refused.
-fn invalid_value(config: &PluginConfig, key: &'static str, expected: &str) -> ConfigValueError {
-    ConfigValueError::new(key, &config.get(key).unwrap_or_default(), expected)
+fn invalid_value(config: &PluginConfig, key: &'static str, expected: &str) -> InvalidSetting {
+    InvalidSetting::new(key, &config.get(key).unwrap_or_default(), expected)
 }
 
 fn per_minute(value: Option<u32>, default: Option<u32>) -> Option<u32> {
@@ -66,20 +63,20 @@ fn per_minute(value: Option<u32>, default: Option<u32>) -> Option<u32> {
 
 impl UptrainConfig {
     /// Reads the configuration from the environment (see the table in the README).
-    pub fn from_env() -> Result<Self, ConfigValueError> {
+    pub fn from_env() -> Result<Self, InvalidSetting> {
         Self::from_plugin_config(&PluginConfig::from_env())
     }
 
     /// Reads the configuration from plugin configuration values, which fall back to the
     /// environment when the [`PluginConfig`] was made with `from_env`.
-    pub fn from_plugin_config(source: &PluginConfig) -> Result<Self, ConfigValueError> {
+    pub fn from_plugin_config(source: &PluginConfig) -> Result<Self, InvalidSetting> {
         let mut config = Self::default();
         if let Some(project) = source.get(env::PROJECT_NAME) {
             config.project_name = project;
         }
         if let Some(key_type) = source.get(env::KEY_TYPE) {
             config.key_type = key_type.parse().map_err(|_| {
-                ConfigValueError::new(env::KEY_TYPE, &key_type, "one of openai, uptrain")
+                InvalidSetting::new(env::KEY_TYPE, &key_type, "one of openai, uptrain")
             })?;
         }
         if let Some(kind) = source.get(env::EVALUATOR) {
@@ -93,32 +90,30 @@ impl UptrainConfig {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("tracing"));
         if tracing {
             config.results_log = ResultsLog::Tracing;
-        } else if let Some(log) =
-            switch(source, env::LOG_RESULTS).map_err(|e| ConfigValueError {
-                expected: format!("{} or tracing", e.expected),
-                ..e
-            })?
-        {
+        } else if let Some(log) = switch(source, env::LOG_RESULTS).map_err(|e| InvalidSetting {
+            expected: format!("{} or tracing", e.expected),
+            ..e
+        })? {
             config.log_results = log;
         }
         config.output_file = source.get(env::OUTPUT_FILE).map(PathBuf::from);
         // An UpTrain key in the environment is consent to the UpTrain API (it has no other
         // use); an OpenAI key is not consent to send every answer to a judge.
-        if source.get(env::KEY_TYPE).is_none() && source.get(UPTRAIN_KEY_ENV).is_some() {
+        if source.get(env::KEY_TYPE).is_none() && source.get(env::UPTRAIN_API_KEY).is_some() {
             config.key_type = KeyType::Uptrain;
         }
         match config.key_type {
             KeyType::Uptrain => {
-                config.api_key = source.get(UPTRAIN_KEY_ENV);
-                config.base_url = source.get(UPTRAIN_URL_ENV);
+                config.api_key = source.get(env::UPTRAIN_API_KEY);
+                config.base_url = source.get(env::UPTRAIN_SERVER_URL);
             }
             KeyType::OpenAi => {
                 if config.evaluator == EvaluatorKind::Judge {
-                    config.api_key = source.get(API_KEY_ENV);
-                } else if source.get(API_KEY_ENV).is_some() {
-                    config.ignored_key_env = Some(API_KEY_ENV);
+                    config.api_key = source.get(env::OPENAI_API_KEY);
+                } else if source.get(env::OPENAI_API_KEY).is_some() {
+                    config.ignored_key_env = Some(env::OPENAI_API_KEY);
                 }
-                config.base_url = source.get(BASE_URL_ENV);
+                config.base_url = source.get(env::OPENAI_BASE_URL);
             }
         }
         let api = config.evaluator == EvaluatorKind::UptrainApi
@@ -155,7 +150,7 @@ impl UptrainConfig {
         if let Some(n) = parse::<u32>(source, env::MAX_ATTEMPTS, attempts)? {
             let retries = n
                 .checked_sub(1)
-                .ok_or_else(|| ConfigValueError::new(env::MAX_ATTEMPTS, "0", attempts))?;
+                .ok_or_else(|| InvalidSetting::new(env::MAX_ATTEMPTS, "0", attempts))?;
             config.retry = Some(RetryPolicy::default().with_max_retries(retries));
         }
         if let Some(true) = switch(source, env::RETRY_IDEMPOTENT)? {
@@ -185,7 +180,7 @@ impl UptrainConfig {
             (WhenFull::Wait(_), Some(wait)) => config.when_full = WhenFull::Wait(wait),
             (WhenFull::Wait(_), None) => config.when_full = WhenFull::Wait(defaults::WAIT_FOR_ROOM),
             (WhenFull::Refuse, Some(_)) => {
-                return Err(ConfigValueError::new(
+                return Err(InvalidSetting::new(
                     env::WAIT_FOR_ROOM_SECS,
                     &source.get(env::WAIT_FOR_ROOM_SECS).unwrap_or_default(),
                     "UPTRAIN_WHEN_FULL=wait with it (the queue refuses by default)",
@@ -235,18 +230,18 @@ mod tests {
 
     #[test]
     fn an_openai_key_in_the_environment_is_not_consent() {
-        let present = PluginConfig::new().set(API_KEY_ENV, "sk-live");
+        let present = PluginConfig::new().set(env::OPENAI_API_KEY, "sk-live");
         let config = UptrainConfig::from_plugin_config(&present).unwrap();
         assert_eq!(config.api_key, None);
         assert_eq!(config.evaluator, EvaluatorKind::Auto);
-        assert_eq!(config.ignored_key_env, Some(API_KEY_ENV));
+        assert_eq!(config.ignored_key_env, Some(env::OPENAI_API_KEY));
 
         let chosen = present.clone().set(env::EVALUATOR, "judge");
         let config = UptrainConfig::from_plugin_config(&chosen).unwrap();
         assert_eq!(config.api_key.as_deref(), Some("sk-live"));
         assert_eq!(config.ignored_key_env, None);
 
-        let uptrain = PluginConfig::new().set(UPTRAIN_KEY_ENV, "up-key");
+        let uptrain = PluginConfig::new().set(env::UPTRAIN_API_KEY, "up-key");
         let config = UptrainConfig::from_plugin_config(&uptrain).unwrap();
         assert_eq!(config.key_type, KeyType::Uptrain);
         assert_eq!(config.api_key.as_deref(), Some("up-key"));
@@ -282,7 +277,7 @@ mod tests {
         let source = PluginConfig::new()
             .set(env::PROJECT_NAME, "shop")
             .set(env::KEY_TYPE, "uptrain")
-            .set(UPTRAIN_KEY_ENV, "up-key")
+            .set(env::UPTRAIN_API_KEY, "up-key")
             .set(env::REQUESTS_PER_MINUTE, "0")
             .set(env::LOG_RESULTS, "false");
         let config = UptrainConfig::from_plugin_config(&source).unwrap();

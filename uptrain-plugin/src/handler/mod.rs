@@ -34,13 +34,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 pub use builder::UptrainHandlerBuilder;
-pub use config::{ConfigValueError, EvaluatorKind, ResultsLog, UptrainConfig, WhenFull, env};
+pub use config::{EvaluatorKind, InvalidSetting, ResultsLog, UptrainConfig, WhenFull};
 pub use flows::Flow;
 pub use record::EvaluatedRow;
 pub use report::{FlushReport, HandlerStats, ShutdownReport};
 
 use crate::check::Check;
-use crate::error::{ConfigError, EvaluationError};
+use crate::error::{BuildError, EvaluationError};
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::row::Row;
 use flows::{Job, Tracker};
@@ -54,10 +54,10 @@ use worker::{Refused, Worker};
 pub enum UptrainError {
     /// A configuration value is invalid.
     #[error(transparent)]
-    Config(#[from] ConfigValueError),
+    Config(#[from] InvalidSetting),
     /// The evaluator could not be built (missing or empty key, bad URL, ...).
     #[error("evaluator: {0}")]
-    Evaluator(#[from] ConfigError),
+    Evaluator(#[from] BuildError),
     /// The output file could not be opened.
     #[error("output file {path}: {source}")]
     OutputFile {

@@ -17,25 +17,15 @@ use futures_util::future::BoxFuture;
 use handler_core::cost::PriceTable;
 use llm_callbacks_transport::{Secret, redacted_url};
 
-use crate::config::{self, DEFAULT_MAX_BODY_BYTES, Limits, ProgressMode, RetryPolicy, Timeouts};
-use crate::error::{ConfigError, EvaluationError};
+use crate::config::{self, Limits, ProgressMode, RetryPolicy, Timeouts};
+use crate::error::{BuildError, EvaluationError};
 use crate::evaluation::Evaluation;
 use crate::evaluator::{EvaluationRequest, Evaluator};
 use crate::http::Transport;
 use crate::row;
+use crate::{defaults, env};
 
 pub use cache::{CacheError, CacheMiss, JudgeCache};
-
-/// Environment variable holding the API key.
-pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
-/// Environment variable holding the base URL.
-pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
-/// Base URL used when neither the builder nor the environment names one.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
-/// Judge model used unless another is set.
-pub const DEFAULT_MODEL: &str = "gpt-3.5-turbo";
-/// Sampling temperature used unless another is set.
-pub const DEFAULT_TEMPERATURE: f64 = 0.1;
 
 /// Grades rows with an LLM judge.
 ///
@@ -181,14 +171,14 @@ impl Default for JudgeBuilder {
         Self {
             base_url: None,
             api_key: None,
-            model: DEFAULT_MODEL.to_owned(),
-            temperature: DEFAULT_TEMPERATURE,
+            model: defaults::MODEL.to_owned(),
+            temperature: defaults::TEMPERATURE,
             seed: None,
             json_mode: false,
             limits: Limits::default(),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
             max_facts: 5,
             progress: ProgressMode::Auto,
             cache: None,
@@ -307,23 +297,25 @@ impl JudgeBuilder {
     /// not set.
     ///
     /// ```
-    /// use uptrain_plugin::{ConfigError, JudgeEvaluator};
+    /// use uptrain_plugin::{BuildError, JudgeEvaluator};
     ///
     /// let err = JudgeEvaluator::builder().base_url("http://127.0.0.1:1/v1").api_key("").build();
-    /// assert_eq!(err.unwrap_err(), ConfigError::EmptyKey);
+    /// assert_eq!(err.unwrap_err(), BuildError::EmptyKey);
     /// ```
-    pub fn build(self) -> Result<JudgeEvaluator, ConfigError> {
+    pub fn build(self) -> Result<JudgeEvaluator, BuildError> {
         let base = self
             .base_url
             .or_else(|| {
-                std::env::var(BASE_URL_ENV)
+                std::env::var(env::OPENAI_BASE_URL)
                     .ok()
                     .filter(|v| !v.trim().is_empty())
             })
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+            .unwrap_or_else(|| defaults::BASE_URL.to_owned());
         let base = config::normalize_url(&base)?;
-        let api_key =
-            config::check_key(config::key_or_env(self.api_key, API_KEY_ENV), API_KEY_ENV)?;
+        let api_key = config::check_key(
+            config::key_or_env(self.api_key, env::OPENAI_API_KEY),
+            env::OPENAI_API_KEY,
+        )?;
         if self.model.trim().is_empty() {
             return Err(invalid("model", "must not be empty"));
         }
@@ -340,7 +332,7 @@ impl JudgeBuilder {
             self.max_body_bytes,
         )?;
         let url = reqwest::Url::parse(&format!("{base}/chat/completions"))
-            .map_err(|_| ConfigError::InvalidUrl { url: base.clone() })?;
+            .map_err(|_| BuildError::InvalidUrl { url: base.clone() })?;
         let authorization = api_key
             .bearer()
             .map_err(|_| invalid("api_key", "contains characters not allowed in a header"))?;
@@ -364,8 +356,8 @@ impl JudgeBuilder {
     }
 }
 
-fn invalid(name: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(name: &'static str, reason: &str) -> BuildError {
+    BuildError::Invalid {
         name,
         reason: reason.to_owned(),
     }
@@ -392,22 +384,22 @@ mod tests {
         );
         assert!(matches!(
             base().temperature(3.0).build(),
-            Err(ConfigError::Invalid {
+            Err(BuildError::Invalid {
                 name: "temperature",
                 ..
             })
         ));
         assert!(matches!(
             base().model(" ").build(),
-            Err(ConfigError::Invalid { .. })
+            Err(BuildError::Invalid { .. })
         ));
         assert!(matches!(
             base().base_url("localhost:8080").build(),
-            Err(ConfigError::InvalidUrl { .. })
+            Err(BuildError::InvalidUrl { .. })
         ));
         assert!(matches!(
             base().limits(Limits::unlimited(0)).build(),
-            Err(ConfigError::Invalid { .. })
+            Err(BuildError::Invalid { .. })
         ));
     }
 }
