@@ -163,7 +163,8 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
         }
     }
 
-    /// Counts a streamed token when a handler wants LLM events (and so the run's end).
+    /// Counts a streamed token when a handler wants LLM events (and so the run's end). This is
+    /// the only gate; the counter itself is `RunState`'s, in `run_state.rs`.
     #[inline(always)]
     pub(crate) fn count_token(&self) {
         if self.interest.contains(Category::Llm) {
