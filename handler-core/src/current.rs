@@ -38,17 +38,11 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::manager::{AsyncMode, DispatchMode, Manager, Nestable, RunManager, SyncMode};
+use crate::manager::{DispatchMode, ErasedManager, Manager, Nestable, RunManager};
 
-/// The manager of runs nested in the current run, of either kind.
-#[derive(Clone, Debug)]
-#[doc(hidden)]
-pub enum Current {
-    /// Entered from a sync run manager.
-    Sync(Manager<SyncMode>),
-    /// Entered from an async run manager.
-    Async(Manager<AsyncMode>),
-}
+/// The current run's manager is stored with its mode erased: this module names no concrete
+/// manager, and [`Manager::current`] gets it back only in the mode it was entered with.
+type Current = ErasedManager;
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
@@ -72,7 +66,7 @@ impl<D: DispatchMode> Manager<D> {
         CURRENT
             .try_with(|cell| {
                 let current = cell.try_borrow().ok()?;
-                current.as_ref().and_then(D::from_current)
+                current.as_ref().and_then(Manager::<D>::unerase)
             })
             .ok()
             .flatten()
@@ -104,7 +98,7 @@ impl fmt::Debug for Entered<'_> {
 /// Makes `manager` current until the guard drops.
 fn enter<D: DispatchMode>(manager: Manager<D>) -> Entered<'static> {
     Entered {
-        previous: swap(Some(D::into_current(manager))),
+        previous: swap(Some(manager.erase())),
         _not_send: PhantomData,
         _run: PhantomData,
     }
@@ -138,7 +132,7 @@ impl<D: DispatchMode> Manager<D> {
     /// [`RunManager::instrument`].
     pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
         Instrumented {
-            current: Some(D::into_current(self.clone())),
+            current: Some(self.clone().erase()),
             future: Box::pin(future),
         }
     }
@@ -185,7 +179,7 @@ impl<D: DispatchMode, K: Nestable> RunManager<D, K> {
     /// ```
     pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
         Instrumented {
-            current: Some(D::into_current(self.child())),
+            current: Some(self.child().erase()),
             future: Box::pin(future),
         }
     }

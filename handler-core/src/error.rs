@@ -6,6 +6,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::event::EventKind;
+// `AsDynError` is named by path: in scope, its method would clash with thiserror's.
+use crate::payload::{ErrorInfo, dynamic_kind, short_type_name};
 
 /// What a handler method returns.
 pub type HandlerResult = Result<(), HandlerError>;
@@ -366,5 +368,86 @@ impl CallbackError {
             } => Some(error),
             _ => None,
         }
+    }
+}
+
+/// Any error as an [`ErrorInfo`]: defined here, above the payloads, so that the crate's own
+/// errors are recognised by name when they come boxed.
+impl ErrorInfo {
+    /// The kind and message of any error: the kind names the error's concrete type (found by
+    /// downcasting when the error is a `dyn Error`), the message is its `Display` followed by
+    /// every cause of its `source()` chain, `": "`-separated.
+    ///
+    /// ```
+    /// use handler_core::payload::ErrorInfo;
+    ///
+    /// #[derive(Debug)]
+    /// struct Upstream(std::io::Error);
+    /// impl std::fmt::Display for Upstream {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("model server unreachable")
+    ///     }
+    /// }
+    /// impl std::error::Error for Upstream {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// let info = ErrorInfo::from_error(&Upstream(std::io::Error::other("connection refused")));
+    /// assert_eq!(info.kind, "Upstream");
+    /// assert_eq!(info.message, "model server unreachable: connection refused");
+    /// ```
+    pub fn from_error<E: crate::payload::AsDynError + ?Sized>(error: &E) -> Self {
+        let error = crate::payload::AsDynError::as_dyn_error(error);
+        if let Some(info) = error.downcast_ref::<ErrorInfo>() {
+            return info.clone();
+        }
+        let kind = match E::static_kind() {
+            Some(name) => short_type_name(name),
+            None => own_kind(error).map_or_else(|| dynamic_kind(error), str::to_owned),
+        };
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::new(kind, message)
+    }
+}
+
+impl<E: crate::payload::AsDynError + ?Sized> From<&E> for ErrorInfo {
+    fn from(error: &E) -> Self {
+        Self::from_error(error)
+    }
+}
+
+/// The kind of one of this crate's errors known only as `dyn Error`.
+fn own_kind(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if error.is::<CallbackError>() {
+        Some("CallbackError")
+    } else if error.is::<Failure>() {
+        Some("Failure")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crates_own_errors_are_named_when_boxed() {
+        let error: CallbackError = CallbackErrorKind::NoEnclosingRun {
+            name: "progress".to_owned(),
+        }
+        .into();
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
+        assert_eq!(ErrorInfo::from(&*boxed).kind, "CallbackError");
+        let boxed: Box<dyn std::error::Error> = Box::new(Failure::Panic("boom".to_owned()));
+        assert_eq!(ErrorInfo::from(&*boxed).kind, "Failure");
     }
 }

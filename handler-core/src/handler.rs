@@ -184,7 +184,7 @@ macro_rules! with_handler_methods {
             /// manager then calls [`on_llm_start`](Self::on_llm_start) with the conversation
             /// rendered as one prompt string (`Role: text` lines), unless `ignore_llm` is set, as
             /// LangChain does.
-            fn on_chat_model_start(ChatModelStart) = Err(crate::HandlerError::not_implemented());
+            fn on_chat_model_start(ChatModelStart) = Err(crate::error::HandlerError::not_implemented());
             /// A model streamed a token.
             fn on_llm_new_token(LlmNewToken);
             /// A model run ended.

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, PoisonError};
 
 use super::terminal::escaped;
-use crate::Category;
+use crate::category::Category;
 use crate::cost::PriceTable;
 use crate::error::HandlerResult;
 use crate::event::{

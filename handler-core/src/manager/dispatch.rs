@@ -1,9 +1,11 @@
-//! Delivering one event to one handler, and the error policy around it.
+//! Sync delivery: one event to one handler, the loop over a list of sync handlers, and the
+//! error policy around them. Used by both managers (the async one for its sync handlers).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
-use super::set::{Entry, Lists, Slot};
+use super::set::{Entry, HandlerSet, Lists, Slot};
 use crate::error::{CallbackError, CallbackErrorKind, Failure};
 use crate::event::{Event, LlmStart};
 use crate::handler::CallbackHandler;
@@ -11,7 +13,10 @@ use crate::payload::ChatMessage;
 
 /// Calls the method of `handler` that receives `event`.
 #[inline]
-pub(crate) fn deliver(handler: &dyn CallbackHandler, event: &Event<'_>) -> crate::HandlerResult {
+pub(crate) fn deliver(
+    handler: &dyn CallbackHandler,
+    event: &Event<'_>,
+) -> crate::error::HandlerResult {
     match event {
         Event::LlmStart(e) => handler.on_llm_start(e),
         Event::ChatModelStart(e) => handler.on_chat_model_start(e),
@@ -33,6 +38,17 @@ pub(crate) fn deliver(handler: &dyn CallbackHandler, event: &Event<'_>) -> crate
         Event::Text(e) => handler.on_text(e),
         Event::CustomEvent(e) => handler.on_custom_event(e),
     }
+}
+
+/// Dispatches `event` to the handlers of the sync manager's `set` that want its category.
+/// Inlined into the emitting methods: their fast path (nobody wants the event) is a test before
+/// this call, and the call itself would cost an interested token as much as the dispatch.
+#[inline]
+pub(crate) fn dispatch(
+    set: &HandlerSet<Arc<dyn CallbackHandler>>,
+    event: &Event<'_>,
+) -> Result<(), CallbackError> {
+    dispatch_sync(set.lists(event.kind().category()), event)
 }
 
 /// Calls the sync handlers of `lists` in order, applying the error policy. In the sync manager

@@ -1,29 +1,23 @@
-//! Run managers: the handle of one started run, which emits the run's events and makes child
-//! managers for nested runs.
+//! Run managers: the handle of one started run, which emits the run's events (see the event
+//! API) and makes child managers for nested runs.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value;
 use uuid::Uuid;
 
-use super::dispatch::dispatch_sync_to_all;
-use super::set::{HandlerSet, Slot};
-use super::synchronous::{SyncMode, dispatch};
-use super::{DispatchMode, Manager, Scope};
+use super::base::Manager;
+use super::mode::DispatchMode;
+use super::run_state::RunState;
+use super::scope::Scope;
+use super::set::HandlerSet;
+use super::shared::SharedHandler;
 use crate::category::{Category, Interest};
-use crate::error::{CallbackError, CallbackErrorKind};
-use crate::event::{
-    AgentAction, AgentFinish, ChainEnd, ChainError, CustomEvent, Event, LlmEnd, LlmError,
-    LlmNewToken, RetrieverEnd, RetrieverError, Retry, Text, ToolEnd, ToolError,
-};
-use crate::payload::{
-    Document, ErrorInfo, GenerationChunk, LlmResult, Metadata, RetryState, StreamCounter,
-    StreamStats,
-};
-use crate::run_context::RunContext;
+use crate::error::CallbackError;
+use crate::event::{ChainError, Event, LlmError, RetrieverError, Retry, Text, ToolError};
+use crate::payload::{ErrorInfo, Metadata, RetryState, StreamStats};
+use crate::run_context::{RunContext, RunOptions};
 
 mod sealed {
     pub trait Sealed {}
@@ -95,66 +89,6 @@ run_kinds! {
     RetrieverRun => RetrieverError: Nestable;
 }
 
-/// What every clone of one run manager shares: the run, and whether it has ended. When the
-/// last clone goes away before the run ended, the run's error event is sent with
-/// [`ErrorInfo::abandoned`].
-pub(crate) struct RunState<S: Slot> {
-    pub(crate) context: RunContext,
-    pub(crate) scope: Arc<Scope<S>>,
-    ended: AtomicBool,
-    /// Model runs count their streamed tokens here.
-    stream: Option<StreamCounter>,
-    error_event: for<'a> fn(&'a RunContext, &'a ErrorInfo, &'a StreamStats) -> Event<'a>,
-}
-
-impl<S: Slot> RunState<S> {
-    /// Counts a streamed token.
-    #[inline]
-    pub(crate) fn count_token(&self) {
-        if let Some(stream) = &self.stream {
-            stream.count();
-        }
-    }
-
-    /// What the run streamed so far.
-    pub(crate) fn stream_stats(&self) -> StreamStats {
-        self.stream
-            .as_ref()
-            .map_or(StreamStats::NONE, StreamCounter::stats)
-    }
-
-    /// Marks the run ended; fails when it already was (another clone ended it).
-    fn end(&self) -> Result<(), CallbackError> {
-        if self.ended.swap(true, Ordering::AcqRel) {
-            return Err(CallbackErrorKind::RunAlreadyEnded {
-                run_id: self.context.run_id,
-            }
-            .into());
-        }
-        Ok(())
-    }
-}
-
-impl<S: Slot> Drop for RunState<S> {
-    fn drop(&mut self) {
-        if *self.ended.get_mut() {
-            return;
-        }
-        let error = ErrorInfo::abandoned();
-        let stream = self.stream_stats();
-        let event = (self.error_event)(&self.context, &error, &stream);
-        if self
-            .scope
-            .handlers
-            .interest()
-            .contains(event.kind().category())
-        {
-            // Errors are logged by the dispatch; nobody is left to return them to.
-            let _ = S::dispatch_detached(&self.scope.handlers, &event);
-        }
-    }
-}
-
 /// The handle of a started run. Every run manager emits text, retry and custom events; the
 /// others depend on the run's kind `K`. Use the aliases ([`ChainRunManager`](super::ChainRunManager),
 /// [`AsyncLlmRunManager`](super::AsyncLlmRunManager), ...).
@@ -185,8 +119,25 @@ impl<S: Slot> Drop for RunState<S> {
 /// chain.on_chain_end(&json!({"answer": "!"}))?; // consumes `chain`
 /// # Ok::<(), handler_core::CallbackError>(())
 /// ```
+///
+/// An LLM run streams tokens, and its end consumes its run manager:
+///
+/// ```
+/// use handler_core::{CallbackManager, RunOptions};
+/// use handler_core::payload::{LlmResult, Serialized};
+///
+/// let manager = CallbackManager::new();
+/// let llm = manager.on_llm_start(&Serialized::named("echo"), "Say hi", RunOptions::new())?;
+/// assert_eq!(llm.parent_run_id(), None); // started from a root manager
+/// assert!(!llm.is_ended());
+/// llm.on_llm_new_token("hi", None)?;
+/// let ended = llm.clone();
+/// llm.on_llm_end(&LlmResult::from_text("hi"))?; // consumes `llm`
+/// assert!(ended.is_ended());
+/// # Ok::<(), handler_core::CallbackError>(())
+/// ```
 pub struct RunManager<D: DispatchMode, K: RunKind> {
-    pub(crate) state: Arc<RunState<D::Slot>>,
+    pub(crate) state: Arc<RunState<D>>,
     /// The scope's handlers and their interest, kept here to save two loads per event.
     pub(crate) handlers: Arc<HandlerSet<D::Slot>>,
     pub(crate) interest: Interest,
@@ -195,16 +146,15 @@ pub struct RunManager<D: DispatchMode, K: RunKind> {
 
 impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
     pub(crate) fn new(context: RunContext, scope: Arc<Scope<D::Slot>>) -> Self {
-        Self::from_state(Arc::new(RunState {
+        Self::from_state(Arc::new(RunState::new(
             context,
             scope,
-            ended: AtomicBool::new(false),
-            stream: K::STREAMS.then(StreamCounter::new),
-            error_event: K::error_event,
-        }))
+            K::STREAMS,
+            K::error_event,
+        )))
     }
 
-    fn from_state(state: Arc<RunState<D::Slot>>) -> Self {
+    fn from_state(state: Arc<RunState<D>>) -> Self {
         Self {
             handlers: state.scope.handlers.clone(),
             interest: state.scope.handlers.interest(),
@@ -213,7 +163,8 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
         }
     }
 
-    /// Counts a streamed token when a handler wants LLM events (and so the run's end).
+    /// Counts a streamed token when a handler wants LLM events (and so the run's end). This is
+    /// the only gate; the counter itself is `RunState`'s, in `run_state.rs`.
     #[inline(always)]
     pub(crate) fn count_token(&self) {
         if self.interest.contains(Category::Llm) {
@@ -257,17 +208,17 @@ impl<D: DispatchMode, K: RunKind> RunManager<D, K> {
     }
 
     /// The handlers that receive this run's events, in registration order.
-    pub fn shared_handlers(&self) -> Vec<super::SharedHandler> {
+    pub fn shared_handlers(&self) -> Vec<SharedHandler> {
         self.handlers
             .entries()
             .iter()
-            .map(|e| e.handler.to_shared())
+            .map(|e| D::to_shared(&e.handler))
             .collect()
     }
 
     /// True once the run has ended (through any clone of this run manager).
     pub fn is_ended(&self) -> bool {
-        self.state.ended.load(Ordering::Acquire)
+        self.state.is_ended()
     }
 
     pub(crate) fn text_event<'a>(&'a self, text: &'a str) -> Event<'a> {
@@ -330,6 +281,32 @@ impl<D: DispatchMode, K: RunKind> fmt::Debug for RunManager<D, K> {
     }
 }
 
+impl<D: DispatchMode> Manager<D> {
+    /// Makes the context of a new run of this manager.
+    pub(crate) fn new_run(&self, run_id: Option<Uuid>, options: &RunOptions) -> RunContext {
+        RunContext {
+            run_id: run_id.unwrap_or_else(crate::run_context::new_run_id),
+            parent_run_id: self.parent_run_id,
+            root_run_id: self.root_run_id.or(self.parent_run_id),
+            tags: self.scope.tags.clone(),
+            metadata: self.scope.metadata.clone(),
+            name: options.name.clone(),
+            run_type: options.run_type.clone(),
+        }
+    }
+
+    /// The run manager of a new run of this manager, before its start event is sent. When the
+    /// start's dispatch fails (a handler with `raise_error`), the caller drops it, so the run
+    /// still gets its one terminal event (abandoned).
+    pub(crate) fn run_manager<K: RunKind>(
+        &self,
+        run_id: Option<Uuid>,
+        options: &RunOptions,
+    ) -> RunManager<D, K> {
+        RunManager::new(self.new_run(run_id, options), self.scope.clone())
+    }
+}
+
 /// Builds the event of a run-manager method from its run context and arguments.
 macro_rules! run_event {
     ($self:ident, $variant:ident { $($field:ident),* }) => {
@@ -337,157 +314,3 @@ macro_rules! run_event {
     };
 }
 pub(crate) use run_event;
-
-impl<K: RunKind> RunManager<SyncMode, K> {
-    /// The fast path: an event no handler wants returns after one load and a branch.
-    #[inline(always)]
-    fn emit(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        if !self.interest.contains(event.kind().category()) {
-            return Ok(());
-        }
-        dispatch(&self.handlers, event)
-    }
-
-    /// Ends the run with its terminal event, which every interested handler gets whatever an
-    /// earlier one returned; the first raised error is returned.
-    fn emit_end(&self, event: &Event<'_>) -> Result<(), CallbackError> {
-        self.end()?;
-        let category = event.kind().category();
-        if !self.interest.contains(category) {
-            return Ok(());
-        }
-        dispatch_sync_to_all(self.handlers.lists(category), event)
-    }
-
-    /// The run printed text. Every handler receives it: no flag gates text.
-    pub fn on_text(&self, text: &str) -> Result<(), CallbackError> {
-        self.emit(&self.text_event(text))
-    }
-
-    /// A call of this run is about to be retried.
-    pub fn on_retry(&self, state: &RetryState) -> Result<(), CallbackError> {
-        self.emit(&self.retry_event(state))
-    }
-
-    /// Dispatches a custom event attributed to this run.
-    pub fn dispatch_custom_event(&self, name: &str, data: &Value) -> Result<(), CallbackError> {
-        let run = self.custom_context();
-        self.emit(&Event::CustomEvent(CustomEvent {
-            run: &run,
-            name,
-            data,
-        }))
-    }
-}
-
-impl RunManager<SyncMode, LlmRun> {
-    /// The model streamed a token. Costs no heap allocation. The run counts it (for
-    /// [`StreamStats`]) when any handler wants LLM events.
-    #[inline]
-    pub fn on_llm_new_token(
-        &self,
-        token: &str,
-        chunk: Option<&GenerationChunk>,
-    ) -> Result<(), CallbackError> {
-        self.count_token();
-        self.emit(&run_event!(self, LlmNewToken { token, chunk }))
-    }
-
-    /// The model run ended. Ends the run.
-    pub fn on_llm_end(self, response: &LlmResult) -> Result<(), CallbackError> {
-        let stream = &self.state.stream_stats();
-        self.emit_end(&run_event!(self, LlmEnd { response, stream }))
-    }
-
-    /// The model run failed. Ends the run.
-    pub fn on_llm_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        self.llm_error(&error.into(), None)
-    }
-
-    /// The model run failed after producing `response`. Ends the run.
-    pub fn on_llm_error_with_response(
-        self,
-        error: impl Into<ErrorInfo>,
-        response: &LlmResult,
-    ) -> Result<(), CallbackError> {
-        self.llm_error(&error.into(), Some(response))
-    }
-
-    fn llm_error(
-        self,
-        error: &ErrorInfo,
-        response: Option<&LlmResult>,
-    ) -> Result<(), CallbackError> {
-        let stream = &self.state.stream_stats();
-        self.emit_end(&run_event!(
-            self,
-            LlmError {
-                error,
-                response,
-                stream
-            }
-        ))
-    }
-}
-
-impl RunManager<SyncMode, ChainRun> {
-    /// The chain ended. Ends the run.
-    pub fn on_chain_end(self, outputs: &Value) -> Result<(), CallbackError> {
-        self.emit_end(&run_event!(self, ChainEnd { outputs }))
-    }
-
-    /// The chain failed. Ends the run.
-    pub fn on_chain_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        let error = &error.into();
-        self.emit_end(&run_event!(self, ChainError { error }))
-    }
-
-    /// The agent of this chain chose an action.
-    pub fn on_agent_action(
-        &self,
-        tool: &str,
-        tool_input: &Value,
-        log: &str,
-    ) -> Result<(), CallbackError> {
-        self.emit(&run_event!(
-            self,
-            AgentAction {
-                tool,
-                tool_input,
-                log
-            }
-        ))
-    }
-
-    /// The agent of this chain finished. The chain itself ends with
-    /// [`on_chain_end`](Self::on_chain_end).
-    pub fn on_agent_finish(&self, return_values: &Value, log: &str) -> Result<(), CallbackError> {
-        self.emit(&run_event!(self, AgentFinish { return_values, log }))
-    }
-}
-
-impl RunManager<SyncMode, ToolRun> {
-    /// The tool ended. Ends the run.
-    pub fn on_tool_end(self, output: &Value) -> Result<(), CallbackError> {
-        self.emit_end(&run_event!(self, ToolEnd { output }))
-    }
-
-    /// The tool failed. Ends the run.
-    pub fn on_tool_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        let error = &error.into();
-        self.emit_end(&run_event!(self, ToolError { error }))
-    }
-}
-
-impl RunManager<SyncMode, RetrieverRun> {
-    /// The retriever ended with these documents. Ends the run.
-    pub fn on_retriever_end(self, documents: &[Document]) -> Result<(), CallbackError> {
-        self.emit_end(&run_event!(self, RetrieverEnd { documents }))
-    }
-
-    /// The retriever failed. Ends the run.
-    pub fn on_retriever_error(self, error: impl Into<ErrorInfo>) -> Result<(), CallbackError> {
-        let error = &error.into();
-        self.emit_end(&run_event!(self, RetrieverError { error }))
-    }
-}

@@ -1,29 +1,53 @@
 //! The handlers of a manager, sorted by category once, when a handler is added.
 
+use std::any::Any;
 use std::sync::Arc;
 
+use super::shared::SharedHandler;
 use crate::category::{Category, Interest};
-use crate::error::CallbackError;
-use crate::event::Event;
 use crate::handler::{CallbackHandler, HandlerOptions};
 
-/// A handler slot: the stored form of a handler in one kind of manager.
+/// A handler slot: the stored form of a handler in one kind of manager (a sync handler in the
+/// sync manager, a [`SharedHandler`] in the async one). Storage only: how events reach a slot is
+/// the delivery layers' business.
 pub(crate) trait Slot: Clone + Send + Sync + 'static {
     /// True when the async manager runs this handler in its concurrent group.
     fn is_concurrent(&self, options: &HandlerOptions) -> bool;
     /// The handler, when it is a sync one.
     fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>>;
     /// The handler, for downcasting.
-    fn as_any(&self) -> Arc<dyn std::any::Any + Send + Sync>;
-    /// The handler, as either kind.
-    fn to_shared(&self) -> super::SharedHandler;
-    /// Dispatches an event outside the caller's control flow (a run abandoned in `Drop`): sync
-    /// handlers at once; async ones on the current tokio runtime, or to completion on this
-    /// thread when there is none.
-    fn dispatch_detached(
-        set: &Arc<HandlerSet<Self>>,
-        event: &Event<'_>,
-    ) -> Result<(), CallbackError>;
+    fn as_any(&self) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl Slot for Arc<dyn CallbackHandler> {
+    fn is_concurrent(&self, _options: &HandlerOptions) -> bool {
+        false
+    }
+
+    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
+        Some(self)
+    }
+
+    fn as_any(&self) -> Arc<dyn Any + Send + Sync> {
+        self.clone()
+    }
+}
+
+impl Slot for SharedHandler {
+    fn is_concurrent(&self, options: &HandlerOptions) -> bool {
+        matches!(self, SharedHandler::Async(_)) && !options.run_inline
+    }
+
+    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
+        match self {
+            SharedHandler::Sync(h) => Some(h),
+            SharedHandler::Async(_) => None,
+        }
+    }
+
+    fn as_any(&self) -> Arc<dyn Any + Send + Sync> {
+        SharedHandler::as_any(self)
+    }
 }
 
 /// One registered handler: the handler, its flags read once, its name for logs, and its

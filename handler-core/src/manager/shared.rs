@@ -1,4 +1,6 @@
-//! Handlers of either kind behind one type: what plugins build and the async manager stores.
+//! Handler references, the bottom layer of the managers: a handler of either kind behind one
+//! type ([`SharedHandler`]), the object-safe async handler, what `add_handler` takes, and a
+//! handler's identity. Knows nothing of storage or delivery.
 
 use std::any::Any;
 use std::fmt;
@@ -6,10 +8,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::set::{HandlerSet, Slot};
-use super::synchronous::SyncMode;
-use super::{Manager, identity};
-use crate::error::{CallbackError, HandlerResult};
+use crate::error::HandlerResult;
 use crate::event::Event;
 use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 
@@ -110,6 +109,14 @@ impl SharedHandler {
         self.as_any().downcast::<T>().ok()
     }
 
+    /// The handler, for downcasting.
+    pub(crate) fn as_any(&self) -> Arc<dyn Any + Send + Sync> {
+        match self {
+            SharedHandler::Sync(h) => h.clone(),
+            SharedHandler::Async(h) => h.clone(),
+        }
+    }
+
     pub(crate) fn identity(&self) -> usize {
         match self {
             SharedHandler::Sync(h) => identity(h),
@@ -128,44 +135,26 @@ impl fmt::Debug for SharedHandler {
     }
 }
 
-impl Slot for SharedHandler {
-    fn is_concurrent(&self, options: &HandlerOptions) -> bool {
-        matches!(self, SharedHandler::Async(_)) && !options.run_inline
-    }
+/// A sync handler as [`Manager::add_handler`](super::Manager::add_handler) takes it: an `Arc`
+/// of a handler type, or an `Arc<dyn CallbackHandler>`.
+pub trait IntoCallbackHandler {
+    /// The handler, shared.
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler>;
+}
 
-    fn as_sync(&self) -> Option<&Arc<dyn CallbackHandler>> {
-        match self {
-            SharedHandler::Sync(h) => Some(h),
-            SharedHandler::Async(_) => None,
-        }
-    }
-
-    fn as_any(&self) -> Arc<dyn Any + Send + Sync> {
-        match self {
-            SharedHandler::Sync(h) => h.clone(),
-            SharedHandler::Async(h) => h.clone(),
-        }
-    }
-
-    fn to_shared(&self) -> SharedHandler {
-        self.clone()
-    }
-
-    fn dispatch_detached(
-        set: &Arc<HandlerSet<Self>>,
-        event: &Event<'_>,
-    ) -> Result<(), CallbackError> {
-        super::emit::dispatch_detached(set, event)
+impl<H: CallbackHandler> IntoCallbackHandler for Arc<H> {
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler> {
+        self
     }
 }
 
-impl Manager<SyncMode> {
-    /// Adds a shared handler (e.g. one a plugin built) that child runs inherit; an async one is
-    /// refused.
-    pub fn add_shared_handler(
-        &mut self,
-        handler: SharedHandler,
-    ) -> Result<&mut Self, CallbackError> {
-        self.add_shared(handler, true)
+impl IntoCallbackHandler for Arc<dyn CallbackHandler> {
+    fn into_callback_handler(self) -> Arc<dyn CallbackHandler> {
+        self
     }
+}
+
+/// The identity of a handler: the address of its shared allocation.
+pub(crate) fn identity<H: ?Sized>(handler: &Arc<H>) -> usize {
+    Arc::as_ptr(handler).cast::<()>() as usize
 }

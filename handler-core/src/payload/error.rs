@@ -1,4 +1,5 @@
-//! Errors as events carry them: a kind and a message, serializable.
+//! Errors as events carry them: a kind and a message, serializable. Knows no error type of
+//! the layers above; `ErrorInfo::from_error`, which recognises them too, is in `crate::error`.
 
 use std::error::Error;
 use std::fmt;
@@ -52,51 +53,6 @@ impl ErrorInfo {
         }
     }
 
-    /// The kind and message of any error: the kind names the error's concrete type (found by
-    /// downcasting when the error is a `dyn Error`), the message is its `Display` followed by
-    /// every cause of its `source()` chain, `": "`-separated.
-    ///
-    /// ```
-    /// use handler_core::payload::ErrorInfo;
-    ///
-    /// #[derive(Debug)]
-    /// struct Upstream(std::io::Error);
-    /// impl std::fmt::Display for Upstream {
-    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    ///         f.write_str("model server unreachable")
-    ///     }
-    /// }
-    /// impl std::error::Error for Upstream {
-    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-    ///         Some(&self.0)
-    ///     }
-    /// }
-    ///
-    /// let info = ErrorInfo::from_error(&Upstream(std::io::Error::other("connection refused")));
-    /// assert_eq!(info.kind, "Upstream");
-    /// assert_eq!(info.message, "model server unreachable: connection refused");
-    /// ```
-    pub fn from_error<E: AsDynError + ?Sized>(error: &E) -> Self {
-        let error = error.as_dyn_error();
-        if let Some(info) = error.downcast_ref::<ErrorInfo>() {
-            return info.clone();
-        }
-        let kind = match E::static_kind() {
-            Some(name) => short_type_name(name),
-            None => dynamic_kind(error),
-        };
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self::new(kind, message)
-    }
-}
-
-impl ErrorInfo {
     /// The kind of the error event a run gets when its run manager is dropped without an end.
     pub const ABANDONED: &'static str = "abandoned";
 
@@ -119,12 +75,6 @@ impl ErrorInfo {
     /// True when this is the error of an abandoned run.
     pub fn is_abandoned(&self) -> bool {
         self.kind == Self::ABANDONED
-    }
-}
-
-impl<E: AsDynError + ?Sized> From<&E> for ErrorInfo {
-    fn from(error: &E) -> Self {
-        Self::from_error(error)
     }
 }
 
@@ -227,8 +177,9 @@ pub(crate) fn short_type_name(full: &str) -> String {
     out
 }
 
-/// The kind of an error known only as `dyn Error`.
-fn dynamic_kind(error: &(dyn Error + 'static)) -> String {
+/// The kind of an error known only as `dyn Error`, among the standard library's and
+/// `serde_json`'s (the crate's own errors are recognised where they are defined).
+pub(crate) fn dynamic_kind(error: &(dyn Error + 'static)) -> String {
     macro_rules! try_types {
         ($($ty:ty => $name:literal),* $(,)?) => {
             $(if error.is::<$ty>() { return $name.to_owned(); })*
@@ -249,8 +200,6 @@ fn dynamic_kind(error: &(dyn Error + 'static)) -> String {
         std::sync::mpsc::RecvError => "RecvError",
         std::sync::mpsc::RecvTimeoutError => "RecvTimeoutError",
         serde_json::Error => "serde_json::Error",
-        crate::CallbackError => "CallbackError",
-        crate::Failure => "Failure",
     );
     // std's boxed strings (`"message".into()`) debug-print as the quoted message.
     let message = error.to_string();

@@ -15,8 +15,8 @@ mod stream;
 mod usage;
 
 pub use document::Document;
-pub(crate) use error::short_type_name;
 pub use error::{AsDynError, ErrorInfo};
+pub(crate) use error::{dynamic_kind, short_type_name};
 pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult};
 pub use retry::{RetryOutcome, RetryState};
