@@ -124,7 +124,7 @@ async fn main() -> Result<(), CallbackError> {
         .with_handler(stats.clone())
         .with_async_handler(auditor.clone());
 
-    println!("handlers: {:?}", manager.handlers());
+    println!("handlers: {:?}", manager.handler_names());
     let flags = |o: HandlerOptions| {
         Category::ALL
             .iter()

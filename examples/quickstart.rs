@@ -66,7 +66,7 @@ fn main() -> Result<(), CallbackError> {
     println!(
         "\n{} tokens streamed through {} handlers.",
         tokens.0.load(Ordering::Relaxed),
-        manager.handlers().len()
+        manager.handler_names().len()
     );
     Ok(())
 }

@@ -122,7 +122,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let uptrain = manager.find_handler::<UptrainHandler>();
     say!(
         "handlers: {:?} (plugins found: {plugins:?})",
-        manager.handlers()
+        manager.handler_names()
     )?;
     if let Some(uptrain) = &uptrain {
         say!("UpTrain evaluator: {}", uptrain.evaluator_name())?;

@@ -85,8 +85,8 @@ pub use handler_core::{cost, current, evaluation, event, handlers, payload, regi
 pub use handler_core::register_plugin;
 
 pub use handler_core::{
-    AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Category, Failure,
-    HandlerError, HandlerOptions, HandlerResult, Interest, IntoHandlerResult, RunContext,
+    AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Categories, Category,
+    Failure, HandlerError, HandlerOptions, HandlerResult, IntoHandlerResult, RunContext,
     RunOptions, Uuid,
 };
 pub use manager::{
@@ -142,7 +142,7 @@ pub use manager::{
 ///
 /// let counter = Arc::new(TokenCounter::default());
 /// let manager = CallbackManager::new().with_handler(counter.clone());
-/// assert_eq!(manager.handlers(), ["token-counter"]);
+/// assert_eq!(manager.handler_names(), ["token-counter"]);
 /// let llm = manager.on_llm_start(&Serialized::named("echo"), "hi", RunOptions::new())?;
 /// llm.on_llm_new_token("hel", None)?;
 /// llm.on_llm_new_token("lo", None)?;
@@ -272,7 +272,7 @@ pub use handler_macros::CallbackHandler;
 /// }
 ///
 /// let manager = AsyncCallbackManager::new().with_async_handler(Arc::new(Reporter));
-/// assert_eq!(manager.handlers().len(), 1);
+/// assert_eq!(manager.handler_names().len(), 1);
 /// ```
 ///
 /// An unknown event name is an error that suggests the closest one:

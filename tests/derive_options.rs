@@ -74,7 +74,7 @@ fn flags_are_constants_computed_from_the_marked_methods() {
             .ignore(Category::LlmNewToken),
         "text has no flag: marking it wants no category"
     );
-    assert!(TextOnly.options().interest().contains(Category::Text));
+    assert!(TextOnly.options().categories().contains(Category::Text));
 }
 
 /// Ends without tokens: the tokens are not dispatched, their count still arrives.
@@ -102,16 +102,16 @@ impl EndsAndTokens {
 fn a_handler_without_a_token_method_ignores_tokens_only() {
     let ends = Ends.options();
     assert!(ends.ignore_llm_new_token && !ends.ignore_llm);
-    assert!(ends.interest().contains(Category::Llm));
-    assert!(!ends.interest().contains(Category::LlmNewToken));
+    assert!(ends.categories().contains(Category::Llm));
+    assert!(!ends.categories().contains(Category::LlmNewToken));
     assert!(
         EndsAndTokens
             .options()
-            .interest()
+            .categories()
             .contains(Category::LlmNewToken)
     );
     // A handler of tokens alone keeps the LLM category: `ignore_llm` would drop its tokens.
-    assert!(TOKENS.interest().contains(Category::LlmNewToken));
+    assert!(TOKENS.categories().contains(Category::LlmNewToken));
     const { assert!(!TOKENS.ignore_llm) };
 }
 
@@ -140,7 +140,7 @@ fn explicit_options_apply_on_top() {
 fn default_name_is_the_type_name() {
     assert_eq!(Tokens::default().name(), std::any::type_name::<Tokens>());
     let manager = CallbackManager::new().with_handler(Arc::new(Tokens::default()));
-    assert_eq!(manager.handlers(), [std::any::type_name::<Tokens>()]);
+    assert_eq!(manager.handler_names(), [std::any::type_name::<Tokens>()]);
 }
 
 #[derive(Debug)]
@@ -300,7 +300,7 @@ mod direct {
     fn crate_path_override() {
         let handler = Arc::new(Direct::default());
         let manager = CallbackManager::new().with_handler(handler.clone());
-        assert_eq!(manager.handlers(), ["direct"]);
+        assert_eq!(manager.handler_names(), ["direct"]);
         let chain = manager
             .on_chain_start(None, &json!({}), RunOptions::new())
             .unwrap();

@@ -20,7 +20,7 @@ fn the_uptrain_plugin_is_discovered_through_the_facade() {
     let mut manager = CallbackManager::new();
     let added = manager.add_plugins(&PluginConfig::new()).unwrap();
     assert_eq!(added, ["uptrain"]);
-    assert_eq!(manager.handlers(), ["uptrain"]);
+    assert_eq!(manager.handler_names(), ["uptrain"]);
     let uptrain = manager
         .find_handler::<llm_callbacks::uptrain::UptrainHandler>()
         .expect("the plugin's handler is reachable by type");

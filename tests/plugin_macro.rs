@@ -32,6 +32,6 @@ fn a_plugin_registered_through_the_facade_is_found_and_added() -> Result<(), Plu
     let mut manager = CallbackManager::new();
     let only_echo = PluginConfig::new().set(registry::PLUGINS_KEY, "echo");
     assert_eq!(manager.add_plugins(&only_echo)?, ["echo"]);
-    assert_eq!(manager.handlers(), ["echo"]);
+    assert_eq!(manager.handler_names(), ["echo"]);
     Ok(())
 }

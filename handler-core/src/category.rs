@@ -88,31 +88,31 @@ impl fmt::Display for Category {
 /// handler is added, from its [`HandlerOptions`](crate::HandlerOptions).
 ///
 /// ```
-/// use handler_core::{Category, Interest};
+/// use handler_core::{Category, Categories};
 ///
-/// let interest = Interest::NONE.with(Category::Llm);
+/// let interest = Categories::NONE.with(Category::Llm);
 /// assert!(interest.contains(Category::Llm));
 /// assert!(!interest.contains(Category::Chain));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Interest(u16);
+pub struct Categories(u16);
 
-impl Interest {
+impl Categories {
     /// No category.
-    pub const NONE: Interest = Interest(0);
+    pub const NONE: Categories = Categories(0);
     /// Every category.
-    pub const ALL: Interest = Interest(u16::MAX);
+    pub const ALL: Categories = Categories(u16::MAX);
 
     /// This set plus `category`.
     #[must_use]
     pub const fn with(self, category: Category) -> Self {
-        Interest(self.0 | category.bit())
+        Categories(self.0 | category.bit())
     }
 
     /// This set without `category`.
     #[must_use]
     pub const fn without(self, category: Category) -> Self {
-        Interest(self.0 & !category.bit())
+        Categories(self.0 & !category.bit())
     }
 
     /// True when the set holds `category`.
@@ -122,12 +122,12 @@ impl Interest {
 
     /// The union of two sets.
     #[must_use]
-    pub const fn union(self, other: Interest) -> Self {
-        Interest(self.0 | other.0)
+    pub const fn union(self, other: Categories) -> Self {
+        Categories(self.0 | other.0)
     }
 }
 
-impl fmt::Debug for Interest {
+impl fmt::Debug for Categories {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set()
             .entries(Category::ALL.iter().filter(|c| self.contains(**c)))

@@ -20,8 +20,8 @@ pub use crate::event::{
     LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, Retry,
     Text, ToolEnd, ToolError, ToolStart,
 };
-pub use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 pub use crate::run_context::RunContext;
+pub use crate::traits::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 pub use core::future::Future;
 
 /// What `#[callback(...)]` says: a name, and flags set explicitly (`None`: computed from the

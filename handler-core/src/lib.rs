@@ -46,14 +46,14 @@ pub mod derive_support;
 mod error;
 pub mod evaluation;
 pub mod event;
-mod handler;
 pub mod handlers;
 mod manager;
 pub mod payload;
 pub mod registry;
 mod run_context;
+mod traits;
 
-pub use category::{Category, Interest};
+pub use category::{Categories, Category};
 pub use error::{
     CallbackError, CallbackErrorKind, Failure, HandlerError, HandlerResult, IntoHandlerResult,
 };
@@ -62,7 +62,6 @@ pub use event::{
     EventKind, EventRecord, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError,
     RetrieverStart, Retry, Text, ToolEnd, ToolError, ToolStart,
 };
-pub use handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 pub use manager::{
     AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncMode,
     AsyncRetrieverRunManager, AsyncToolRunManager, CallbackManager, ChainRun, ChainRunManager,
@@ -71,6 +70,7 @@ pub use manager::{
     ToolRun, ToolRunManager,
 };
 pub use run_context::{RunContext, RunOptions};
+pub use traits::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 
 /// Re-exports used by generated code and plugins.
 #[doc(hidden)]

@@ -43,7 +43,7 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::error::CallbackError;
-use crate::manager::{AsyncCallbackManager, CallbackManager, SharedHandler};
+use crate::manager::{DispatchMode, Manager, SharedHandler};
 
 pub use config::{PLUGINS_KEY, PluginConfig};
 pub use values::DurationUnit;
@@ -238,9 +238,10 @@ pub fn build_all(config: &PluginConfig) -> Result<Vec<(&'static str, SharedHandl
     Ok(built)
 }
 
-impl CallbackManager {
+impl<D: DispatchMode> Manager<D> {
     /// Adds every registered and enabled plugin as an inheritable handler; returns their names.
-    /// Fails on a plugin whose configuration is invalid, or whose handler is asynchronous.
+    /// Fails on a plugin whose configuration is invalid, or (in the sync manager) whose handler
+    /// is asynchronous.
     pub fn add_plugins(&mut self, config: &PluginConfig) -> Result<Vec<&'static str>, PluginError> {
         let mut names = Vec::new();
         for (name, handler) in build_all(config)? {
@@ -249,18 +250,6 @@ impl CallbackManager {
                     plugin: name,
                     source,
                 })?;
-            names.push(name);
-        }
-        Ok(names)
-    }
-}
-
-impl AsyncCallbackManager {
-    /// Adds every registered and enabled plugin as an inheritable handler; returns their names.
-    pub fn add_plugins(&mut self, config: &PluginConfig) -> Result<Vec<&'static str>, PluginError> {
-        let mut names = Vec::new();
-        for (name, handler) in build_all(config)? {
-            self.add_shared_handler(handler);
             names.push(name);
         }
         Ok(names)

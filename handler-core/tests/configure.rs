@@ -23,7 +23,7 @@ fn add_handler_takes_a_trait_object() {
     let probe: Arc<dyn CallbackHandler> = Arc::new(Probe::new("dyn"));
     let mut manager = CallbackManager::new();
     manager.add_handler(probe.clone());
-    assert_eq!(manager.handlers(), ["dyn"]);
+    assert_eq!(manager.handler_names(), ["dyn"]);
     assert!(manager.remove_handler(&probe));
     assert!(manager.is_empty());
 }
@@ -33,7 +33,7 @@ fn a_child_handler_sees_child_runs_only() {
     let probe = Arc::new(Probe::new("children"));
     let mut manager = CallbackManager::new();
     manager.add_child_handler(probe.clone());
-    assert!(manager.handlers().is_empty());
+    assert!(manager.handler_names().is_empty());
     assert_eq!(manager.inheritable_handlers(), ["children"]);
 
     let chain = manager
@@ -62,7 +62,7 @@ fn configure_keeps_inheritable_parts_and_makes_local_ones_local() {
         .add_metadata(metadata(&[("attempt", 2)]));
 
     let configured = CallbackManager::configure(Some(&parent), Some(&local));
-    assert_eq!(configured.handlers(), ["trace", "step"]);
+    assert_eq!(configured.handler_names(), ["trace", "step"]);
     assert_eq!(configured.inheritable_handlers(), ["trace"]);
     assert_eq!(configured.tags(), ["prod", "step-1"]);
     assert_eq!(configured.inheritable_tags(), ["prod"]);
@@ -79,12 +79,12 @@ fn configure_keeps_inheritable_parts_and_makes_local_ones_local() {
     assert_eq!(chain.tags(), ["prod", "step-1"]);
     assert_eq!(chain.handler_names(), ["trace", "step"]);
     let child = chain.child();
-    assert_eq!(child.handlers(), ["trace"]);
+    assert_eq!(child.handler_names(), ["trace"]);
     assert_eq!(child.tags(), ["prod"]);
     chain.on_chain_end(&json!({})).unwrap();
 
     assert_eq!(
-        CallbackManager::configure(None, None).handlers(),
+        CallbackManager::configure(None, None).handler_names(),
         [] as [&str; 0]
     );
 }
@@ -105,7 +105,7 @@ fn merge_combines_without_duplicates_and_keeps_reach() {
         .add_metadata(metadata(&[("k", 2), ("j", 3)]));
 
     let merged = a.merge(&b);
-    assert_eq!(merged.handlers(), ["shared", "a", "b"]);
+    assert_eq!(merged.handler_names(), ["shared", "a", "b"]);
     assert_eq!(merged.inheritable_handlers(), ["shared", "b"]);
     assert_eq!(merged.metadata(), &metadata(&[("k", 2), ("j", 3)]));
     let mut tags = merged.tags().to_vec();
@@ -121,7 +121,7 @@ fn set_and_clear_handlers() {
     manager
         .set_handlers([SharedHandler::from_sync(new.clone())], false)
         .unwrap();
-    assert_eq!(manager.handlers(), ["new"]);
+    assert_eq!(manager.handler_names(), ["new"]);
     assert!(manager.inheritable_handlers().is_empty());
     manager.clear_handlers();
     assert!(manager.is_empty());
@@ -141,7 +141,7 @@ fn a_sync_manager_refuses_async_handlers_and_stays_as_it_was() {
         err.kind(),
         CallbackErrorKind::AsyncHandlerInSyncManager { .. }
     ));
-    assert_eq!(manager.handlers(), ["kept"]);
+    assert_eq!(manager.handler_names(), ["kept"]);
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn handlers_copy_from_one_manager_into_another() {
     let sync = CallbackManager::new().with_handler(probe.clone());
     let mut copy = AsyncCallbackManager::new();
     copy.set_handlers(sync.shared_handlers(), true).unwrap();
-    assert_eq!(copy.handlers(), ["probe"]);
+    assert_eq!(copy.handler_names(), ["probe"]);
     assert!(copy.find_handler::<Probe>().is_some());
     let listed = sync.inheritable_shared_handlers();
     assert_eq!(listed.len(), 1);
@@ -166,7 +166,7 @@ fn with_local_async_handler_is_local() {
         }
     }
     let manager = AsyncCallbackManager::new().with_local_async_handler(Arc::new(Quiet));
-    assert_eq!(manager.handlers(), ["quiet"]);
+    assert_eq!(manager.handler_names(), ["quiet"]);
     assert!(manager.inheritable_handlers().is_empty());
 }
 
@@ -205,7 +205,7 @@ async fn an_async_child_handler_sees_child_runs_only() {
     let handler = Arc::new(AsyncKinds::default());
     let mut manager = AsyncCallbackManager::new();
     manager.add_child_async_handler(handler.clone());
-    assert!(manager.handlers().is_empty());
+    assert!(manager.handler_names().is_empty());
     assert_eq!(manager.inheritable_handlers(), ["children"]);
 
     let chain = manager

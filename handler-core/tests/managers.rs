@@ -38,7 +38,7 @@ fn children_inherit_inheritable_handlers_tags_and_metadata_only() {
     assert_eq!(*chain.context().metadata, md(&[("im", 1), ("lm", 2)]));
 
     let child = chain.child();
-    assert_eq!(child.handlers(), ["inherited"]);
+    assert_eq!(child.handler_names(), ["inherited"]);
     assert_eq!(child.inheritable_handlers(), ["inherited"]);
     assert_eq!(child.tags(), ["it"]);
     assert_eq!(child.inheritable_tags(), ["it"]);
@@ -161,13 +161,13 @@ fn configure_merges_parent_inheritables_with_locals_as_langchain_does() {
         .add_local_handler(l)
         .add_local_tags(["lt"])
         .add_local_metadata(md(&[("lm", 2)]));
-    assert_eq!(configured.handlers(), ["a", "l"]);
+    assert_eq!(configured.handler_names(), ["a", "l"]);
     assert_eq!(configured.inheritable_handlers(), ["a"]);
     assert_eq!(configured.tags(), ["it", "lt"]);
     assert_eq!(configured.inheritable_tags(), ["it"]);
     assert_eq!(*configured.metadata(), md(&[("im", 1), ("lm", 2)]));
     assert_eq!(*configured.inheritable_metadata(), md(&[("im", 1)]));
-    assert_eq!(parent.handlers(), ["a"], "the parent is not changed");
+    assert_eq!(parent.handler_names(), ["a"], "the parent is not changed");
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn handlers_are_added_once_and_removed_from_both_lists() {
         .add_handler(a.clone())
         .add_handler(a.clone())
         .add_local_handler(a.clone());
-    assert_eq!(manager.handlers(), ["a"]);
+    assert_eq!(manager.handler_names(), ["a"]);
     assert_eq!(
         manager.inheritable_handlers(),
         ["a"],

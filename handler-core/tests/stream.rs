@@ -86,10 +86,10 @@ fn a_handler_ignoring_tokens_gets_none_and_still_their_count() {
 #[test]
 fn ignore_llm_ignores_tokens_too() {
     let options = HandlerOptions::new().ignore(Category::Llm);
-    assert!(!options.interest().contains(Category::LlmNewToken));
+    assert!(!options.categories().contains(Category::LlmNewToken));
     assert!(options.ignores(Category::LlmNewToken));
     let tokens_only = HandlerOptions::new().ignore(Category::LlmNewToken);
-    assert!(tokens_only.interest().contains(Category::Llm));
+    assert!(tokens_only.categories().contains(Category::Llm));
 }
 
 #[test]

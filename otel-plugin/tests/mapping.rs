@@ -609,8 +609,8 @@ fn a_panicking_exporter_fails_its_spans_and_the_export_thread_goes_on() -> TestR
 fn the_exporter_is_not_dispatched_tokens_yet_counts_every_one() -> TestResult {
     use handler_core::{CallbackHandler, Category};
     let (otel, spans, manager) = setup()?;
-    assert!(!otel.options().interest().contains(Category::LlmNewToken));
-    assert!(otel.options().interest().contains(Category::Llm));
+    assert!(!otel.options().categories().contains(Category::LlmNewToken));
+    assert!(otel.options().categories().contains(Category::Llm));
     let llm = manager.on_llm_start(&Serialized::named("m"), "hi", RunOptions::named("s"))?;
     for _ in 0..250 {
         llm.on_llm_new_token("t", None)?;

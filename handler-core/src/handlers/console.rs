@@ -13,7 +13,7 @@ use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, LlmEnd, LlmError, RetrieverEnd,
     Text, ToolEnd, ToolError,
 };
-use crate::handler::{CallbackHandler, HandlerOptions};
+use crate::traits::{CallbackHandler, HandlerOptions};
 
 const BOLD: &str = "\x1b[1m";
 const GREEN: &str = "\x1b[32m";

@@ -14,8 +14,8 @@ use crate::event::{
     EventRecord, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError,
     RetrieverStart, Retry, Text, ToolEnd, ToolError, ToolStart,
 };
-use crate::handler::CallbackHandler;
 use crate::manager::{AsyncCallbackManager, CallbackManager};
+use crate::traits::CallbackHandler;
 
 /// Writes every event as one JSON object per line: `{"event": "<kind>", "run": {...}, ...}`.
 /// [`replay`] reads such a file and dispatches it to a manager again.

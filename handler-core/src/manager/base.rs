@@ -36,7 +36,7 @@ use crate::run_context::RunContext;
 ///
 /// let mut manager = CallbackManager::new();
 /// manager.add_handler(Arc::new(Quiet)).add_tags(["prod"]).add_local_tags(["step-1"]);
-/// assert_eq!(manager.handlers(), ["quiet"]);
+/// assert_eq!(manager.handler_names(), ["quiet"]);
 /// assert_eq!(manager.tags(), ["prod", "step-1"]);
 /// assert_eq!(manager.inheritable_tags(), ["prod"]);
 /// ```
@@ -72,7 +72,7 @@ impl<D: DispatchMode> Manager<D> {
     }
 
     /// The names of the handlers, in registration order.
-    pub fn handlers(&self) -> Vec<&str> {
+    pub fn handler_names(&self) -> Vec<&str> {
         self.scope
             .handlers
             .entries()
@@ -150,7 +150,7 @@ impl<D: DispatchMode> Manager<D> {
     /// let sync = CallbackManager::new().with_handler(Arc::new(Audit));
     /// let mut copy = AsyncCallbackManager::new();
     /// copy.set_handlers(sync.shared_handlers(), true)?;
-    /// assert_eq!(copy.handlers(), sync.handlers());
+    /// assert_eq!(copy.handler_names(), sync.handler_names());
     /// # Ok::<(), handler_core::CallbackError>(())
     /// ```
     pub fn shared_handlers(&self) -> Vec<SharedHandler> {
@@ -249,7 +249,7 @@ impl<D: DispatchMode> fmt::Debug for Manager<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Manager")
             .field("parent_run_id", &self.parent_run_id)
-            .field("handlers", &self.handlers())
+            .field("handlers", &self.handler_names())
             .field("inheritable_handlers", &self.inheritable_handlers())
             .field("tags", &self.tags())
             .field("inheritable_tags", &self.inheritable_tags())

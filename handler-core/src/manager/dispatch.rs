@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::set::{Entry, HandlerSet, Lists, Slot};
 use crate::error::{CallbackError, CallbackErrorKind, Failure};
 use crate::event::{Event, LlmStart};
-use crate::handler::CallbackHandler;
 use crate::payload::ChatMessage;
+use crate::traits::CallbackHandler;
 
 /// Calls the method of `handler` that receives `event`.
 #[inline]

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use super::base::Manager;
-use super::mode::{AsyncMode, DispatchMode, SyncMode};
+use super::mode::{AsyncMode, DispatchMode};
 use super::scope::{Reach, Scope};
 use super::set::{Entry, HandlerSet};
 use super::shared::{IntoCallbackHandler, SharedHandler, identity};
 use crate::error::CallbackError;
-use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 use crate::payload::Metadata;
+use crate::traits::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 
 impl<D: DispatchMode> Manager<D> {
     /// Adds a sync handler that child runs inherit. Adding a handler twice does nothing.
@@ -74,12 +74,29 @@ impl<D: DispatchMode> Manager<D> {
         self
     }
 
-    /// Adds a handler of either kind that child runs inherit, or (`inherit: false`) for this
-    /// manager's runs only. A sync manager refuses an async handler.
-    pub fn add_shared(
+    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
+    /// A sync manager refuses an async handler; an async manager takes both. Adding a handler
+    /// twice does nothing.
+    pub fn add_shared_handler(
         &mut self,
         handler: SharedHandler,
-        inherit: bool,
+    ) -> Result<&mut Self, CallbackError> {
+        self.add_shared(handler, Reach::Inheritable)
+    }
+
+    /// Adds a shared handler of either kind for this manager's runs only; see
+    /// [`add_shared_handler`](Self::add_shared_handler).
+    pub fn add_local_shared_handler(
+        &mut self,
+        handler: SharedHandler,
+    ) -> Result<&mut Self, CallbackError> {
+        self.add_shared(handler, Reach::Local)
+    }
+
+    fn add_shared(
+        &mut self,
+        handler: SharedHandler,
+        reach: Reach,
     ) -> Result<&mut Self, CallbackError> {
         let (options, name, id) = (
             handler.options(),
@@ -87,11 +104,6 @@ impl<D: DispatchMode> Manager<D> {
             handler.identity(),
         );
         let slot = D::slot_from_shared(handler)?;
-        let reach = if inherit {
-            Reach::Inheritable
-        } else {
-            Reach::Local
-        };
         Ok(self.insert(slot, options, name, id, reach))
     }
 
@@ -106,7 +118,14 @@ impl<D: DispatchMode> Manager<D> {
         let mut next = self.clone();
         next.clear_handlers();
         for handler in handlers {
-            next.add_shared(handler, inherit)?;
+            next.add_shared(
+                handler,
+                if inherit {
+                    Reach::Inheritable
+                } else {
+                    Reach::Local
+                },
+            )?;
         }
         *self = next;
         Ok(self)
@@ -166,7 +185,7 @@ impl<D: DispatchMode> Manager<D> {
     /// let local = CallbackManager::new().with_handler(Arc::new(Step));
     /// let mut configured = CallbackManager::configure(Some(&parent), Some(&local));
     /// configured.add_local_tags(["step-1"]);
-    /// assert_eq!(configured.handlers(), ["trace", "step"]);
+    /// assert_eq!(configured.handler_names(), ["trace", "step"]);
     /// assert_eq!(configured.inheritable_handlers(), ["trace"]);
     /// assert_eq!(configured.inheritable_tags(), [] as [&str; 0]);
     /// ```
@@ -339,17 +358,6 @@ impl<D: DispatchMode> Manager<D> {
     }
 }
 
-impl Manager<SyncMode> {
-    /// Adds a shared handler (e.g. one a plugin built) that child runs inherit; an async one is
-    /// refused.
-    pub fn add_shared_handler(
-        &mut self,
-        handler: SharedHandler,
-    ) -> Result<&mut Self, CallbackError> {
-        self.add_shared(handler, true)
-    }
-}
-
 impl Manager<AsyncMode> {
     /// Adds an async handler that child runs inherit. Adding a handler twice does nothing.
     pub fn add_async_handler<H: AsyncCallbackHandler>(&mut self, handler: Arc<H>) -> &mut Self {
@@ -384,11 +392,6 @@ impl Manager<AsyncMode> {
     pub fn with_local_async_handler<H: AsyncCallbackHandler>(mut self, handler: Arc<H>) -> Self {
         self.add_local_async_handler(handler);
         self
-    }
-
-    /// Adds a shared handler of either kind (e.g. one a plugin built) that child runs inherit.
-    pub fn add_shared_handler(&mut self, handler: SharedHandler) -> &mut Self {
-        self.insert_shared(handler, Reach::Inheritable)
     }
 
     fn insert_shared(&mut self, handler: SharedHandler, reach: Reach) -> &mut Self {

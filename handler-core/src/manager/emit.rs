@@ -17,7 +17,7 @@ use super::dispatch::{
 };
 use super::set::{Entry, HandlerSet, Lists};
 use super::shared::{ErasedAsyncHandler, SharedHandler};
-use crate::category::Interest;
+use crate::category::Categories;
 use crate::error::{CallbackError, Failure};
 use crate::event::{Event, EventRecord};
 
@@ -78,7 +78,7 @@ pub(crate) struct Emit<'a> {
 enum EmitState<'a> {
     Start {
         handlers: &'a HandlerSet<SharedHandler>,
-        interest: Interest,
+        interest: Categories,
         event: Event<'a>,
     },
     Mixed(BoxFuture<'a, Result<(), CallbackError>>),
@@ -89,7 +89,7 @@ impl<'a> Emit<'a> {
     #[inline]
     pub(crate) fn new(
         handlers: &'a HandlerSet<SharedHandler>,
-        interest: Interest,
+        interest: Categories,
         event: Event<'a>,
     ) -> Self {
         Self {
@@ -214,7 +214,7 @@ async fn detached(
 /// future waits for it. Outside a tokio runtime the dispatch runs in this future.
 pub(crate) async fn emit_end(
     set: &Arc<HandlerSet<SharedHandler>>,
-    interest: Interest,
+    interest: Categories,
     event: Event<'_>,
 ) -> Result<(), CallbackError> {
     let category = event.kind().category();

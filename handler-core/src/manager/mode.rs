@@ -9,7 +9,7 @@ use super::set::{HandlerSet, Slot};
 use super::shared::SharedHandler;
 use crate::error::{CallbackError, CallbackErrorKind};
 use crate::event::Event;
-use crate::handler::CallbackHandler;
+use crate::traits::CallbackHandler;
 
 mod sealed {
     pub trait Sealed {}

@@ -13,7 +13,7 @@ use super::run_state::RunState;
 use super::scope::Scope;
 use super::set::HandlerSet;
 use super::shared::SharedHandler;
-use crate::category::{Category, Interest};
+use crate::category::{Categories, Category};
 use crate::error::CallbackError;
 use crate::event::{ChainError, Event, LlmError, RetrieverError, Retry, Text, ToolError};
 use crate::payload::{ErrorInfo, Metadata, RetryState, StreamStats};
@@ -140,7 +140,7 @@ pub struct RunManager<D: DispatchMode, K: RunKind> {
     pub(crate) state: Arc<RunState<D>>,
     /// The scope's handlers and their interest, kept here to save two loads per event.
     pub(crate) handlers: Arc<HandlerSet<D::Slot>>,
-    pub(crate) interest: Interest,
+    pub(crate) interest: Categories,
     kind: PhantomData<fn() -> K>,
 }
 

@@ -4,8 +4,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::shared::SharedHandler;
-use crate::category::{Category, Interest};
-use crate::handler::{CallbackHandler, HandlerOptions};
+use crate::category::{Categories, Category};
+use crate::traits::{CallbackHandler, HandlerOptions};
 
 /// A handler slot: the stored form of a handler in one kind of manager (a sync handler in the
 /// sync manager, a [`SharedHandler`] in the async one). Storage only: how events reach a slot is
@@ -74,19 +74,19 @@ pub(crate) struct Lists<S> {
 pub(crate) struct HandlerSet<S> {
     entries: Vec<Entry<S>>,
     by_category: [Lists<S>; Category::ALL.len()],
-    interest: Interest,
+    interest: Categories,
 }
 
 impl<S: Slot> HandlerSet<S> {
     pub(crate) fn new(entries: Vec<Entry<S>>) -> Self {
         let interest = entries
             .iter()
-            .fold(Interest::NONE, |acc, e| acc.union(e.options.interest()));
+            .fold(Categories::NONE, |acc, e| acc.union(e.options.categories()));
         let by_category = Category::ARRAY.map(|category| {
             let wanted = || {
                 entries
                     .iter()
-                    .filter(move |e| e.options.interest().contains(category))
+                    .filter(move |e| e.options.categories().contains(category))
             };
             Lists {
                 ordered: wanted()
@@ -117,7 +117,7 @@ impl<S: Slot> HandlerSet<S> {
         &self.entries
     }
 
-    pub(crate) fn interest(&self) -> Interest {
+    pub(crate) fn interest(&self) -> Categories {
         self.interest
     }
 

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 
 use crate::error::HandlerResult;
 use crate::event::Event;
-use crate::handler::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
+use crate::traits::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
 
 /// The object-safe form of [`AsyncCallbackHandler`], implemented for every async handler, so
 /// that handlers of different types can be stored together.

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use crate::category::{Category, Interest};
+use crate::category::{Categories, Category};
 use crate::error::HandlerResult;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent,
@@ -23,8 +23,8 @@ use crate::event::{
 ///
 /// const OPTIONS: HandlerOptions = HandlerOptions::new().ignore(Category::Chain).run_inline(true);
 /// assert!(OPTIONS.ignore_chain);
-/// assert!(!OPTIONS.interest().contains(Category::Chain));
-/// assert!(OPTIONS.interest().contains(Category::Text)); // text is never ignored
+/// assert!(!OPTIONS.categories().contains(Category::Chain));
+/// assert!(OPTIONS.categories().contains(Category::Text)); // text is never ignored
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct HandlerOptions {
@@ -116,8 +116,8 @@ impl HandlerOptions {
     }
 
     /// The categories these options want.
-    pub const fn interest(&self) -> Interest {
-        let mut interest = Interest::NONE;
+    pub const fn categories(&self) -> Categories {
+        let mut interest = Categories::NONE;
         let mut i = 0;
         while i < Category::ALL.len() {
             let category = Category::ALL[i];
