@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use llm_callbacks::event::Category;
 use llm_callbacks::event::{ChainEnd, ChainStart, LlmNewToken, RetrieverEnd};
 use llm_callbacks::payload::{Document, LlmResult, Serialized};
 use llm_callbacks::{
-    AsyncCallbackManager, CallbackError, CallbackHandler, Category, HandlerOptions, HandlerResult,
+    AsyncCallbackManager, CallbackError, CallbackHandler, HandlerOptions, HandlerResult,
     RunContext, RunOptions, callbacks,
 };
 use serde_json::json;

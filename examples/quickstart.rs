@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use llm_callbacks::event::Category;
 use llm_callbacks::event::LlmNewToken;
 use llm_callbacks::handlers::ConsoleHandler;
 use llm_callbacks::payload::{LlmResult, Serialized};
 use llm_callbacks::{
-    CallbackError, CallbackHandler, CallbackManager, Category, HandlerOptions, HandlerResult,
-    RunOptions,
+    CallbackError, CallbackHandler, CallbackManager, HandlerOptions, HandlerResult, RunOptions,
 };
 use serde_json::json;
 

@@ -54,7 +54,7 @@
 //!
 //! | you want | look at |
 //! |---|---|
-//! | to dispatch events | [`CallbackManager`] (sync) and [`AsyncCallbackManager`] (async); the run managers their start methods return ([`ChainRunManager`], [`LlmRunManager`], ...); the generic machinery in [`manager`] |
+//! | to dispatch events | [`CallbackManager`] (sync) and [`AsyncCallbackManager`] (async); the run managers their start methods return ([`ChainRunManager`](manager::ChainRunManager), [`LlmRunManager`](manager::LlmRunManager), ...) and the generic machinery are in [`manager`] |
 //! | to describe a run | [`RunOptions`] (name, tags, metadata, run id) when you start it; [`RunContext`] on every event |
 //! | the run you are in, without passing its manager down | [`current`]: enter a run, carry it across `.await`, and `CallbackManager::current()` |
 //! | to write a handler | the derive [`CallbackHandler`](derive@CallbackHandler) with [`callbacks`] (its page is the guide: options, per-instance names and flags, errors); or implement the traits [`CallbackHandler`](trait@CallbackHandler) / [`AsyncCallbackHandler`] by hand, with [`HandlerOptions`] for the flags |
@@ -63,7 +63,7 @@
 //! | what a model run cost | [`cost`]: the shipped price table, your overrides, a run's cost with where its prices came from |
 //! | evaluations (scores of a run) | [`evaluation`]: evaluators publish results, listeners subscribe |
 //! | plugins | [`registry`]: plugins discovered at run time and added with one call; `llm_callbacks::uptrain` (feature `uptrain`) |
-//! | to handle errors | [`CallbackError`] (what a manager returns), [`HandlerError`] (what a handler returns) |
+//! | to handle errors | [`CallbackError`] (what a manager returns), [`HandlerError`](error::HandlerError) (what a handler returns); both in [`error`] |
 //!
 //! A handler's error or panic is logged and the other handlers still run, unless the handler
 //! asks for `raise_error`; then the manager returns it as a [`CallbackError`].
@@ -77,22 +77,16 @@
 //! | `otel` | no | the OpenTelemetry exporter plugin (spans, evaluation events, Phoenix annotations), as `llm_callbacks::otel`, discovered by [`registry`] when an endpoint is configured |
 #![deny(missing_docs)]
 
-pub mod manager;
-
-pub use handler_core::{cost, current, evaluation, event, handlers, payload, registry};
+pub use handler_core::{
+    cost, current, error, evaluation, event, handlers, manager, payload, registry,
+};
 
 /// Registers a plugin, for plugin crates that depend only on this facade; see [`registry`].
 pub use handler_core::register_plugin;
 
 pub use handler_core::{
-    AsyncCallbackHandler, CallbackError, CallbackErrorKind, CallbackHandler, Categories, Category,
-    Failure, HandlerError, HandlerOptions, HandlerResult, IntoHandlerResult, RunContext,
-    RunOptions, Uuid,
-};
-pub use manager::{
-    AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncRetrieverRunManager,
-    AsyncToolRunManager, CallbackManager, ChainRunManager, LlmRunManager, RetrieverRunManager,
-    SharedHandler, ToolRunManager,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackHandler, CallbackManager,
+    HandlerOptions, HandlerResult, RunContext, RunOptions, Uuid,
 };
 
 /// Makes a plain type a handler (feature `derive`): pair it with a [`callbacks`] impl block
@@ -177,7 +171,8 @@ pub use manager::{
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use llm_callbacks::event::ChainStart;
-/// use llm_callbacks::{CallbackHandler, CallbackManager, Category, HandlerOptions, RunOptions, callbacks};
+/// use llm_callbacks::{CallbackHandler, CallbackManager, HandlerOptions, RunOptions, callbacks};
+/// use llm_callbacks::event::Category;
 ///
 /// #[derive(CallbackHandler, Default)]
 /// #[callback(name = "fake")]
@@ -242,7 +237,7 @@ pub use handler_macros::CallbackHandler;
 ///
 /// A marked method takes `&self`, the event by reference (`&ChainEnd<'_>`) and, optionally, the
 /// run's [`&RunContext`](RunContext); it may be `async`, and returns `()` or `Result<(), E>`
-/// for any `E` that converts into a [`HandlerError`] (any `std::error::Error + Send + Sync`, a
+/// for any `E` that converts into a [`HandlerError`](error::HandlerError) (any `std::error::Error + Send + Sync`, a
 /// `String`, a `&'static str`). An `async` method makes the handler an [`AsyncCallbackHandler`]
 /// (add it with `add_async_handler`); an all-sync handler is a
 /// [`CallbackHandler`](trait@CallbackHandler) and works in both managers. Unmarked methods are

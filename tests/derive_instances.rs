@@ -6,10 +6,12 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use llm_callbacks::error::CallbackErrorKind;
+use llm_callbacks::event::Category;
 use llm_callbacks::event::{ChainEnd, ChainStart, Text};
 use llm_callbacks::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackErrorKind, CallbackHandler,
-    CallbackManager, Category, HandlerOptions, RunOptions, callbacks,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackError, CallbackHandler, CallbackManager,
+    HandlerOptions, RunOptions, callbacks,
 };
 use serde_json::json;
 

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One import brings the derive macro and the trait: they live in different namespaces.
+use llm_callbacks::error::CallbackErrorKind;
+use llm_callbacks::event::Category;
 use llm_callbacks::event::{ChainEnd, ChainStart, LlmEnd, LlmNewToken, LlmStart, Text, ToolEnd};
 use llm_callbacks::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackErrorKind, CallbackHandler,
-    CallbackManager, Category, HandlerOptions, RunContext, RunOptions, callbacks,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, HandlerOptions,
+    RunContext, RunOptions, callbacks,
 };
 use serde_json::json;
 
@@ -279,7 +281,8 @@ mod direct {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use handler_core::{CallbackManager, ChainEnd, RunOptions};
+    use handler_core::event::ChainEnd;
+    use handler_core::{CallbackManager, RunOptions};
     use serde_json::json;
 
     #[derive(handler_macros::CallbackHandler, Default, Debug)]

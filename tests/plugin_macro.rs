@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use llm_callbacks::manager::SharedHandler;
 use llm_callbacks::registry::{self, PluginConfig, PluginError};
-use llm_callbacks::{CallbackHandler, CallbackManager, SharedHandler};
+use llm_callbacks::{CallbackHandler, CallbackManager};
 
 struct Echo;
 impl CallbackHandler for Echo {

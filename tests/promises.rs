@@ -9,14 +9,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use llm_callbacks::error::CallbackErrorKind;
 use llm_callbacks::event::{ChainEnd, LlmEnd};
 use llm_callbacks::handlers::JsonlRecorder;
 use llm_callbacks::otel::OtelHandler;
 use llm_callbacks::payload::{LlmResult, Serialized};
 use llm_callbacks::uptrain::UptrainHandler;
 use llm_callbacks::{
-    AsyncCallbackManager, CallbackErrorKind, CallbackHandler, CallbackManager, HandlerOptions,
-    HandlerResult, RunOptions,
+    AsyncCallbackManager, CallbackHandler, CallbackManager, HandlerOptions, HandlerResult,
+    RunOptions,
 };
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use serde_json::{Value, json};

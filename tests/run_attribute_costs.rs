@@ -8,10 +8,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use llm_callbacks::event::Category;
 use llm_callbacks::event::{ChainEnd, ChainStart, LlmStart};
-use llm_callbacks::{
-    CallbackHandler, CallbackManager, Category, HandlerOptions, HandlerResult, chain,
-};
+use llm_callbacks::{CallbackHandler, CallbackManager, HandlerOptions, HandlerResult, chain};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{LlmResult, Serialized};
 use handler_core::*;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! Not public API: reached through `llm_callbacks::__private` (or `handler_core::__private`).
 //!
 //! A marked function reads the current manager
-//! ([`Manager::current`](crate::Manager::current)); when there is none it runs as written.
+//! ([`Manager::current`](crate::manager::Manager::current)); when there is none it runs as written.
 //! Otherwise it collects its arguments as [`Inputs`], starts an [`AttrRun`] (a [`SyncRun`] or
 //! [`AsyncRun`]), runs its body with the run current, and finishes the run with an [`Outcome`]
 //! made from the return value.

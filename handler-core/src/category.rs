@@ -37,7 +37,7 @@ impl Category {
     /// Every category, in declaration order.
     ///
     /// ```
-    /// use handler_core::Category;
+    /// use handler_core::event::Category;
     ///
     /// assert_eq!(Category::ALL.first(), Some(&Category::Llm));
     /// assert!(Category::ALL.iter().enumerate().all(|(i, c)| c.index() == i));
@@ -88,7 +88,7 @@ impl fmt::Display for Category {
 /// handler is added, from its [`HandlerOptions`](crate::HandlerOptions).
 ///
 /// ```
-/// use handler_core::{Category, Categories};
+/// use handler_core::event::{Categories, Category};
 ///
 /// let interest = Categories::NONE.with(Category::Llm);
 /// assert!(interest.contains(Category::Llm));

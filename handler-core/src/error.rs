@@ -16,7 +16,8 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// so do strings.
 ///
 /// ```
-/// use handler_core::{HandlerError, HandlerResult};
+/// use handler_core::{HandlerResult};
+/// use handler_core::error::HandlerError;
 ///
 /// fn parse(token: &str) -> HandlerResult {
 ///     let _n: u32 = token.parse()?; // ParseIntError converts
@@ -32,7 +33,7 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// [`CallbackError`] a manager raises with it.
 ///
 /// ```
-/// use handler_core::HandlerError;
+/// use handler_core::error::HandlerError;
 ///
 /// let err = HandlerError::from(std::io::Error::other("disk full"));
 /// let io = err.downcast_ref::<std::io::Error>().map(|e| e.kind());
@@ -235,7 +236,8 @@ impl std::error::Error for Failure {
 /// tells what happened.
 ///
 /// ```
-/// use handler_core::{CallbackError, CallbackErrorKind, CallbackManager};
+/// use handler_core::{CallbackError, CallbackManager};
+/// use handler_core::error::CallbackErrorKind;
 ///
 /// let err = CallbackManager::new().dispatch_custom_event("progress", &serde_json::json!(1)).unwrap_err();
 /// assert!(matches!(err.kind(), CallbackErrorKind::NoEnclosingRun { .. }));
@@ -248,7 +250,8 @@ impl std::error::Error for Failure {
 /// ```
 /// use std::error::Error as _;
 /// use std::sync::Arc;
-/// use handler_core::{CallbackHandler, CallbackManager, ChainStart, HandlerOptions, HandlerResult, RunOptions};
+/// use handler_core::{CallbackHandler, CallbackManager, HandlerOptions, HandlerResult, RunOptions};
+/// use handler_core::event::ChainStart;
 ///
 /// struct Strict;
 /// impl CallbackHandler for Strict {

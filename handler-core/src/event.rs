@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::category::Category;
+pub use crate::category::{Categories, Category};
 use crate::payload::{
     ChatMessage, Document, ErrorInfo, GenerationChunk, LlmResult, RetryState, Serialized,
     StreamStats,

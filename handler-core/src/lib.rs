@@ -8,7 +8,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
-//! use handler_core::{CallbackHandler, CallbackManager, HandlerResult, LlmNewToken, RunOptions};
+//! use handler_core::{CallbackHandler, CallbackManager, HandlerResult, RunOptions};
+//! use handler_core::event::LlmNewToken;
 //! use handler_core::payload::{LlmResult, Serialized};
 //! use serde_json::json;
 //!
@@ -36,49 +37,36 @@
 //! ```
 #![deny(missing_docs)]
 
-#[doc(hidden)]
-pub mod attr_support;
+mod attr_support;
 mod category;
 pub mod cost;
 pub mod current;
-#[doc(hidden)]
-pub mod derive_support;
-mod error;
+mod derive_support;
+pub mod error;
 pub mod evaluation;
 pub mod event;
 pub mod handlers;
-mod manager;
+pub mod manager;
 pub mod payload;
 pub mod registry;
 mod run_context;
 mod traits;
 
-pub use category::{Categories, Category};
-pub use error::{
-    CallbackError, CallbackErrorKind, Failure, HandlerError, HandlerResult, IntoHandlerResult,
-};
-pub use event::{
-    AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
-    EventKind, EventRecord, LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError,
-    RetrieverStart, Retry, Text, ToolEnd, ToolError, ToolStart,
-};
-pub use manager::{
-    AsyncCallbackManager, AsyncChainRunManager, AsyncLlmRunManager, AsyncMode,
-    AsyncRetrieverRunManager, AsyncToolRunManager, CallbackManager, ChainRun, ChainRunManager,
-    DispatchMode, ErasedAsyncHandler, IntoCallbackHandler, LlmRun, LlmRunManager, Manager,
-    Nestable, RetrieverRun, RetrieverRunManager, RunKind, RunManager, SharedHandler, SyncMode,
-    ToolRun, ToolRunManager,
-};
+pub use error::{CallbackError, HandlerResult};
+pub use manager::{AsyncCallbackManager, CallbackManager};
 pub use run_context::{RunContext, RunOptions};
 pub use traits::{AsyncCallbackHandler, CallbackHandler, HandlerOptions};
+pub use uuid::Uuid;
 
-/// Re-exports used by generated code and plugins.
+/// Paths used by the code the macros generate, and by the facade. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::attr_support as attr;
+    /// What run attributes (`#[chain]`, `#[tool]`, `#[retriever]`) generate code against.
+    pub mod attr {
+        pub use crate::attr_support::*;
+    }
     pub use crate::derive_support::*;
     pub use inventory;
     pub use serde_json;
     pub use uuid;
 }
-pub use uuid::Uuid;

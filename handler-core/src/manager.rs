@@ -1,19 +1,27 @@
-//! Managers and run managers: how events get from the application to the handlers.
+//! Managers and run managers: how events get from your code to the handlers.
 //!
-//! A [`Manager`] holds handlers, tags and metadata, each either inheritable (it flows to child
-//! runs) or local. Starting a run (`on_chain_start`, `on_llm_start`, ...) dispatches the start
-//! event and returns a [`RunManager`] that emits the run's later events and makes child managers
-//! for nested runs. [`CallbackManager`] dispatches synchronously to [`CallbackHandler`]s;
-//! [`AsyncCallbackManager`] also runs [`AsyncCallbackHandler`]s.
+//! A manager holds handlers, tags and metadata. Starting a run (`on_chain_start`,
+//! `on_llm_start`, `on_tool_start`, `on_retriever_start`) dispatches the start event and returns
+//! a run manager: it emits the run's later events (tokens, end, error) and makes the child
+//! manager for nested runs ([`RunManager::child`]), so children get the right parent run id and
+//! inherit handlers, tags and metadata.
 //!
-//! [`CallbackHandler`]: crate::CallbackHandler
-//! [`AsyncCallbackHandler`]: crate::AsyncCallbackHandler
+//! | you use | it dispatches to | its run managers |
+//! |---|---|---|
+//! | [`CallbackManager`] | [`CallbackHandler`](crate::CallbackHandler)s, on the caller's thread | [`ChainRunManager`], [`LlmRunManager`], [`ToolRunManager`], [`RetrieverRunManager`] |
+//! | [`AsyncCallbackManager`] | sync handlers and [`AsyncCallbackHandler`](crate::AsyncCallbackHandler)s, on any executor | [`AsyncChainRunManager`], [`AsyncLlmRunManager`], [`AsyncToolRunManager`], [`AsyncRetrieverRunManager`] |
 //!
-//! The files below, bottom to top (each imports only from files above it in this list):
-//! `shared` (handler references), `set` (handler sets), `dispatch` (sync delivery), `emit` and
-//! `background` (async delivery), `mode` (the two modes), `scope`, `base` (the [`Manager`]
-//! type) and `edit` (editing it), `run_state` and `run_manager` (run managers), `send` (the
-//! per-mode primitives) and `events` (the event API, written once for both modes).
+//! [`CallbackManager`] and [`AsyncCallbackManager`] are also at the crate root. The generic
+//! types the others are made of
+//! ([`Manager`], [`RunManager`], the dispatch modes and run kinds) are here for code that is
+//! generic over both managers or over every run kind, with [`IntoCallbackHandler`] (what
+//! `add_handler` accepts) and [`SharedHandler`] (a handler of either kind, as plugins build them).
+
+// The files below, bottom to top (each imports only from files above it in this list):
+// `shared` (handler references), `set` (handler sets), `dispatch` (sync delivery), `emit` and
+// `background` (async delivery), `mode` (the two modes), `scope`, `base` (the `Manager`
+// type) and `edit` (editing it), `run_state` and `run_manager` (run managers), `send` (the
+// per-mode primitives) and `events` (the event API, written once for both modes).
 
 mod background;
 mod base;

@@ -5,7 +5,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use handler_core::{CallbackHandler, SharedHandler};
+//! use handler_core::{CallbackHandler};
+//! use handler_core::manager::SharedHandler;
 //! use handler_core::registry::{PluginConfig, PluginError};
 //!
 //! struct Audit;
@@ -87,13 +88,14 @@ impl fmt::Debug for Plugin {
 
 inventory::collect!(Plugin);
 
-/// Registers a plugin, so that [`CallbackManager::add_plugins`] finds it without the
+/// Registers a plugin, so that [`Manager::add_plugins`](crate::manager::Manager::add_plugins) finds it without the
 /// application naming it. Use it once per plugin, at the top level of the plugin's crate; the
 /// crate needs no dependency on `inventory`.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use handler_core::{CallbackHandler, SharedHandler};
+/// use handler_core::{CallbackHandler};
+/// use handler_core::manager::SharedHandler;
 /// use handler_core::registry::{PluginConfig, PluginError};
 ///
 /// struct Quiet;

@@ -19,7 +19,8 @@ use crate::event::{
 /// A handler's flags, with LangChain's meaning and defaults (all `false`).
 ///
 /// ```
-/// use handler_core::{Category, HandlerOptions};
+/// use handler_core::{HandlerOptions};
+/// use handler_core::event::Category;
 ///
 /// const OPTIONS: HandlerOptions = HandlerOptions::new().ignore(Category::Chain).run_inline(true);
 /// assert!(OPTIONS.ignore_chain);
@@ -233,7 +234,8 @@ with_handler_methods! {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use handler_core::{CallbackHandler, Category, HandlerOptions, HandlerResult, LlmNewToken};
+    /// use handler_core::{CallbackHandler, HandlerOptions, HandlerResult};
+    /// use handler_core::event::{Category, LlmNewToken};
     ///
     /// #[derive(Default)]
     /// struct TokenCounter(AtomicUsize);
@@ -269,7 +271,8 @@ with_handler_methods! {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use handler_core::{AsyncCallbackHandler, AsyncCallbackManager, ChainEnd, HandlerResult, RunOptions};
+    /// use handler_core::{AsyncCallbackHandler, AsyncCallbackManager, HandlerResult, RunOptions};
+    /// use handler_core::event::ChainEnd;
     /// use serde_json::json;
     ///
     /// #[derive(Default)]

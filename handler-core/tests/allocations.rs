@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::Serialized;
 use handler_core::*;
 use llm_callbacks_test_support::{CountingAllocator, allocations};

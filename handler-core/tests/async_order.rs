@@ -5,6 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{LlmResult, Serialized};
 use handler_core::*;
 use serde_json::json;

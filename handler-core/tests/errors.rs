@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::Probe;
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::*;
 use serde_json::json;
 

@@ -7,6 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use common::Probe;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{
     ChatMessage, Document, ErrorInfo, LlmResult, RetryOutcome, RetryState, Serialized,
 };

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use common::{Probe, Seen};
 use futures_util::FutureExt;
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{ChatMessage, ErrorInfo, LlmResult};
 use handler_core::*;
 use serde_json::json;

@@ -7,6 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use common::Probe;
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{Metadata, Serialized};
 use handler_core::*;
 use serde_json::json;

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::*;
 use serde_json::json;
 

@@ -4,6 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{ChatMessage, Generation, LlmResult, Metadata, Serialized, ToolCall};
 use handler_core::*;
 use serde_json::json;

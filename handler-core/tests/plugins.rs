@@ -6,8 +6,9 @@
 use std::error::Error as _;
 use std::sync::Arc;
 
+use handler_core::manager::SharedHandler;
 use handler_core::registry::{self, PLUGINS_KEY, PluginConfig, PluginError};
-use handler_core::{CallbackHandler, CallbackManager, SharedHandler};
+use handler_core::{CallbackHandler, CallbackManager};
 
 struct Audit;
 impl CallbackHandler for Audit {

@@ -7,7 +7,9 @@ use std::io::BufReader;
 use std::sync::Arc;
 
 use common::Probe;
+use handler_core::event::*;
 use handler_core::handlers::{ConsoleHandler, JsonlRecorder, replay, replay_async};
+use handler_core::manager::*;
 use handler_core::payload::*;
 use handler_core::*;
 use serde_json::json;

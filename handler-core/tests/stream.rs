@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use handler_core::event::{Category, LlmEnd, LlmError, LlmNewToken};
 use handler_core::payload::{LlmResult, Serialized, StreamStats};
 use handler_core::{
-    AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, Category,
-    HandlerOptions, HandlerResult, LlmEnd, LlmError, LlmNewToken, RunOptions,
+    AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, HandlerOptions,
+    HandlerResult, RunOptions,
 };
 
 /// Records the stream stats of every end and error, and counts the tokens it receives.
@@ -257,8 +258,8 @@ fn stream_stats_survive_a_json_round_trip_and_old_records_read_as_none() {
     assert_eq!(serde_json::from_str::<StreamStats>(&json).unwrap(), stats);
 
     let old = r#"{"event":"llm_end","run":{"run_id":"00000000-0000-0000-0000-000000000001"},"response":{"generations":[]}}"#;
-    let record: handler_core::EventRecord = serde_json::from_str(old).unwrap();
-    let handler_core::EventRecord::LlmEnd { stream, .. } = record else {
+    let record: handler_core::event::EventRecord = serde_json::from_str(old).unwrap();
+    let handler_core::event::EventRecord::LlmEnd { stream, .. } = record else {
         panic!("{record:?}");
     };
     assert_eq!(stream, StreamStats::NONE);

@@ -6,6 +6,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use handler_core::error::*;
+use handler_core::event::*;
+use handler_core::manager::*;
 use handler_core::payload::{ErrorInfo, LlmResult, Serialized};
 use handler_core::*;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! The table of events a method can be marked with: name, event type and category, plus the
 //! "did you mean" lookup used in error messages.
 
-/// The category whose `ignore_*` flag gates an event; mirrors `handler_core::Category` (a test
+/// The category whose `ignore_*` flag gates an event; mirrors `handler_core::event::Category` (a test
 /// checks the two agree, as their `Debug` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Category {
@@ -51,7 +51,7 @@ impl EventInfo {
 }
 
 /// Every event, in the order of the handler traits. `tests::matches_the_core` checks it against
-/// `handler_core::EventKind::ALL`: names, event types, categories and trait methods.
+/// `handler_core::event::EventKind::ALL`: names, event types, categories and trait methods.
 pub(crate) const EVENTS: [EventInfo; 19] = [
     event("llm_start", "LlmStart", Category::Llm),
     event("chat_model_start", "ChatModelStart", Category::ChatModel),
@@ -158,7 +158,7 @@ mod tests {
 
     /// The core's events, as this table spells them: (name, event type, category, method).
     fn core_events() -> Vec<(String, String, String, String)> {
-        handler_core::EventKind::ALL
+        handler_core::event::EventKind::ALL
             .iter()
             .map(|kind| {
                 (
@@ -204,9 +204,9 @@ mod tests {
     /// The categories the macros compute flags for are the core's, text aside (it has none).
     #[test]
     fn flagged_categories_match_the_core() {
-        let core: Vec<String> = handler_core::Category::ALL
+        let core: Vec<String> = handler_core::event::Category::ALL
             .iter()
-            .filter(|c| **c != handler_core::Category::Text)
+            .filter(|c| **c != handler_core::event::Category::Text)
             .map(|c| format!("{c:?}"))
             .collect();
         let flagged: Vec<String> = FLAGGED.iter().map(|c| format!("{c:?}")).collect();

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use handler_core::AsyncLlmRunManager;
+use handler_core::manager::AsyncLlmRunManager;
 use llm_callbacks_transport::Deadline;
 
 /// What the HTTP layer knows of the call it is sending.

@@ -10,7 +10,8 @@ use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionResponse,
 };
-use handler_core::{AsyncCallbackManager, AsyncLlmRunManager, RunOptions};
+use handler_core::manager::AsyncLlmRunManager;
+use handler_core::{AsyncCallbackManager, RunOptions};
 use llm_callbacks_transport::{Deadline, RetryPolicy};
 
 use crate::bounded::Bounded;

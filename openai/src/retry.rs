@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError, WrappedError};
 use async_openai::middleware::HttpRequestFactory;
-use handler_core::AsyncLlmRunManager;
+use handler_core::manager::AsyncLlmRunManager;
 use handler_core::payload::{ErrorInfo, RetryOutcome, RetryState};
 use llm_callbacks_transport::{Deadline, Decision, Failure, GiveUp, NotResent, RetryPolicy};
 use reqwest::{Response, StatusCode};

@@ -10,7 +10,7 @@ use async_openai::types::chat::{
     ChatChoiceStream, CompletionUsage, CreateChatCompletionStreamResponse, FinishReason,
 };
 use futures_util::stream::{self, Stream};
-use handler_core::AsyncLlmRunManager;
+use handler_core::manager::AsyncLlmRunManager;
 use handler_core::payload::{
     ChatMessage, ErrorInfo, Generation, GenerationChunk, LlmResult, ToolCall,
 };

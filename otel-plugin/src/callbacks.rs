@@ -1,10 +1,11 @@
 //! The callback side of the handler: each event of a run, mapped onto its span.
 
-use handler_core::{
-    AgentAction, AgentFinish, CallbackHandler, Category, ChainEnd, ChainError, ChainStart,
-    ChatModelStart, CustomEvent, HandlerOptions, HandlerResult, LlmEnd, LlmError, LlmStart,
-    RetrieverEnd, RetrieverError, RetrieverStart, Retry, Text, ToolEnd, ToolError, ToolStart,
+use handler_core::event::{
+    AgentAction, AgentFinish, Category, ChainEnd, ChainError, ChainStart, ChatModelStart,
+    CustomEvent, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, Retry,
+    Text, ToolEnd, ToolError, ToolStart,
 };
+use handler_core::{CallbackHandler, HandlerOptions, HandlerResult};
 use opentelemetry::trace::Status;
 
 use crate::attributes::SpanKind;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use handler_core::SharedHandler;
+use handler_core::manager::SharedHandler;
 use handler_core::registry::{PluginConfig, PluginError};
 
 use crate::config::OtelConfig;

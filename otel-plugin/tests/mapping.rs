@@ -607,7 +607,8 @@ fn a_panicking_exporter_fails_its_spans_and_the_export_thread_goes_on() -> TestR
 
 #[test]
 fn the_exporter_is_not_dispatched_tokens_yet_counts_every_one() -> TestResult {
-    use handler_core::{CallbackHandler, Category};
+    use handler_core::CallbackHandler;
+    use handler_core::event::Category;
     let (otel, spans, manager) = setup()?;
     assert!(!otel.options().categories().contains(Category::LlmNewToken));
     assert!(otel.options().categories().contains(Category::Llm));

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use handler_core::SharedHandler;
+use handler_core::manager::SharedHandler;
 use handler_core::registry::{PluginConfig, PluginError};
 
 use crate::env;

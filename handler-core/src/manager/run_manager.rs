@@ -105,7 +105,7 @@ run_kinds! {
 /// dispatch thread, through a bounded queue (a full queue makes the drop wait for room). Clones
 /// share
 /// the run: ending it through a second clone fails with
-/// [`CallbackErrorKind::RunAlreadyEnded`](crate::CallbackErrorKind::RunAlreadyEnded) and sends
+/// [`CallbackErrorKind::RunAlreadyEnded`](crate::error::CallbackErrorKind::RunAlreadyEnded) and sends
 /// nothing.
 ///
 /// ```

@@ -97,7 +97,8 @@ impl SharedHandler {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use handler_core::{CallbackHandler, SharedHandler};
+    /// use handler_core::{CallbackHandler};
+    /// use handler_core::manager::SharedHandler;
     ///
     /// struct Scores;
     /// impl CallbackHandler for Scores {}

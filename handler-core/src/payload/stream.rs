@@ -6,15 +6,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// How a model run streamed, as its end event ([`LlmEnd`](crate::LlmEnd),
-/// [`LlmError`](crate::LlmError)) carries it.
+/// How a model run streamed, as its end event ([`LlmEnd`](crate::event::LlmEnd),
+/// [`LlmError`](crate::event::LlmError)) carries it.
 ///
 /// The run manager counts the tokens passed to `on_llm_new_token` while any handler of the run
 /// wants LLM events, so a handler that only needs the count and the time to first token can
 /// ignore the tokens themselves (`ignore_llm_new_token`) and pay nothing per token.
 ///
 /// ```
-/// use handler_core::{CallbackManager, HandlerResult, LlmEnd, RunOptions};
+/// use handler_core::{CallbackManager, HandlerResult, RunOptions};
+/// use handler_core::event::LlmEnd;
 /// use handler_core::payload::{LlmResult, Serialized};
 /// use std::sync::{Arc, Mutex};
 ///

@@ -4,6 +4,8 @@
 
 use std::sync::Mutex;
 
+use handler_core::error::*;
+use handler_core::event::*;
 use handler_core::*;
 
 /// What one handler saw of one event.

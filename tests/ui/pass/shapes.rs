@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 use llm_callbacks::event::{ChainEnd, ChainError, ChainStart, LlmEnd, LlmStart, Text, ToolStart};
-use llm_callbacks::{AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, HandlerError, RunContext, callbacks};
+use llm_callbacks::{AsyncCallbackHandler, AsyncCallbackManager, CallbackHandler, CallbackManager, RunContext, callbacks};
+use llm_callbacks::error::HandlerError;
 
 /// A public sync handler: every return shape, with and without the run context.
 #[derive(CallbackHandler, Default)]

@@ -2,11 +2,11 @@
 //! complete, submits its row (see `UptrainHandler::submit`), so they return at once (or, in
 //! wait mode with a full queue, after the wait the user chose).
 
-use handler_core::{
-    CallbackHandler, Category, ChainEnd, ChainError, ChainStart, ChatModelStart, HandlerOptions,
-    HandlerResult, LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart,
-    ToolEnd, ToolError, ToolStart,
+use handler_core::event::{
+    Category, ChainEnd, ChainError, ChainStart, ChatModelStart, LlmEnd, LlmError, LlmStart,
+    RetrieverEnd, RetrieverError, RetrieverStart, ToolEnd, ToolError, ToolStart,
 };
+use handler_core::{CallbackHandler, HandlerOptions, HandlerResult};
 
 use super::{UptrainHandler, lock};
 
