@@ -13,8 +13,8 @@ use super::run_manager::{ChainRun, LlmRun, RetrieverRun, RunKind, RunManager, To
 use crate::error::CallbackError;
 use crate::event::{
     AgentAction, AgentFinish, ChainEnd, ChainError, ChainStart, ChatModelStart, CustomEvent, Event,
-    LlmEnd, LlmError, LlmNewToken, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, ToolEnd,
-    ToolError, ToolStart,
+    LlmEnd, LlmError, LlmStart, RetrieverEnd, RetrieverError, RetrieverStart, ToolEnd, ToolError,
+    ToolStart,
 };
 use crate::payload::{
     ChatMessage, Document, ErrorInfo, GenerationChunk, LlmResult, RetryState, Serialized,
@@ -240,7 +240,7 @@ macro_rules! event_api {
                 chunk: Option<&$($lt)? GenerationChunk>,
             ) -> $token {
                 self.count_token();
-                self.emit(run_event!(self, LlmNewToken { token, chunk }))
+                self.emit_token(token, chunk)
             }
 
             /// The model run ended. Ends the run.

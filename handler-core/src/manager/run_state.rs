@@ -19,8 +19,8 @@ pub(crate) struct RunState<D: DispatchMode> {
     pub(crate) context: RunContext,
     pub(crate) scope: Arc<Scope<D::Slot>>,
     ended: AtomicBool,
-    /// Model runs count their streamed tokens here.
-    stream: Option<StreamCounter>,
+    /// Model runs count their streamed tokens here (other runs never count).
+    stream: StreamCounter,
     error_event: ErrorEvent,
 }
 
@@ -40,7 +40,7 @@ impl<D: DispatchMode> RunState<D> {
             context,
             scope,
             ended: AtomicBool::new(false),
-            stream: streams.then(StreamCounter::new),
+            stream: StreamCounter::new(streams),
             error_event,
         }
     }
@@ -53,16 +53,12 @@ impl<D: DispatchMode> RunState<D> {
     /// Counts a streamed token.
     #[inline]
     pub(crate) fn count_token(&self) {
-        if let Some(stream) = &self.stream {
-            stream.count();
-        }
+        self.stream.count();
     }
 
     /// What the run streamed so far.
     pub(crate) fn stream_stats(&self) -> StreamStats {
-        self.stream
-            .as_ref()
-            .map_or(StreamStats::NONE, StreamCounter::stats)
+        self.stream.stats()
     }
 
     /// Marks the run ended; fails when it already was (another clone ended it).

@@ -6,9 +6,10 @@ use super::base::Manager;
 use super::dispatch::{dispatch, dispatch_sync_to_all};
 use super::emit::{Emit, emit_end};
 use super::mode::{AsyncMode, SyncMode};
-use super::run_manager::{RunKind, RunManager};
+use super::run_manager::{RunKind, RunManager, run_event};
 use crate::error::CallbackError;
-use crate::event::Event;
+use crate::event::{Category, Event, LlmNewToken};
+use crate::payload::GenerationChunk;
 
 impl Manager<SyncMode> {
     /// Dispatches an already-built event to this manager's handlers (used by replay).
@@ -35,6 +36,23 @@ impl<K: RunKind> RunManager<SyncMode, K> {
         dispatch(&self.handlers, &event)
     }
 
+    /// A streamed token: the test of interest comes before the event is built, so that a token
+    /// nobody wants costs a load and a branch.
+    #[inline(always)]
+    pub(crate) fn emit_token(
+        &self,
+        token: &str,
+        chunk: Option<&GenerationChunk>,
+    ) -> Result<(), CallbackError> {
+        if !self.interest.contains(Category::LlmNewToken) {
+            return Ok(());
+        }
+        dispatch(
+            &self.handlers,
+            &run_event!(self, LlmNewToken { token, chunk }),
+        )
+    }
+
     /// Ends the run with its terminal event, which every interested handler gets whatever an
     /// earlier one returned; the first raised error is returned.
     pub(crate) fn emit_end(&self, event: Event<'_>) -> Result<(), CallbackError> {
@@ -52,6 +70,16 @@ impl<K: RunKind> RunManager<AsyncMode, K> {
     #[inline]
     pub(crate) fn emit<'a>(&'a self, event: Event<'a>) -> Emit<'a> {
         Emit::new(&self.handlers, self.interest, event)
+    }
+
+    /// A streamed token (see the sync twin).
+    #[inline]
+    pub(crate) fn emit_token<'a>(
+        &'a self,
+        token: &'a str,
+        chunk: Option<&'a GenerationChunk>,
+    ) -> Emit<'a> {
+        self.emit(run_event!(self, LlmNewToken { token, chunk }))
     }
 
     /// Ends the run with its terminal event. Cancel-safe: once this future has been polled,

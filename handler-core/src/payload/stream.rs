@@ -73,7 +73,8 @@ impl StreamStats {
 /// with an atomic add. The stats are the sum of both.
 #[derive(Debug)]
 pub(crate) struct StreamCounter {
-    started: Instant,
+    /// When the run started; `None` for runs that do not stream (no clock read for them).
+    started: Option<Instant>,
     /// The owner's thread, as the address of a thread-local marker. Should the owner exit and a
     /// new thread reuse the address, the new thread becomes the single writer: the old one
     /// wrote its last count before its memory was released for reuse.
@@ -98,9 +99,10 @@ fn this_thread() -> usize {
 }
 
 impl StreamCounter {
-    pub(crate) fn new() -> Self {
+    /// A counter for a run that streams (`streams`, model runs), or one that stays at zero.
+    pub(crate) fn new(streams: bool) -> Self {
         Self {
-            started: Instant::now(),
+            started: streams.then(Instant::now),
             owner: this_thread(),
             owner_tokens: AtomicU64::new(0),
             other_tokens: AtomicU64::new(0),
@@ -128,7 +130,10 @@ impl StreamCounter {
 
     #[cold]
     fn first(&self) {
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        let Some(started) = self.started else {
+            return;
+        };
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
         // Only the first offer is kept: a later one is a later token.
         let _ = self.first_token.compare_exchange(
             0,
