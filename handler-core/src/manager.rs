@@ -17,17 +17,20 @@
 //! generic over both managers or over every run kind, with [`IntoCallbackHandler`] (what
 //! `add_handler` accepts) and [`SharedHandler`] (a handler of either kind, as plugins build them).
 
+// Words: a handler is *delivered* one event; a list of handlers is *dispatched* to (sync or
+// async); a manager or run manager *emits* an event (its public methods).
+//
 // The files below, bottom to top (each imports only from files above it in this list):
-// `shared` (handler references), `set` (handler sets), `dispatch` (sync delivery), `emit` and
-// `background` (async delivery), `mode` (the two modes), `scope`, `base` (the `Manager`
-// type) and `edit` (editing it), `run_state` and `run_manager` (run managers), `send` (the
-// per-mode primitives) and `events` (the event API, written once for both modes).
+// `shared` (handler references), `set` (handler sets), `dispatch_sync`, `background` and
+// `dispatch_async`, `mode` (the two modes), `scope`, `base` (the `Manager` type) and `edit`
+// (editing it), `run_state` and `run_manager` (run managers), `send` (the per-mode emit
+// primitives) and `events` (the event API, written once for both modes).
 
 mod background;
 mod base;
-mod dispatch;
+mod dispatch_async;
+mod dispatch_sync;
 mod edit;
-mod emit;
 mod events;
 mod mode;
 mod run_manager;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::dispatch::dispatch_sync_to_all;
-use super::emit::dispatch_detached;
+use super::dispatch_async::dispatch_detached;
+use super::dispatch_sync::dispatch_sync_to_all;
 use super::set::{HandlerSet, Slot};
 use super::shared::SharedHandler;
 use crate::error::{CallbackError, CallbackErrorKind};

@@ -3,8 +3,8 @@
 //! The event API is written once on top of these, for both modes.
 
 use super::base::Manager;
-use super::dispatch::{dispatch, dispatch_sync_to_all};
-use super::emit::{Emit, emit_end};
+use super::dispatch_async::{Emit, emit_end};
+use super::dispatch_sync::{dispatch, dispatch_sync_to_all};
 use super::mode::{AsyncMode, SyncMode};
 use super::run_manager::{RunKind, RunManager, run_event};
 use crate::error::CallbackError;

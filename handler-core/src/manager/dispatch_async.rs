@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 
 use super::background;
-use super::dispatch::{
+use super::dispatch_sync::{
     Next, call_sync, dispatch_sync, dispatch_sync_to_all, fallback_event, panic_message, report,
     triage,
 };
