@@ -8,8 +8,8 @@ use serde_json::Value as Json;
 
 use crate::capture::{Capture, Part, Redactor, SafeParameters, is_safe_parameter};
 use crate::config::OtelConfig;
-use crate::record::{Key, Values};
 use crate::semconv as k;
+use crate::values::{Key, Values};
 
 /// What kind of step a span is, in OpenInference's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

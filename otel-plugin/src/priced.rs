@@ -9,8 +9,8 @@ use handler_core::cost::{Cost, CostUnknown, PriceTable};
 use handler_core::payload::TokenUsage;
 use opentelemetry::KeyValue;
 
-use crate::record::Values;
 use crate::semconv as k;
+use crate::values::Values;
 
 /// What a model run cost, priced by `prices` from `usage` and the model its span names (the
 /// model that answered, else the model asked for).

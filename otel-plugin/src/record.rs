@@ -18,7 +18,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use crate::attributes::SpanKind;
 use crate::semconv as k;
 use crate::values::Span32;
-pub(crate) use crate::values::{Key, Values};
+pub(crate) use crate::values::Values;
 
 /// The bounds of one span: bytes per string, attributes, events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

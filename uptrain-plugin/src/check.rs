@@ -256,7 +256,7 @@ impl Check {
     /// `ResponseMatching`.
     pub fn output_keys(&self) -> Vec<String> {
         match self {
-            Check::CritiqueLanguage => crate::checks::tone::ASPECTS
+            Check::CritiqueLanguage => crate::checks::TONE_ASPECTS
                 .iter()
                 .map(|a| a.key.to_owned())
                 .collect(),

@@ -35,7 +35,7 @@ fn has_valid_type(key: &str, value: &Value) -> bool {
     match (key, value) {
         (_, Value::String(_)) => true,
         ("question" | "response", _) => false,
-        ("conversation", turns) => crate::checks::conversation::is_conversation(turns),
+        ("conversation", turns) => is_conversation(turns),
         (_, Value::Array(items)) => items.iter().all(Value::is_string),
         _ => false,
     }
@@ -169,6 +169,18 @@ fn strip_numbering(line: &str) -> &str {
         }
     }
     line
+}
+
+/// Whether `value` is a valid `conversation`: a text, or a list of `{role, content}` texts.
+pub(crate) fn is_conversation(value: &Value) -> bool {
+    match value {
+        Value::String(_) => true,
+        Value::Array(items) => items.iter().all(|t| {
+            t.get("role").is_some_and(Value::is_string)
+                && t.get("content").is_some_and(Value::is_string)
+        }),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

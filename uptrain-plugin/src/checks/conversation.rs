@@ -55,18 +55,6 @@ pub(crate) fn transcript(row: &Row) -> String {
     }
 }
 
-/// Whether `value` is a valid `conversation`: a text, or a list of `{role, content}` texts.
-pub(crate) fn is_conversation(value: &Value) -> bool {
-    match value {
-        Value::String(_) => true,
-        Value::Array(items) => items.iter().all(|t| {
-            t.get("role").is_some_and(Value::is_string)
-                && t.get("content").is_some_and(Value::is_string)
-        }),
-        _ => false,
-    }
-}
-
 macro_rules! role_check {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -27,6 +27,7 @@ pub use custom::CustomPromptEval;
 pub use guardrails::JailbreakDetection;
 pub use matching::{MatchMethod, ResponseMatching};
 pub use scenario::GuidelineAdherence;
+pub(crate) use tone::ASPECTS as TONE_ASPECTS;
 pub use tone::CritiqueTone;
 
 use crate::check::Polarity;
