@@ -6,7 +6,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::event::EventKind;
-// `AsDynError` is named by path: in scope, its method would clash with thiserror's.
+// The error-to-`dyn Error` step goes through `payload::as_dyn_error`: a method in scope would clash
+// with thiserror's.
 use crate::payload::{ErrorInfo, dynamic_kind, short_type_name};
 
 /// What a handler method returns.
@@ -402,7 +403,7 @@ impl ErrorInfo {
     /// assert_eq!(info.message, "model server unreachable: connection refused");
     /// ```
     pub fn from_error<E: crate::payload::AsDynError + ?Sized>(error: &E) -> Self {
-        let error = crate::payload::AsDynError::as_dyn_error(error);
+        let error = crate::payload::as_dyn_error(error);
         if let Some(info) = error.downcast_ref::<ErrorInfo>() {
             return info.clone();
         }

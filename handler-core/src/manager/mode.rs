@@ -12,33 +12,33 @@ use crate::event::Event;
 use crate::traits::CallbackHandler;
 
 mod sealed {
-    pub trait Sealed {}
+    use super::*;
+
+    /// What a mode does, out of users' reach: the trait is public in a private module, so
+    /// nothing outside this crate can name, implement or call it.
+    #[allow(private_bounds, private_interfaces)]
+    pub trait Mode: Send + Sync + 'static {
+        /// How a handler is stored in this kind of manager.
+        type Slot: Slot;
+        /// Stores a sync handler.
+        fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot;
+        /// Stores a handler of either kind; the sync manager refuses async ones.
+        fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError>;
+        /// A stored handler, as either kind.
+        fn to_shared(slot: &Self::Slot) -> SharedHandler;
+        /// Dispatches an event outside the caller's control flow (a run abandoned in `Drop`): sync
+        /// handlers at once; async ones on the current tokio runtime, or to completion on this
+        /// thread when there is none.
+        fn dispatch_detached(
+            set: &Arc<HandlerSet<Self::Slot>>,
+            event: &Event<'_>,
+        ) -> Result<(), CallbackError>;
+    }
 }
 
-/// How a manager dispatches: [`SyncMode`] or [`AsyncMode`].
-#[allow(private_bounds, private_interfaces)]
-pub trait DispatchMode: sealed::Sealed + Send + Sync + 'static {
-    /// How a handler is stored in this kind of manager.
-    #[doc(hidden)]
-    type Slot: Slot;
-    /// Stores a sync handler.
-    #[doc(hidden)]
-    fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot;
-    /// Stores a handler of either kind; the sync manager refuses async ones.
-    #[doc(hidden)]
-    fn slot_from_shared(handler: SharedHandler) -> Result<Self::Slot, CallbackError>;
-    /// A stored handler, as either kind.
-    #[doc(hidden)]
-    fn to_shared(slot: &Self::Slot) -> SharedHandler;
-    /// Dispatches an event outside the caller's control flow (a run abandoned in `Drop`): sync
-    /// handlers at once; async ones on the current tokio runtime, or to completion on this
-    /// thread when there is none.
-    #[doc(hidden)]
-    fn dispatch_detached(
-        set: &Arc<HandlerSet<Self::Slot>>,
-        event: &Event<'_>,
-    ) -> Result<(), CallbackError>;
-}
+/// How a manager dispatches: [`SyncMode`] or [`AsyncMode`]. Sealed: its workings are private.
+#[allow(private_bounds)]
+pub trait DispatchMode: sealed::Mode {}
 
 /// Synchronous dispatch: every handler is called on the caller's thread, in registration
 /// order. A handler with `raise_error` that fails stops the dispatch: later handlers are not
@@ -47,10 +47,10 @@ pub trait DispatchMode: sealed::Sealed + Send + Sync + 'static {
 #[derive(Debug)]
 pub enum SyncMode {}
 
-impl sealed::Sealed for SyncMode {}
+impl DispatchMode for SyncMode {}
 
 #[allow(private_interfaces)]
-impl DispatchMode for SyncMode {
+impl sealed::Mode for SyncMode {
     type Slot = Arc<dyn CallbackHandler>;
 
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {
@@ -87,10 +87,10 @@ impl DispatchMode for SyncMode {
 #[derive(Debug)]
 pub enum AsyncMode {}
 
-impl sealed::Sealed for AsyncMode {}
+impl DispatchMode for AsyncMode {}
 
 #[allow(private_interfaces)]
-impl DispatchMode for AsyncMode {
+impl sealed::Mode for AsyncMode {
     type Slot = SharedHandler;
 
     fn sync_slot(handler: Arc<dyn CallbackHandler>) -> Self::Slot {

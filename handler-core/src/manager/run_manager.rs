@@ -20,23 +20,24 @@ use crate::payload::{ErrorInfo, Metadata, RetryState, StreamStats};
 use crate::run_context::{RunContext, RunOptions};
 
 mod sealed {
-    pub trait Sealed {}
+    use super::*;
+
+    /// What a run kind does, out of users' reach (public in a private module).
+    pub trait Kind: Send + Sync + 'static {
+        /// True for model runs, whose run managers count streamed tokens.
+        const STREAMS: bool = false;
+
+        /// The error event of this kind of run, sent when a run manager is dropped without an end.
+        fn error_event<'a>(
+            run: &'a RunContext,
+            error: &'a ErrorInfo,
+            stream: &'a StreamStats,
+        ) -> Event<'a>;
+    }
 }
 
-/// The kind of a run: which events its run manager emits.
-pub trait RunKind: sealed::Sealed + Send + Sync + 'static {
-    /// True for model runs, whose run managers count streamed tokens.
-    #[doc(hidden)]
-    const STREAMS: bool = false;
-
-    /// The error event of this kind of run, sent when a run manager is dropped without an end.
-    #[doc(hidden)]
-    fn error_event<'a>(
-        run: &'a RunContext,
-        error: &'a ErrorInfo,
-        stream: &'a StreamStats,
-    ) -> Event<'a>;
-}
+/// The kind of a run: which events its run manager emits. Sealed: its workings are private.
+pub trait RunKind: sealed::Kind {}
 /// A run kind whose run manager makes child managers (chain, tool, retriever).
 pub trait Nestable: RunKind {}
 
@@ -45,8 +46,8 @@ macro_rules! run_kinds {
         $(#[$doc])*
         #[derive(Debug)]
         pub enum $name {}
-        impl sealed::Sealed for $name {}
-        impl RunKind for $name {
+        impl RunKind for $name {}
+        impl sealed::Kind for $name {
             fn error_event<'a>(
                 run: &'a RunContext,
                 error: &'a ErrorInfo,
@@ -62,8 +63,8 @@ macro_rules! run_kinds {
 /// An LLM or chat model run: tokens, end, error. It has no children.
 #[derive(Debug)]
 pub enum LlmRun {}
-impl sealed::Sealed for LlmRun {}
-impl RunKind for LlmRun {
+impl RunKind for LlmRun {}
+impl sealed::Kind for LlmRun {
     const STREAMS: bool = true;
 
     fn error_event<'a>(

@@ -89,22 +89,29 @@ impl fmt::Display for ErrorInfo {
 impl Error for ErrorInfo {}
 
 mod sealed {
-    pub trait Sealed {}
+    use std::error::Error;
+
+    /// What [`AsDynError`](super::AsDynError) does, out of users' reach (public in a private
+    /// module).
+    pub trait DynError {
+        /// The error's type name when the compiler knows it; `None` for `dyn Error`.
+        fn static_kind() -> Option<&'static str>;
+        /// The error as a `dyn Error`.
+        fn as_dyn_error(&self) -> &(dyn Error + 'static);
+    }
+}
+
+/// `error` as a `dyn Error`, for [`ErrorInfo::from_error`] (the trait's method is private).
+pub(crate) fn as_dyn_error<E: AsDynError + ?Sized>(error: &E) -> &(dyn Error + 'static) {
+    sealed::DynError::as_dyn_error(error)
 }
 
 /// An error [`ErrorInfo::from_error`] accepts: any sized `std::error::Error + 'static`, or a
-/// `dyn Error` (with or without `Send` and `Sync`). Sealed.
-pub trait AsDynError: sealed::Sealed {
-    /// The error's type name when the compiler knows it; `None` for `dyn Error`.
-    #[doc(hidden)]
-    fn static_kind() -> Option<&'static str>;
-    /// The error as a `dyn Error`.
-    #[doc(hidden)]
-    fn as_dyn_error(&self) -> &(dyn Error + 'static);
-}
+/// `dyn Error` (with or without `Send` and `Sync`). Sealed: its workings are private.
+pub trait AsDynError: sealed::DynError {}
 
-impl<E: Error + 'static> sealed::Sealed for E {}
-impl<E: Error + 'static> AsDynError for E {
+impl<E: Error + 'static> AsDynError for E {}
+impl<E: Error + 'static> sealed::DynError for E {
     fn static_kind() -> Option<&'static str> {
         Some(std::any::type_name::<E>())
     }
@@ -115,8 +122,8 @@ impl<E: Error + 'static> AsDynError for E {
 
 macro_rules! dyn_error {
     ($($ty:ty),*) => {$(
-        impl sealed::Sealed for $ty {}
-        impl AsDynError for $ty {
+        impl AsDynError for $ty {}
+        impl sealed::DynError for $ty {
             fn static_kind() -> Option<&'static str> {
                 None
             }

@@ -16,7 +16,7 @@ mod usage;
 
 pub use document::Document;
 pub use error::{AsDynError, ErrorInfo};
-pub(crate) use error::{dynamic_kind, short_type_name};
+pub(crate) use error::{as_dyn_error, dynamic_kind, short_type_name};
 pub use message::{ChatMessage, Role, ToolCall};
 pub use output::{Generation, GenerationChunk, LlmResult};
 pub use retry::{RetryOutcome, RetryState};
