@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Probe, Seen};
-use futures_util::FutureExt;
 use handler_core::error::*;
 use handler_core::event::*;
 use handler_core::manager::*;
@@ -386,15 +385,6 @@ fn sync_setup() -> (CallbackManager, Arc<Probe>) {
     (CallbackManager::new().with_handler(probe.clone()), probe)
 }
 
-/// An async manager whose one handler is sync: it gets every event at once, even from a `Drop`.
-fn async_setup_sync_handler() -> (AsyncCallbackManager, Arc<Probe>) {
-    let probe = Arc::new(Probe::new("probe"));
-    (
-        AsyncCallbackManager::new().with_handler(probe.clone()),
-        probe,
-    )
-}
-
 fn async_setup() -> (AsyncCallbackManager, Arc<AsyncProbe>) {
     let probe = AsyncProbe::new("async-probe");
     (
@@ -419,97 +409,476 @@ fn call_model() -> Result<(), ModelDown> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The sync manager.
+// One table: each behaviour below runs in each setup (a module per setup, a test per
+// behaviour), for each kind of run.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn sync_run_dropped_without_an_end_sends_one_abandoned_error() {
-    for kind in KINDS {
-        let (manager, probe) = sync_setup();
-        let id = Uuid::now_v7();
-        let run = kind.start(&manager, id).unwrap();
-        assert_eq!(run.id(), id);
-        drop(run);
-        assert_abandoned(&probe.seen(), kind, id);
+/// Where the runs of a case live: the manager, its recording handler, and how the case drives
+/// the async calls and where it drops the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// The sync manager and a sync handler.
+    SyncManager,
+    /// The async manager and a sync handler, on a current-thread tokio runtime: the handler gets
+    /// every event at once, even from a `Drop`.
+    AsyncManagerSyncHandler,
+    /// The async manager and an async handler, outside any tokio runtime: each call blocks on
+    /// `futures_executor`, and the runs are dropped outside any executor, where the drop
+    /// dispatches the abandoned error to completion before it returns.
+    AsyncHandlerWithoutRuntime,
+    /// The async manager and an async handler, each call and drop inside a current-thread tokio
+    /// runtime: the abandoned error is a task.
+    AsyncHandlerCurrentThread,
+    /// The async manager and an async handler, each call and drop in a task of a multi-thread
+    /// tokio runtime.
+    AsyncHandlerMultiThread,
+}
+
+/// How a handler that refuses every start joins the recording one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refuser {
+    Sync,
+    Async,
+}
+
+impl Setup {
+    /// Sync handlers can refuse a start in either manager, async ones in the async manager.
+    fn refusers(self) -> &'static [Refuser] {
+        match self {
+            Setup::SyncManager => &[Refuser::Sync],
+            _ => &[Refuser::Sync, Refuser::Async],
+        }
+    }
+
+    /// Whether the recording handler gets a start that the refusing handler fails. Ordered
+    /// handlers (sync or inline) run first, in registration order, and a raised error stops the
+    /// start's dispatch (as in LangChain): the recorder, registered first, gets the start when
+    /// it is sync; an async recorder, in the concurrent group after the ordered handlers, gets
+    /// it only when the refuser is in that group too.
+    fn recorder_sees_a_refused_start(self, refuser: Refuser) -> bool {
+        match self {
+            Setup::SyncManager | Setup::AsyncManagerSyncHandler => true,
+            _ => refuser == Refuser::Async,
+        }
+    }
+
+    fn driver(self) -> Driver {
+        let build = |builder: &mut tokio::runtime::Builder| {
+            Arc::new(builder.enable_time().build().expect("a test runtime"))
+        };
+        match self {
+            Setup::SyncManager => Driver::Direct,
+            Setup::AsyncHandlerWithoutRuntime => Driver::Blocking,
+            Setup::AsyncManagerSyncHandler | Setup::AsyncHandlerCurrentThread => {
+                Driver::Runtime(build(&mut tokio::runtime::Builder::new_current_thread()))
+            }
+            Setup::AsyncHandlerMultiThread => Driver::Tasks(build(
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2),
+            )),
+        }
     }
 }
 
-#[test]
-fn sync_run_ended_sends_nothing_on_drop() {
-    for kind in KINDS {
-        let (manager, probe) = sync_setup();
-        let id = Uuid::now_v7();
-        kind.start(&manager, id).unwrap().end().unwrap();
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.end_event()],
-        );
+/// How a setup runs the async calls and the drops of its runs.
+#[derive(Clone)]
+enum Driver {
+    /// Sync calls; drops where they happen.
+    Direct,
+    /// Each call blocks on `futures_executor`; drops outside any executor.
+    Blocking,
+    /// Each call and drop inside `block_on` of this runtime.
+    Runtime(Arc<tokio::runtime::Runtime>),
+    /// Each call and drop in a task of this runtime.
+    Tasks(Arc<tokio::runtime::Runtime>),
+}
 
-        let (manager, probe) = sync_setup();
-        kind.start(&manager, id).unwrap().fail().unwrap();
-        let seen = probe.seen();
+impl Driver {
+    fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> T {
+        match self {
+            Driver::Direct | Driver::Blocking => futures_executor::block_on(work),
+            Driver::Runtime(runtime) => runtime.block_on(work),
+            Driver::Tasks(runtime) => match runtime.block_on(runtime.spawn(work)) {
+                Ok(done) => done,
+                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+            },
+        }
+    }
+
+    fn drop_run(&self, run: Box<dyn AsyncRun>) {
+        match self {
+            Driver::Direct | Driver::Blocking => drop(run),
+            Driver::Runtime(_) | Driver::Tasks(_) => self.run(async move { drop(run) }),
+        }
+    }
+
+    /// Waits (boundedly) until no task of the runtime is left: an event a task owes has
+    /// arrived by then, and one it should not send would have too.
+    fn settle(&self) {
+        let (Driver::Runtime(runtime) | Driver::Tasks(runtime)) = self else {
+            return;
+        };
+        runtime.block_on(async {
+            let idle = async {
+                while runtime.metrics().num_alive_tasks() > 0 {
+                    tokio::task::yield_now().await;
+                }
+            };
+            let settled = tokio::time::timeout(PATIENCE, idle).await;
+            assert!(settled.is_ok(), "tasks still running after {PATIENCE:?}");
+        });
+    }
+}
+
+/// A run handle of either manager.
+enum Handle {
+    Sync(Box<dyn SyncRun>),
+    Async(Box<dyn AsyncRun>),
+}
+
+/// A started run of a case: its calls and its drop go through the case's driver.
+struct Run {
+    handle: Option<Handle>,
+    driver: Driver,
+}
+
+impl Run {
+    fn id(&self) -> Uuid {
+        match self.handle.as_ref().expect("a live run") {
+            Handle::Sync(run) => run.id(),
+            Handle::Async(run) => run.id(),
+        }
+    }
+
+    fn end(mut self) -> Result<(), CallbackError> {
+        match self.handle.take().expect("a live run") {
+            Handle::Sync(run) => run.end(),
+            Handle::Async(run) => self.driver.run(run.end()),
+        }
+    }
+
+    fn fail(mut self) -> Result<(), CallbackError> {
+        match self.handle.take().expect("a live run") {
+            Handle::Sync(run) => run.fail(),
+            Handle::Async(run) => self.driver.run(run.fail()),
+        }
+    }
+
+    fn twin(&self) -> Run {
+        let twin = match self.handle.as_ref().expect("a live run") {
+            Handle::Sync(run) => Handle::Sync(run.twin()),
+            Handle::Async(run) => Handle::Async(run.twin()),
+        };
+        Run {
+            handle: Some(twin),
+            driver: self.driver.clone(),
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(Handle::Async(run)) = self.handle.take() {
+            self.driver.drop_run(run);
+        }
+    }
+}
+
+/// Either manager.
+enum AnyManager {
+    Sync(CallbackManager),
+    Async(AsyncCallbackManager),
+}
+
+/// The recording handler of a case.
+enum Recorder {
+    Sync(Arc<Probe>),
+    Async(Arc<AsyncProbe>),
+}
+
+/// One case of the table: a manager of its setup, its recording handler and maybe a handler
+/// refusing every start after it.
+struct Case {
+    manager: AnyManager,
+    recorder: Recorder,
+    driver: Driver,
+}
+
+impl Case {
+    fn new(setup: Setup) -> Self {
+        Self::build(setup, None)
+    }
+
+    fn refusing_starts(setup: Setup, refuser: Refuser, fails: Arc<FailsStarts>) -> Self {
+        Self::build(setup, Some((refuser, fails)))
+    }
+
+    fn build(setup: Setup, refuser: Option<(Refuser, Arc<FailsStarts>)>) -> Self {
+        let add_refuser = |manager: AsyncCallbackManager| match refuser.clone() {
+            None => manager,
+            Some((Refuser::Sync, fails)) => manager.with_handler(fails),
+            Some((Refuser::Async, fails)) => manager.with_async_handler(fails),
+        };
+        let (manager, recorder) = match setup {
+            Setup::SyncManager => {
+                let probe = Arc::new(Probe::new("probe"));
+                let mut manager = CallbackManager::new().with_handler(probe.clone());
+                if let Some((refuser, fails)) = refuser.clone() {
+                    assert_eq!(refuser, Refuser::Sync, "the sync manager has sync handlers");
+                    manager = manager.with_handler(fails);
+                }
+                (AnyManager::Sync(manager), Recorder::Sync(probe))
+            }
+            Setup::AsyncManagerSyncHandler => {
+                let probe = Arc::new(Probe::new("probe"));
+                let manager = add_refuser(AsyncCallbackManager::new().with_handler(probe.clone()));
+                (AnyManager::Async(manager), Recorder::Sync(probe))
+            }
+            _ => {
+                let probe = AsyncProbe::new("async-probe");
+                let manager =
+                    add_refuser(AsyncCallbackManager::new().with_async_handler(probe.clone()));
+                (AnyManager::Async(manager), Recorder::Async(probe))
+            }
+        };
+        Case {
+            manager,
+            recorder,
+            driver: setup.driver(),
+        }
+    }
+
+    fn start(&self, kind: Kind, id: Uuid) -> Result<Run, CallbackError> {
+        let handle = match &self.manager {
+            AnyManager::Sync(manager) => Handle::Sync(kind.start(manager, id)?),
+            AnyManager::Async(manager) => {
+                let manager = manager.clone();
+                let start = async move { kind.start_async(&manager, id).await };
+                Handle::Async(self.driver.run(start)?)
+            }
+        };
+        Ok(Run {
+            handle: Some(handle),
+            driver: self.driver.clone(),
+        })
+    }
+
+    /// What the recording handler saw, once the setup delivered what it owes: at once for a
+    /// sync handler or outside tokio, once no task is left on a runtime.
+    fn seen(&self) -> Vec<Seen> {
+        self.driver.settle();
+        match &self.recorder {
+            Recorder::Sync(probe) => probe.seen(),
+            Recorder::Async(probe) => probe.seen(),
+        }
+    }
+
+    /// Like [`seen`](Self::seen), after waiting (boundedly) for `n` events when the setup may
+    /// deliver them from another thread: a run dropped inside `futures_executor` (its start
+    /// failed there) reaches async handlers from the background dispatcher.
+    fn seen_at_least(&self, n: usize) -> Vec<Seen> {
+        if let (Driver::Blocking, Recorder::Async(probe)) = (&self.driver, &self.recorder) {
+            let waiter = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            waiter.block_on(probe.wait_for(n));
+        }
+        self.seen()
+    }
+}
+
+fn dropped_run_sends_one_abandoned_error(setup: Setup) {
+    for kind in KINDS {
+        let case = Case::new(setup);
+        let id = Uuid::now_v7();
+        let run = case.start(kind, id).unwrap();
+        assert_eq!(run.id(), id);
+        drop(run);
+        assert_abandoned(&case.seen(), kind, id);
+    }
+}
+
+fn ended_run_sends_nothing_on_drop(setup: Setup) {
+    for kind in KINDS {
+        let case = Case::new(setup);
+        let id = Uuid::now_v7();
+        case.start(kind, id).unwrap().end().unwrap();
+        let expected = [kind.start_event(), kind.end_event()];
+        assert_events(&case.seen(), kind, id, &expected);
+    }
+}
+
+fn failed_run_sends_the_callers_error_and_nothing_on_drop(setup: Setup) {
+    for kind in KINDS {
+        let case = Case::new(setup);
+        let id = Uuid::now_v7();
+        case.start(kind, id).unwrap().fail().unwrap();
+        let seen = case.seen();
         assert_events(&seen, kind, id, &[kind.start_event(), kind.error_event()]);
         assert_eq!(
             seen[1].detail, "TimeoutError",
-            "the caller's error, as given"
+            "{kind:?}: the caller's error"
         );
     }
 }
 
-#[test]
-fn sync_clone_keeps_the_run_open_until_the_last_clone_drops() {
+fn clone_keeps_the_run_open_until_the_last_clone_drops(setup: Setup) {
     for kind in KINDS {
-        let (manager, probe) = sync_setup();
+        let case = Case::new(setup);
         let id = Uuid::now_v7();
-        let run = kind.start(&manager, id).unwrap();
+        let run = case.start(kind, id).unwrap();
         let twin = run.twin();
         let third = twin.twin();
         drop(run);
         drop(third);
-        assert_eq!(probe.kinds(), [kind.start_event()], "{kind:?}: still open");
+        let kinds: Vec<_> = case.seen().iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [kind.start_event()], "{kind:?}: still open");
         drop(twin);
-        assert_abandoned(&probe.seen(), kind, id);
+        assert_abandoned(&case.seen(), kind, id);
     }
 }
 
-#[test]
-fn sync_second_end_through_a_clone_fails_and_sends_nothing() {
+fn second_end_through_a_clone_fails_and_sends_nothing(setup: Setup) {
     for kind in KINDS {
-        let (manager, probe) = sync_setup();
-        let id = Uuid::now_v7();
-        let run = kind.start(&manager, id).unwrap();
-        let twin = run.twin();
-        let third = run.twin();
-        run.end().unwrap();
-        already_ended(twin.fail(), id);
-        already_ended(third.end(), id);
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.end_event()],
-        );
+        for first_fails in [false, true] {
+            let case = Case::new(setup);
+            let id = Uuid::now_v7();
+            let run = case.start(kind, id).unwrap();
+            let twin = run.twin();
+            let third = run.twin();
+            let terminal = if first_fails {
+                run.fail().unwrap();
+                kind.error_event()
+            } else {
+                run.end().unwrap();
+                kind.end_event()
+            };
+            already_ended(twin.fail(), id);
+            already_ended(third.end(), id);
+            assert_events(&case.seen(), kind, id, &[kind.start_event(), terminal]);
+        }
     }
 }
 
-#[test]
-fn sync_run_ended_through_a_clone_is_not_abandoned_when_the_original_drops() {
+fn run_ended_through_a_clone_is_not_abandoned_when_the_original_drops(setup: Setup) {
     for kind in KINDS {
-        let (manager, probe) = sync_setup();
+        let case = Case::new(setup);
         let id = Uuid::now_v7();
-        let run = kind.start(&manager, id).unwrap();
+        let run = case.start(kind, id).unwrap();
         run.twin().fail().unwrap();
         drop(run);
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.error_event()],
-        );
+        let expected = [kind.start_event(), kind.error_event()];
+        assert_events(&case.seen(), kind, id, &expected);
     }
 }
+
+fn early_return_with_question_mark_abandons_the_run(setup: Setup) {
+    fn answer(case: &Case, kind: Kind, id: Uuid) -> Result<(), Box<dyn std::error::Error>> {
+        let run = case.start(kind, id)?;
+        call_model()?; // returns early: `run` is dropped without an end
+        run.end()?;
+        Ok(())
+    }
+
+    for kind in KINDS {
+        let case = Case::new(setup);
+        let id = Uuid::now_v7();
+        let err = answer(&case, kind, id).unwrap_err();
+        assert_eq!(err.to_string(), "model down");
+        assert_abandoned(&case.seen(), kind, id);
+    }
+}
+
+fn panic_unwinding_through_the_run_abandons_it(setup: Setup) {
+    for kind in KINDS {
+        let case = Case::new(setup);
+        let id = Uuid::now_v7();
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let run = case.start(kind, id).unwrap();
+            if run.id() == id {
+                panic!("bug in the model call");
+            }
+            run.end().unwrap();
+        }));
+        assert!(unwound.is_err(), "{kind:?}: the scope panicked");
+        assert_abandoned(&case.seen(), kind, id);
+    }
+}
+
+fn failed_start_leaves_an_abandoned_run(setup: Setup) {
+    for kind in KINDS {
+        for &refuser in setup.refusers() {
+            let fails = FailsStarts::new();
+            let case = Case::refusing_starts(setup, refuser, fails.clone());
+            let id = Uuid::now_v7();
+            let err = case.start(kind, id).err().expect("the start fails");
+            match err.kind() {
+                CallbackErrorKind::Handler { run_id, event, .. } => {
+                    assert_eq!(*run_id, id, "{kind:?}, {refuser:?} refuser");
+                    assert_eq!(*event, kind.start_event(), "{kind:?}, {refuser:?} refuser");
+                }
+                other => panic!("{kind:?}, {refuser:?} refuser: a handler error, got {other:?}"),
+            }
+            let calls = fails.sync_calls.load(Ordering::SeqCst);
+            assert_eq!(calls, 1, "{kind:?}, {refuser:?} refuser: asked once");
+            if setup.recorder_sees_a_refused_start(refuser) {
+                assert_abandoned(&case.seen_at_least(2), kind, id);
+            } else {
+                let seen = case.seen_at_least(1);
+                let kinds: Vec<_> = seen.iter().map(|s| s.kind).collect();
+                assert_eq!(
+                    kinds,
+                    [kind.error_event()],
+                    "{kind:?}, {refuser:?} refuser: the refusal stopped the start before the \
+                     recorder, the run's one terminal event still reaches it"
+                );
+                assert_eq!(seen[0].run_id, id);
+                assert_eq!(seen[0].detail, ErrorInfo::ABANDONED);
+            }
+        }
+    }
+}
+
+/// Makes a module per setup holding a test per behaviour, e.g.
+/// `async_handler_multi_thread::failed_start_leaves_an_abandoned_run`.
+macro_rules! every_setup {
+    ($($module:ident: $setup:ident,)* => $behaviours:tt) => {
+        $(every_setup!(@module $module $setup $behaviours);)*
+    };
+    (@module $module:ident $setup:ident [$($behaviour:ident,)*]) => {
+        mod $module {
+            $(
+                #[test]
+                fn $behaviour() {
+                    super::$behaviour(super::Setup::$setup);
+                }
+            )*
+        }
+    };
+}
+
+every_setup! {
+    sync_manager: SyncManager,
+    async_manager_sync_handler: AsyncManagerSyncHandler,
+    async_handler_without_runtime: AsyncHandlerWithoutRuntime,
+    async_handler_current_thread: AsyncHandlerCurrentThread,
+    async_handler_multi_thread: AsyncHandlerMultiThread,
+    => [
+        dropped_run_sends_one_abandoned_error,
+        ended_run_sends_nothing_on_drop,
+        failed_run_sends_the_callers_error_and_nothing_on_drop,
+        clone_keeps_the_run_open_until_the_last_clone_drops,
+        second_end_through_a_clone_fails_and_sends_nothing,
+        run_ended_through_a_clone_is_not_abandoned_when_the_original_drops,
+        early_return_with_question_mark_abandons_the_run,
+        panic_unwinding_through_the_run_abandons_it,
+        failed_start_leaves_an_abandoned_run,
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sync manager: batches, ignore flags, parents.
+// ---------------------------------------------------------------------------------------------
 
 #[test]
 fn sync_run_manager_reports_whether_its_run_ended() {
@@ -521,67 +890,6 @@ fn sync_run_manager_reports_whether_its_run_ended() {
     assert!(!twin.is_ended());
     chain.on_chain_end(&json!({})).unwrap();
     assert!(twin.is_ended(), "ended through the other clone");
-}
-
-#[test]
-fn sync_early_return_with_question_mark_abandons_the_run() {
-    fn answer(
-        kind: Kind,
-        manager: &CallbackManager,
-        id: Uuid,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let run = kind.start(manager, id)?;
-        call_model()?; // returns early: `run` is dropped without an end
-        run.end()?;
-        Ok(())
-    }
-
-    for kind in KINDS {
-        let (manager, probe) = sync_setup();
-        let id = Uuid::now_v7();
-        let err = answer(kind, &manager, id).unwrap_err();
-        assert_eq!(err.to_string(), "model down");
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-#[test]
-fn sync_panic_unwinding_through_the_run_abandons_it() {
-    for kind in KINDS {
-        let (manager, probe) = sync_setup();
-        let id = Uuid::now_v7();
-        let unwound = catch_unwind(AssertUnwindSafe(|| {
-            let run = kind.start(&manager, id).unwrap();
-            if run.id() == id {
-                panic!("bug in the model call");
-            }
-            run.end().unwrap();
-        }));
-        assert!(unwound.is_err(), "{kind:?}: the scope panicked");
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-#[test]
-fn sync_failed_start_leaves_an_abandoned_run() {
-    for kind in KINDS {
-        let probe = Arc::new(Probe::new("probe"));
-        let fails = FailsStarts::new();
-        let manager = CallbackManager::new()
-            .with_handler(probe.clone())
-            .with_handler(fails.clone());
-        let id = Uuid::now_v7();
-        let err = kind.start(&manager, id).err().expect("the start fails");
-        match err.kind() {
-            CallbackErrorKind::Handler { run_id, event, .. } => {
-                assert_eq!(*run_id, id);
-                assert_eq!(*event, kind.start_event());
-            }
-            other => panic!("{kind:?}: expected a handler error, got {other:?}"),
-        }
-        assert_eq!(fails.sync_calls.load(Ordering::SeqCst), 1);
-        assert_abandoned(&probe.seen(), kind, id);
-    }
 }
 
 #[test]
@@ -710,175 +1018,9 @@ fn abandoned_child_carries_its_parent_and_the_parent_still_ends_normally() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The async manager, sync handlers: they get the abandoned error at once.
+// The async manager: a future dropped unpolled, another executor, tasks, threads, cancelled
+// starts.
 // ---------------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn async_manager_sync_handler_dropped_run_sends_one_abandoned_error() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup_sync_handler();
-        let id = Uuid::now_v7();
-        let run = kind.start_async(&manager, id).await.unwrap();
-        assert_eq!(run.id(), id);
-        drop(run);
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-#[tokio::test]
-async fn async_manager_sync_handler_ended_run_sends_nothing_on_drop() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup_sync_handler();
-        let id = Uuid::now_v7();
-        kind.start_async(&manager, id)
-            .await
-            .unwrap()
-            .end()
-            .await
-            .unwrap();
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.end_event()],
-        );
-
-        let (manager, probe) = async_setup_sync_handler();
-        kind.start_async(&manager, id)
-            .await
-            .unwrap()
-            .fail()
-            .await
-            .unwrap();
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.error_event()],
-        );
-    }
-}
-
-#[tokio::test]
-async fn async_manager_sync_handler_clones_and_double_end() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup_sync_handler();
-        let id = Uuid::now_v7();
-        let run = kind.start_async(&manager, id).await.unwrap();
-        let twin = run.twin();
-        drop(run);
-        assert_eq!(probe.kinds(), [kind.start_event()], "{kind:?}: still open");
-        drop(twin);
-        assert_abandoned(&probe.seen(), kind, id);
-
-        let (manager, probe) = async_setup_sync_handler();
-        let run = kind.start_async(&manager, id).await.unwrap();
-        let twin = run.twin();
-        run.end().await.unwrap();
-        already_ended(twin.end().await, id);
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.end_event()],
-        );
-    }
-}
-
-#[tokio::test]
-async fn async_manager_sync_handler_early_return_and_panic_abandon_the_run() {
-    async fn answer(
-        kind: Kind,
-        manager: &AsyncCallbackManager,
-        id: Uuid,
-    ) -> Result<(), Box<dyn std::error::Error>> {
-        let run = kind.start_async(manager, id).await?;
-        call_model()?;
-        run.end().await?;
-        Ok(())
-    }
-
-    for kind in KINDS {
-        let (manager, probe) = async_setup_sync_handler();
-        let id = Uuid::now_v7();
-        assert!(answer(kind, &manager, id).await.is_err());
-        assert_abandoned(&probe.seen(), kind, id);
-
-        let (manager, probe) = async_setup_sync_handler();
-        let unwound = AssertUnwindSafe(async {
-            let run = kind.start_async(&manager, id).await.unwrap();
-            if run.id() == id {
-                panic!("bug in the model call");
-            }
-            run.end().await.unwrap();
-        })
-        .catch_unwind()
-        .await;
-        assert!(unwound.is_err());
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-#[tokio::test]
-async fn async_manager_failed_start_leaves_an_abandoned_run() {
-    for kind in KINDS {
-        // A sync handler raising, then an async one raising: both stop the start.
-        let probe = Arc::new(Probe::new("probe"));
-        let fails = FailsStarts::new();
-        let manager = AsyncCallbackManager::new()
-            .with_handler(probe.clone())
-            .with_handler(fails.clone());
-        let id = Uuid::now_v7();
-        assert!(kind.start_async(&manager, id).await.is_err());
-        assert_abandoned(&probe.seen(), kind, id);
-
-        let probe = Arc::new(Probe::new("probe"));
-        let manager = AsyncCallbackManager::new()
-            .with_handler(probe.clone())
-            .with_async_handler(fails.clone());
-        assert!(kind.start_async(&manager, id).await.is_err());
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The async manager, async handlers, outside any tokio runtime: the abandoned error is
-// dispatched to completion in the `Drop`, so the test can check "exactly one" at once.
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn async_handler_without_runtime_gets_the_abandoned_error_in_the_drop() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup();
-        let id = Uuid::now_v7();
-        let run = futures_executor::block_on(kind.start_async(&manager, id)).unwrap();
-        let twin = run.twin();
-        drop(run);
-        assert_eq!(probe.inner.kinds(), [kind.start_event()], "{kind:?}: open");
-        drop(twin);
-        assert_abandoned(&probe.seen(), kind, id);
-    }
-}
-
-#[test]
-fn async_handler_without_runtime_ended_run_and_double_end() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup();
-        let id = Uuid::now_v7();
-        futures_executor::block_on(async {
-            let run = kind.start_async(&manager, id).await.unwrap();
-            let twin = run.twin();
-            run.end().await.unwrap();
-            already_ended(twin.fail().await, id);
-        });
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.end_event()],
-        );
-    }
-}
 
 #[tokio::test]
 async fn async_end_future_dropped_before_its_first_poll_abandons_the_run() {
@@ -944,40 +1086,6 @@ fn run_dropped_inside_another_executor_is_abandoned_without_panicking() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The async manager, async handlers, on a tokio runtime: the abandoned error is a task.
-// ---------------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn async_handler_gets_the_abandoned_error_on_a_current_thread_runtime() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup();
-        let id = Uuid::now_v7();
-        let run = kind.start_async(&manager, id).await.unwrap();
-        drop(run);
-        assert_abandoned(&probe.wait_for(2).await, kind, id);
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_handler_gets_the_abandoned_error_from_a_task_on_a_multi_thread_runtime() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup();
-        let id = Uuid::now_v7();
-        let task = tokio::spawn(async move {
-            let run = kind
-                .start_async(&manager, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            call_model().map_err(|e| e.to_string())?;
-            run.end().await.map_err(|e| e.to_string())?;
-            Ok::<(), String>(())
-        });
-        assert!(task.await.unwrap().is_err());
-        assert_abandoned(&probe.wait_for(2).await, kind, id);
-    }
-}
-
 #[tokio::test]
 async fn async_handler_gets_the_abandoned_error_when_a_task_panics() {
     let (manager, probe) = async_setup();
@@ -1004,25 +1112,6 @@ async fn async_handler_gets_the_abandoned_error_of_a_run_dropped_on_a_plain_thre
     let run = Kind::Tool.start_async(&manager, id).await.unwrap();
     std::thread::spawn(move || drop(run)).join().unwrap();
     assert_abandoned(&probe.seen(), Kind::Tool, id);
-}
-
-#[tokio::test]
-async fn async_handler_sees_one_terminal_event_when_a_clone_ends_twice() {
-    for kind in KINDS {
-        let (manager, probe) = async_setup();
-        let id = Uuid::now_v7();
-        let run = kind.start_async(&manager, id).await.unwrap();
-        let twin = run.twin();
-        run.fail().await.unwrap();
-        already_ended(twin.end().await, id);
-        // The end was awaited (no task left behind) and the twin's drop sent nothing.
-        assert_events(
-            &probe.seen(),
-            kind,
-            id,
-            &[kind.start_event(), kind.error_event()],
-        );
-    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use common::Probe;
 use handler_core::error::*;
 use handler_core::event::*;
 use handler_core::manager::*;
-use handler_core::payload::{Metadata, Serialized};
+use handler_core::payload::{ErrorInfo, LlmResult, Metadata, Serialized};
 use handler_core::*;
 use serde_json::json;
 
@@ -298,4 +298,112 @@ fn run_name_and_type_reach_the_context() {
         .unwrap();
     assert_eq!(run.context().name.as_deref(), Some("rag"));
     assert_eq!(run.context().run_type.as_deref(), Some("chain"));
+}
+
+#[test]
+fn custom_events_carry_the_runs_tags_and_metadata_but_not_its_name_or_type() {
+    /// Keeps the run context of each custom event.
+    #[derive(Default)]
+    struct Contexts(std::sync::Mutex<Vec<RunContext>>);
+    impl CallbackHandler for Contexts {
+        fn on_custom_event(&self, e: &CustomEvent<'_>) -> HandlerResult {
+            self.0.lock().unwrap().push(e.run.clone());
+            Ok(())
+        }
+    }
+
+    let contexts = Arc::new(Contexts::default());
+    let mut manager = CallbackManager::new().with_handler(contexts.clone());
+    manager.add_tags(["t"]).add_metadata(md(&[("m", 1)]));
+    let chain = manager
+        .on_chain_start(
+            None,
+            &json!({}),
+            RunOptions::named("rag").with_run_type("chain"),
+        )
+        .unwrap();
+    chain.dispatch_custom_event("progress", &json!(1)).unwrap();
+
+    let contexts = contexts.0.lock().unwrap();
+    assert_eq!(contexts.len(), 1);
+    let custom = &contexts[0];
+    assert_eq!(custom.run_id, chain.run_id());
+    assert_eq!(custom.tags.to_vec(), ["t"]);
+    assert_eq!(*custom.metadata, md(&[("m", 1)]));
+    assert_eq!(
+        custom.name, None,
+        "a custom event is not the run's start: no name"
+    );
+    assert_eq!(custom.run_type, None, "nor its type");
+    assert_eq!(
+        chain.context().name.as_deref(),
+        Some("rag"),
+        "the run keeps both"
+    );
+    assert_eq!(chain.context().run_type.as_deref(), Some("chain"));
+}
+
+#[test]
+fn a_run_manager_debugs_as_its_kind_context_and_whether_it_ended() {
+    let manager = CallbackManager::new();
+    let chain = manager
+        .on_chain_start(None, &json!({}), RunOptions::named("rag"))
+        .unwrap();
+    let twin = chain.clone();
+    let open = format!("{chain:?}");
+    assert!(open.starts_with("RunManager {"), "{open}");
+    assert!(open.contains("ChainRun"), "{open}");
+    assert!(open.contains(&chain.run_id().to_string()), "{open}");
+    assert!(open.contains("\"rag\""), "{open}");
+    assert!(open.contains("ended: false"), "{open}");
+    chain.on_chain_end(&json!({})).unwrap();
+    let ended = format!("{twin:?}");
+    assert!(ended.contains("ended: true"), "{ended}");
+}
+
+#[test]
+fn llm_error_with_response_ends_the_run_with_the_partial_response() {
+    /// Keeps what each LLM error carried.
+    #[derive(Default)]
+    struct Errors(std::sync::Mutex<Vec<(String, Option<LlmResult>)>>);
+    impl CallbackHandler for Errors {
+        fn on_llm_error(&self, e: &LlmError<'_>) -> HandlerResult {
+            let kept = (e.error.kind.clone(), e.response.cloned());
+            self.0.lock().unwrap().push(kept);
+            Ok(())
+        }
+    }
+
+    let partial = LlmResult::from_text("half an ans");
+    let errors = Arc::new(Errors::default());
+    let manager = CallbackManager::new().with_handler(errors.clone());
+    let llm = manager.on_llm_start(None, "p", RunOptions::new()).unwrap();
+    let twin = llm.clone();
+    llm.on_llm_error_with_response(ErrorInfo::new("Cut", "stream cut"), &partial)
+        .unwrap();
+    assert!(twin.is_ended(), "the error ended the run");
+    drop(twin); // ended: no abandoned error follows
+    assert_eq!(
+        *errors.0.lock().unwrap(),
+        [("Cut".to_owned(), Some(partial))],
+        "one error, the caller's, with the partial response"
+    );
+
+    let async_errors = Arc::new(Errors::default());
+    let manager = AsyncCallbackManager::new().with_handler(async_errors.clone());
+    let partial = LlmResult::from_text("half");
+    futures_executor::block_on(async {
+        let llm = manager
+            .on_llm_start(None, "p", RunOptions::new())
+            .await
+            .unwrap();
+        llm.on_llm_error_with_response(ErrorInfo::new("Cut", "stream cut"), &partial)
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        *async_errors.0.lock().unwrap(),
+        [("Cut".to_owned(), Some(partial))],
+        "the async manager: the same"
+    );
 }

@@ -326,6 +326,49 @@ mod tests {
         assert!(score(r#"{"Score": null}"#).is_err());
     }
 
+    #[test]
+    fn the_explanation_is_the_argument_the_reasoning_or_both() {
+        assert_eq!(score(r#"{"Argument": "a", "Score": 0.8}"#).unwrap().1, "a");
+        assert_eq!(score(r#"{"Reasoning": "r", "Score": 0.8}"#).unwrap().1, "r");
+        assert_eq!(score(r#"{"Score": 0.8}"#).unwrap().1, "");
+    }
+
+    #[test]
+    fn whole_numbers_are_numbers_or_text_from_zero_to_a_billion() {
+        assert_eq!(turns(r#"{"Turns": 0}"#).unwrap().0, 0.0);
+        assert_eq!(turns(r#"{"Turns": "3"}"#).unwrap().0, 3.0);
+        assert_eq!(turns(r#"{"Turns": 3.0}"#).unwrap().0, 3.0);
+        assert_eq!(turns(r#"{"Turns": 1000000000}"#).unwrap().0, 1e9);
+        assert_eq!(rating(r#"{"Score": " 4 "}"#, 1, 5).unwrap().0, 0.8);
+        for bad in [
+            r#"{"Turns": 2.5}"#,
+            r#"{"Turns": "2.5"}"#,
+            r#"{"Turns": -1}"#,
+            r#"{"Turns": 1000000001}"#,
+            r#"{"Turns": 1e12}"#,
+        ] {
+            assert!(turns(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn named_choices_ignore_case_space_quotes_and_a_final_dot() {
+        let choices = [("Relevant".to_owned(), 1.0), ("Irrelevant".to_owned(), 0.0)];
+        for reply in [
+            "relevant",
+            " RELEVANT ",
+            "\"Relevant\"",
+            "'Relevant'",
+            "Relevant.",
+            "'relevant'.",
+        ] {
+            let text = serde_json::json!({"Choice": reply, "Reasoning": "r"}).to_string();
+            let parsed = named(&text, &choices).unwrap();
+            assert_eq!(parsed, (1.0, "r".to_owned()), "{reply:?}");
+        }
+        assert!(named(r#"{"Choice": "maybe"}"#, &choices).is_err());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 

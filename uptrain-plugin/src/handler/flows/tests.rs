@@ -1,12 +1,12 @@
-//! The tracker's flow recognition and bounds, event by event.
+//! The tracker's flows, expiry and bounds, run by run.
 
 use std::time::Duration;
 
 use handler_core::payload::{Document, Serialized};
 use handler_core::{RunContext, Uuid};
+use serde_json::json;
 
 use super::*;
-use serde_json::json;
 
 fn tracker() -> Tracker {
     Tracker::new(Duration::from_secs(60), 1000)
@@ -313,4 +313,152 @@ fn ended_runs_leave_nothing_behind() {
     t.run_ended(outer.run_id);
     assert_eq!(t.open_state(), 0);
     assert!(t.queued() < 200, "{}", t.queued());
+}
+
+#[test]
+fn a_rag_chain_whose_answer_never_comes_expires_on_its_own() {
+    // Generous: the steps before the sleep must take less than the time-to-live.
+    let mut t = Tracker::new(Duration::from_millis(250), 1000);
+    let outer = run(None);
+    t.chain_started(&outer, &json!({}));
+    let prompt = run(Some(&outer));
+    t.chain_started(&prompt, &rag_inputs());
+    t.run_ended(prompt.run_id); // the RAG chain now waits for a sibling answer
+    std::thread::sleep(Duration::from_millis(300));
+    t.run_started(&outer); // the outer run restarts: only the waiting RAG chain is old
+    assert_eq!(
+        t.expired(),
+        1,
+        "the unanswered RAG chain, past its time-to-live"
+    );
+    assert_eq!(t.tracked(), 1, "the outer run is kept");
+    let llm = run(Some(&outer));
+    t.run_started(&llm);
+    assert!(
+        t.llm_ended(&llm, Some("late")).is_none(),
+        "a forgotten RAG chain is not graded"
+    );
+}
+
+#[test]
+fn the_queue_is_compacted_once_many_runs_end_behind_a_long_lived_one() {
+    let mut t = tracker();
+    let outer = run(None);
+    t.chain_started(&outer, &json!({}));
+    let many: Vec<_> = (0..300).map(|_| run(Some(&outer))).collect();
+    for child in &many {
+        t.run_started(child);
+    }
+    for child in &many {
+        t.run_ended(child.run_id); // ending does not prune: the queue is stale now
+    }
+    for _ in 0..1_000 {
+        let child = run(Some(&outer));
+        t.run_started(&child);
+        t.run_ended(child.run_id);
+    }
+    assert_eq!(t.tracked(), 1);
+    assert!(t.queued() < 200, "{}", t.queued());
+}
+
+#[test]
+fn an_answered_rag_chain_leaves_no_anchor_while_its_parent_runs_on() {
+    let mut t = tracker();
+    let outer = run(None);
+    t.chain_started(&outer, &json!({"question": "q?"}));
+    let before = t.open_state();
+    let prompt = run(Some(&outer));
+    t.chain_started(&prompt, &rag_inputs());
+    t.run_ended(prompt.run_id);
+    let llm = run(Some(&outer));
+    t.run_started(&llm);
+    assert!(t.llm_ended(&llm, Some("answer")).is_some());
+    assert_eq!(t.open_state(), before, "only the open outer run is left");
+}
+
+#[test]
+fn a_multi_query_keeps_at_most_max_variants() {
+    let mut t = tracker();
+    let mq = run(None);
+    t.retriever_started(&mq, Some(&Serialized::new(["multi_query"])), "q");
+    for i in 0..=MAX_VARIANTS {
+        let inner = run(Some(&mq));
+        t.retriever_started(&inner, None, &format!("v{i}"));
+        t.retriever_ended(&inner, &[]);
+    }
+    let job = t.retriever_ended(&mq, &[]).unwrap();
+    let variants = job.row["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), MAX_VARIANTS);
+    assert_eq!(variants[0], "v0", "the first ones are kept");
+}
+
+#[test]
+fn retriever_flows_carry_the_root_of_their_tree() {
+    let mut t = tracker();
+    let root = run(None);
+    t.chain_started(&root, &json!({}));
+    let mut mq = run(Some(&root));
+    mq.root_run_id = Some(root.run_id);
+    t.retriever_started(&mq, Some(&Serialized::new(["multi_query"])), "q");
+    let job = t.retriever_ended(&mq, &[]).unwrap();
+    assert_eq!(job.flow, Flow::MultiQuery);
+    assert_eq!(job.root_run_id, Some(root.run_id));
+
+    let mut outer = run(Some(&root));
+    outer.root_run_id = Some(root.run_id);
+    t.retriever_started(
+        &outer,
+        Some(&Serialized::new(["contextual_compression"])),
+        "q",
+    );
+    let inner = run(Some(&outer));
+    t.retriever_started(&inner, None, "q");
+    t.retriever_ended(&inner, &[Document::new("a")]);
+    let job = t.retriever_ended(&outer, &[Document::new("a")]).unwrap();
+    assert_eq!(job.flow, Flow::ContextReranking);
+    assert_eq!(job.root_run_id, Some(root.run_id));
+}
+
+#[test]
+fn a_retrieval_after_a_question_and_context_chain_does_not_replace_it() {
+    let mut t = tracker();
+    let outer = run(None);
+    t.chain_started(&outer, &json!({"question": "q?"}));
+    let prompt = run(Some(&outer));
+    t.chain_started(&prompt, &json!({"question": "q?", "context": "explicit"}));
+    t.run_ended(prompt.run_id);
+    let retriever = run(Some(&outer));
+    t.retriever_started(&retriever, None, "q?");
+    t.retriever_ended(&retriever, &[Document::new("observed")]);
+    let llm = run(Some(&outer));
+    t.run_started(&llm);
+    let job = t.llm_ended(&llm, Some("answer")).unwrap();
+    assert_eq!(job.run_id, prompt.run_id, "the explicit chain is graded");
+    assert_eq!(job.row["context"], "explicit");
+}
+
+#[test]
+fn a_chains_only_text_input_is_its_question() {
+    let mut t = tracker();
+    let chain = run(None);
+    t.chain_started(&chain, &json!({"topic": "Where is Paris?", "k": 2}));
+    let retriever = run(Some(&chain));
+    t.retriever_started(&retriever, None, "paris location");
+    t.retriever_ended(&retriever, &[Document::new("In France.")]);
+    let llm = run(Some(&chain));
+    t.run_started(&llm);
+    let job = t.llm_ended(&llm, Some("France")).unwrap();
+    assert_eq!(job.row["question"], "Where is Paris?");
+}
+
+#[test]
+fn a_single_document_object_is_a_context() {
+    let mut t = tracker();
+    let chain = run(None);
+    let inputs = json!({"question": "q?", "context": {"page_content": "the only doc"}});
+    t.chain_started(&chain, &inputs);
+    let llm = run(Some(&chain));
+    t.run_started(&llm);
+    let job = t.llm_ended(&llm, Some("a")).unwrap();
+    assert_eq!(job.row["context"], "the only doc");
 }
