@@ -13,7 +13,7 @@ impl UptrainHandler {
     /// waits) and returns the rows finished since the last flush, in the order their
     /// evaluations were enqueued (the order the answers came in), failed checks included
     /// (with their errors), within the [memory budget for kept
-    /// rows](UptrainHandlerBuilder::kept_bytes); rows beyond it are said in the log (and
+    /// rows](super::UptrainHandlerBuilder::kept_bytes); rows beyond it are said in the log (and
     /// counted by [`flush_timeout`](Self::flush_timeout)).
     ///
     /// Blocks the calling thread. The wait always ends, since every evaluation ends by its
